@@ -1,0 +1,131 @@
+using System.Globalization;
+using System.Security.Claims;
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Tally.Domain;
+using Tally.Server.Http;
+using Tally.Server.Options;
+
+namespace Tally.Server.Features.Auth;
+
+public static class AuthSetup
+{
+    public const string LoginPolicy = "login";
+    public const string SessionHeader = "X-Session";
+
+    public static WebApplicationBuilder AddTallyAuth(this WebApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddSingleton<PasswordHasher>();
+        builder.Services.AddSingleton<SessionTokens>();
+        builder.Services.AddSingleton<StoredTokenRevocation>();
+        builder.Services.AddSingleton<ITokenRevocation>(sp => sp.GetRequiredService<StoredTokenRevocation>());
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<StoredTokenRevocation>());
+        builder.Services.AddSingleton<LoginThrottle>();
+
+        builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
+        builder.Services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
+            .Configure<SessionTokens, ITokenRevocation>((options, tokens, revocation) =>
+            {
+                options.MapInboundClaims = false;
+                options.TokenValidationParameters = tokens.ValidationParameters();
+                options.Events = new JwtBearerEvents
+                {
+                    OnMessageReceived = context =>
+                    {
+                        var request = context.Request;
+                        if (request.Headers.TryGetValue(SessionHeader, out var session) && !string.IsNullOrEmpty(session))
+                        {
+                            context.Token = session.ToString();
+                        }
+                        else if (request.Path.StartsWithSegments("/ws") && request.Query.TryGetValue("session", out var query))
+                        {
+                            context.Token = query.ToString();
+                        }
+                        return Task.CompletedTask;
+                    },
+                    OnTokenValidated = context =>
+                    {
+                        var jti = context.Principal?.FindFirstValue(JwtRegisteredClaimNames.Jti);
+                        if (jti is null || revocation.IsRevoked(jti) || context.Principal.TryGetUserId() is null)
+                        {
+                            context.Fail("The session was revoked.");
+                        }
+                        return Task.CompletedTask;
+                    },
+                    OnChallenge = async context =>
+                    {
+                        context.HandleResponse();
+                        await Problems.Create(StatusCodes.Status401Unauthorized, ErrorCodes.Unauthenticated, "A valid session is required: log in and send it as X-Session or Authorization: Bearer.")
+                            .ExecuteAsync(context.HttpContext);
+                    },
+                };
+            });
+        builder.Services.AddAuthorization();
+
+        builder.Services.AddRateLimiter(options =>
+        {
+            options.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            options.OnRejected = async (context, token) =>
+            {
+                if (context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter))
+                {
+                    context.HttpContext.Response.Headers.RetryAfter = ((int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+                }
+                await Problems.Create(StatusCodes.Status429TooManyRequests, ErrorCodes.TooManyAttempts, "Too many login attempts from this address; retry later.")
+                    .ExecuteAsync(context.HttpContext);
+            };
+            options.AddPolicy(LoginPolicy, context =>
+            {
+                var permits = context.RequestServices.GetRequiredService<IOptions<AuthOptions>>().Value.LoginPermitsPerIpPerMinute;
+                return RateLimitPartition.GetFixedWindowLimiter(
+                    context.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+                    _ => new FixedWindowRateLimiterOptions { PermitLimit = permits, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 });
+            });
+        });
+        return builder;
+    }
+
+    /// <summary>The endpoints need a valid, unrevoked session.</summary>
+    public static TBuilder RequireSession<TBuilder>(this TBuilder builder)
+        where TBuilder : IEndpointConventionBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return builder.RequireAuthorization();
+    }
+
+    public static long? TryGetUserId(this ClaimsPrincipal? principal) =>
+        long.TryParse(principal?.FindFirstValue(JwtRegisteredClaimNames.Sub), NumberStyles.None, CultureInfo.InvariantCulture, out var id) && id > 0 ? id : null;
+
+    public static long GetUserId(this ClaimsPrincipal principal) =>
+        principal.TryGetUserId() ?? throw new InvalidOperationException("The endpoint requires a session.");
+}
+
+/// <summary>Login attempts per phone (or username), across every client address, with ASP.NET Core's rate limiter.</summary>
+public sealed class LoginThrottle : IDisposable
+{
+    private readonly PartitionedRateLimiter<string> _limiter;
+
+    public LoginThrottle(IOptions<AuthOptions> options)
+    {
+        var permits = options.Value.LoginPermitsPerPhonePerMinute;
+        _limiter = PartitionedRateLimiter.Create<string, string>(key => RateLimitPartition.GetFixedWindowLimiter(
+            key,
+            _ => new FixedWindowRateLimiterOptions { PermitLimit = permits, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
+    }
+
+    /// <summary>Takes one attempt for <paramref name="key"/>; null when allowed, else the seconds to wait.</summary>
+    public int? TryAttempt(string key)
+    {
+        using var lease = _limiter.AttemptAcquire(key);
+        if (lease.IsAcquired)
+        {
+            return null;
+        }
+        return lease.TryGetMetadata(MetadataName.RetryAfter, out var retry) ? Math.Max(1, (int)Math.Ceiling(retry.TotalSeconds)) : 60;
+    }
+
+    public void Dispose() => _limiter.Dispose();
+}

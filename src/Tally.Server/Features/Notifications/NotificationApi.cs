@@ -1,0 +1,44 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Tally.Domain;
+using Tally.Server.Features.Auth;
+using Tally.Server.Http;
+using Tally.Server.Storage;
+
+namespace Tally.Server.Features.Notifications;
+
+public static class NotificationApi
+{
+    public const int ListLimit = 50;
+
+    public static IEndpointRouteBuilder MapNotificationApi(this IEndpointRouteBuilder app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var group = app.MapGroup("/api/notifications").WithTags("Notifications");
+        group.MapAreaHealth("notification");
+        var session = group.MapGroup("").RequireSession();
+        session.MapGet("/notifications", async (ClaimsPrincipal principal, ILedgerReader reader) =>
+            TypedResults.Ok(await reader.GetNotificationsAsync(principal.GetUserId(), ListLimit)));
+        session.MapPost("/{id:long}/read", MarkReadAsync);
+
+        app.Map("/ws", ServeSocketAsync).RequireSession().WithTags("Notifications").ExcludeFromDescription();
+        return app;
+    }
+
+    internal static async Task<Results<NoContent, ProblemHttpResult>> MarkReadAsync(long id, ClaimsPrincipal principal, ILedgerStore store) =>
+        await store.MarkNotificationReadAsync(principal.GetUserId(), id)
+            ? TypedResults.NoContent()
+            : Problems.Create(StatusCodes.Status404NotFound, ErrorCodes.NotificationNotFound, "No such notification.");
+
+    private static async Task ServeSocketAsync(HttpContext http, NotificationHub hub)
+    {
+        if (!http.WebSockets.IsWebSocketRequest)
+        {
+            await Problems.BadRequest(ErrorCodes.InvalidRequest, "/ws takes a WebSocket upgrade.").ExecuteAsync(http);
+            return;
+        }
+        var userId = http.User.GetUserId();
+        using var socket = await http.WebSockets.AcceptWebSocketAsync();
+        await hub.ServeAsync(userId, socket, http.RequestAborted);
+    }
+}

@@ -1,0 +1,87 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using Scalar.AspNetCore;
+using Tally.Server.Options;
+
+namespace Tally.Server.Http;
+
+public static class HttpSetup
+{
+    public const string RequestIdHeader = "X-Request-Id";
+
+    /// <summary>snake_case JSON, problem details for every error, the body limit, and the OpenAPI document.</summary>
+    public static WebApplicationBuilder AddTallyHttp(this WebApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.ConfigureHttpJsonOptions(options =>
+        {
+            options.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+            options.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.Never;
+            options.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
+            options.SerializerOptions.MaxDepth = 32;
+        });
+        builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
+        builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = Problems.Customize);
+        builder.Services.AddExceptionHandler<TallyExceptionHandler>();
+        builder.Services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.WebHost.ConfigureKestrel((context, kestrel) =>
+        {
+            var limits = context.Configuration.GetSection(LimitsOptions.Section).Get<LimitsOptions>() ?? new LimitsOptions();
+            kestrel.Limits.MaxRequestBodySize = limits.MaxBodyBytes;
+            kestrel.AddServerHeader = false;
+        });
+        builder.Services.AddOpenApi(options => options.AddDocumentTransformer<SessionSecurityTransformer>());
+        return builder;
+    }
+
+    public static WebApplication UseTallyHttp(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.Use(RequestIdAsync);
+        app.UseRequestLogging();
+        app.UseMiddleware<BodySizeLimitMiddleware>();
+        return app;
+    }
+
+    public static WebApplication MapTallyDocs(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.MapOpenApi("/openapi/{documentName}.json");
+        app.MapScalarApiReference("/docs", options => options
+            .WithTitle("Tally API")
+            .WithOpenApiRoutePattern("/openapi/{documentName}.json"));
+        app.MapGet("/docs", () => Results.Redirect("/docs/v1")).ExcludeFromDescription();
+        return app;
+    }
+
+    /// <summary>GET {area}/health: the area's view of the dependencies it needs, 503 when one of them fails.</summary>
+    public static RouteGroupBuilder MapAreaHealth(this RouteGroupBuilder group, string service)
+    {
+        ArgumentNullException.ThrowIfNull(group);
+        group.MapGet("/health", async (HealthCheckService health, HttpContext http) =>
+        {
+            var report = await health.CheckHealthAsync(c => c.Tags.Contains(ServiceDefaultsExtensions.ReadyTag), http.RequestAborted);
+            var healthy = report.Status != HealthStatus.Unhealthy;
+            return Results.Json(
+                new { status = healthy ? "healthy" : "unhealthy", service },
+                statusCode: healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
+        });
+        return group;
+    }
+
+    // Echo a sane client id (so a trace can be followed across hops), or make one.
+    private static Task RequestIdAsync(HttpContext context, RequestDelegate next)
+    {
+        var given = context.Request.Headers[RequestIdHeader].ToString();
+        var id = given.Length is > 0 and <= 128 && given.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':')
+            ? given
+            : System.Diagnostics.Activity.Current?.TraceId.ToString() ?? Guid.NewGuid().ToString("N");
+        context.Response.Headers[RequestIdHeader] = id;
+        return next(context);
+    }
+}

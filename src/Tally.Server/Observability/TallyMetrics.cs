@@ -1,0 +1,36 @@
+using System.Diagnostics.Metrics;
+
+namespace Tally.Server.Observability;
+
+/// <summary>Tally's own instruments; the Prometheus exporter names them tally_*.</summary>
+public sealed class TallyMetrics
+{
+    public const string MeterName = "Tally";
+
+    private readonly Meter _meter;
+    private readonly Counter<long> _transfers;
+    private readonly Counter<long> _commands;
+    private readonly Histogram<double> _queueWait;
+    private readonly Counter<long> _logins;
+
+    public TallyMetrics(IMeterFactory meterFactory)
+    {
+        _meter = meterFactory.Create(MeterName);
+        _transfers = _meter.CreateCounter<long>("tally.transfers", unit: "{transfer}", description: "Transfer outcomes by status");
+        _commands = _meter.CreateCounter<long>("tally.bus.commands", unit: "{command}", description: "Commands by type and outcome");
+        _queueWait = _meter.CreateHistogram<double>("tally.bus.queue.wait", unit: "s", description: "Time a command waited in the queue before a worker took it (consumer lag)");
+        _logins = _meter.CreateCounter<long>("tally.logins", unit: "{login}", description: "Login attempts by outcome");
+    }
+
+    public void Transfer(string status) => _transfers.Add(1, new KeyValuePair<string, object?>("status", status));
+
+    public void Login(string outcome) => _logins.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+
+    public void CommandFinished(object command, string outcome) =>
+        _commands.Add(1, new KeyValuePair<string, object?>("command", command.GetType().Name), new KeyValuePair<string, object?>("outcome", outcome));
+
+    public void CommandWaited(TimeSpan wait) => _queueWait.Record(wait.TotalSeconds);
+
+    public void ObserveQueueDepth(string transport, Func<int> depth) =>
+        _meter.CreateObservableGauge("tally.bus.queue.depth", () => new Measurement<int>(depth(), new KeyValuePair<string, object?>("transport", transport)), unit: "{command}", description: "Commands waiting in the queue");
+}

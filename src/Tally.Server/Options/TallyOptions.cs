@@ -1,0 +1,100 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Tally.Server.Options;
+
+public enum TallyRole
+{
+    All,
+    Api,
+    Worker,
+}
+
+public sealed class StorageOptions
+{
+    public const string Section = "Storage";
+
+    public string Provider { get; set; } = "Sqlite";
+
+    /// <summary>Folder of the embedded SQLite database, relative to the working directory.</summary>
+    [Required]
+    public string DataDirectory { get; set; } = "data";
+
+    public string FileName { get; set; } = "tally.db";
+
+    /// <summary>SQLite synchronous mode; FULL makes every acknowledged commit durable.</summary>
+    public string Synchronous { get; set; } = "FULL";
+
+    /// <summary>Most write operations that share one commit.</summary>
+    [Range(1, 10_000)]
+    public int MaxBatch { get; set; } = 512;
+}
+
+public sealed class BusOptions
+{
+    public const string Section = "Bus";
+
+    public string Transport { get; set; } = "InProcess";
+
+    /// <summary>Commands that may wait in the queue; past it a write gets 503 at once.</summary>
+    [Range(1, 1_000_000)]
+    public int Capacity { get; set; } = 4096;
+
+    [Range(1, 1024)]
+    public int Workers { get; set; } = 64;
+
+    /// <summary>How long a client waits for its command; past it the client gets 504 and the command is dropped.</summary>
+    public TimeSpan Deadline { get; set; } = TimeSpan.FromSeconds(10);
+
+    public int RetryAfterSeconds { get; set; } = 1;
+}
+
+public sealed class AuthOptions
+{
+    public const string Section = "Auth";
+
+    /// <summary>Base64 of at least 32 bytes. When empty, a key is generated and kept in the data folder.</summary>
+    public string? SigningKey { get; set; }
+
+    public string Issuer { get; set; } = "tally";
+
+    public string Audience { get; set; } = "tally";
+
+    public TimeSpan TokenLifetime { get; set; } = TimeSpan.FromHours(24);
+
+    [Range(1_000, 10_000_000)]
+    public int PasswordIterations { get; set; } = 100_000;
+
+    [Range(1, int.MaxValue)]
+    public int LoginPermitsPerIpPerMinute { get; set; } = 300;
+
+    [Range(1, int.MaxValue)]
+    public int LoginPermitsPerPhonePerMinute { get; set; } = 10;
+}
+
+public sealed class AdminOptions
+{
+    public const string Section = "Admin";
+
+    public string? Secret { get; set; }
+}
+
+public sealed class TransferOptions
+{
+    public const string Section = "Transfers";
+
+    [Range(1, long.MaxValue)]
+    public long MaxAmount { get; set; } = Domain.Money.DefaultMaxAmount;
+
+    [Range(1, 31_536_000)]
+    public int HoldSeconds { get; set; } = 300;
+
+    public TimeSpan ExpirySweepInterval { get; set; } = TimeSpan.FromSeconds(1);
+}
+
+public sealed class LimitsOptions
+{
+    public const string Section = "Limits";
+
+    [Range(1024, 100 * 1024 * 1024)]
+    public long MaxBodyBytes { get; set; } = 64 * 1024;
+}

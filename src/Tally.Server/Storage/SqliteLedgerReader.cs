@@ -1,0 +1,294 @@
+using Dapper;
+using Microsoft.Data.Sqlite;
+using Tally.Domain;
+
+namespace Tally.Server.Storage;
+
+/// <summary>Reads on pooled connections; in WAL mode they never wait for the writer.</summary>
+public sealed class SqliteLedgerReader(SqliteDatabase database) : ILedgerReader
+{
+    private const string UserSelect = """
+        SELECT u.id AS Id, u.phone AS Phone, u.username AS Username, a.account_number AS AccountNumber, a.balance AS Balance
+        FROM users u JOIN accounts a ON a.id = u.id
+        """;
+
+    private const string LoginSelect = """
+        SELECT u.id AS Id, u.phone AS Phone, u.username AS Username, u.password_hash AS PasswordHash, a.account_number AS AccountNumber, a.balance AS Balance
+        FROM users u JOIN accounts a ON a.id = u.id
+        """;
+
+    private const string RecipientSelect = """
+        SELECT u.id AS Id, u.username AS Username, a.account_number AS AccountNumber FROM users u JOIN accounts a ON a.id = u.id
+        """;
+
+    public Task<UserView?> GetUserAsync(long userId) =>
+        Read(c => c.QuerySingleOrDefault<UserRow>(UserSelect + " WHERE u.id = @userId", new { userId })?.ToView());
+
+    public Task<BalanceView?> GetBalanceAsync(long userId) =>
+        Read(c =>
+        {
+            using var command = c.CreateCommand();
+            command.CommandText = "SELECT balance, held FROM accounts WHERE id = $id AND kind = 'user'";
+            command.Parameters.AddWithValue("$id", userId);
+            using var reader = command.ExecuteReader();
+            if (!reader.Read())
+            {
+                return null;
+            }
+            var balance = reader.GetInt64(0);
+            return new BalanceView(balance, balance - reader.GetInt64(1));
+        });
+
+    public Task<LoginCandidate?> FindLoginByPhoneAsync(string phone) =>
+        Read(c => c.QuerySingleOrDefault<LoginRow>(LoginSelect + " WHERE u.phone = @phone", new { phone })?.ToCandidate());
+
+    public Task<IReadOnlyList<LoginCandidate>> FindLoginsByUsernameAsync(string username) =>
+        Read<IReadOnlyList<LoginCandidate>>(c =>
+            c.Query<LoginRow>(LoginSelect + " WHERE u.username = @username LIMIT 2", new { username }).Select(r => r.ToCandidate()).ToList());
+
+    public Task<Recipient?> FindByAccountNumberAsync(string accountNumber) =>
+        Read(c => c.QuerySingleOrDefault<RecipientRow>(RecipientSelect + " WHERE a.account_number = @accountNumber", new { accountNumber })?.ToRecipient());
+
+    public Task<Recipient?> FindByPhoneAsync(string phone) =>
+        Read(c => c.QuerySingleOrDefault<RecipientRow>(RecipientSelect + " WHERE u.phone = @phone", new { phone })?.ToRecipient());
+
+    public Task<IReadOnlyList<Recipient>> FindByUsernameAsync(string username) =>
+        Read<IReadOnlyList<Recipient>>(c =>
+            c.Query<RecipientRow>(RecipientSelect + " WHERE u.username = @username LIMIT 2", new { username }).Select(r => r.ToRecipient()).ToList());
+
+    public Task<TransferView?> GetTransferAsync(long transferId) =>
+        Read(c => c.QuerySingleOrDefault<TransferRow>(SqliteLedgerStore.TransferSelect + " WHERE t.id = @transferId AND t.kind = 'transfer'", new { transferId })?.ToView());
+
+    public Task<TransactionPage> GetTransactionsAsync(long userId, int page, int size) =>
+        Read(c =>
+        {
+            var total = c.ExecuteScalar<long>(
+                "SELECT (SELECT COUNT(*) FROM transfers WHERE from_account_id = @userId) + (SELECT COUNT(*) FROM transfers WHERE to_account_id = @userId)",
+                new { userId });
+            var items = c.Query<TransactionRow>(
+                """
+                SELECT t.id AS TransferId, CASE WHEN t.from_account_id = @userId THEN 'out' ELSE 'in' END AS Direction,
+                       ca.account_number AS CounterpartyAccountNumber, COALESCE(cu.username, 'Tally Bank') AS CounterpartyUsername,
+                       t.amount AS Amount, t.status AS Status, t.note AS Note, t.created_at AS CreatedAt
+                FROM transfers t
+                JOIN accounts ca ON ca.id = CASE WHEN t.from_account_id = @userId THEN t.to_account_id ELSE t.from_account_id END
+                LEFT JOIN users cu ON cu.id = ca.id
+                WHERE t.from_account_id = @userId OR t.to_account_id = @userId
+                ORDER BY t.id DESC LIMIT @size OFFSET @offset
+                """,
+                new { userId, size, offset = (long)(page - 1) * size })
+                .Select(r => new TransactionItem(r.TransferId, r.Direction, r.CounterpartyAccountNumber, r.CounterpartyUsername, r.Amount, r.Status, r.Note, r.CreatedAt))
+                .ToList();
+            return new TransactionPage(items, total, page, size, Paging.Pages(total, size));
+        });
+
+    public Task<IReadOnlyList<NotificationView>> GetNotificationsAsync(long userId, int limit) =>
+        Read<IReadOnlyList<NotificationView>>(c =>
+            c.Query<NotificationRow>(
+                "SELECT id AS Id, user_id AS UserId, type AS Type, message AS Message, is_read AS IsRead, transfer_id AS TransferId, amount AS Amount, created_at AS CreatedAt FROM notifications WHERE user_id = @userId ORDER BY id DESC LIMIT @limit",
+                new { userId, limit })
+            .Select(r => new NotificationView(r.Id, r.Type, r.Message, r.IsRead != 0, r.TransferId, r.Amount, r.CreatedAt))
+            .ToList());
+
+    public Task<AdminStats> GetStatsAsync() =>
+        Read(c => c.QuerySingle<AdminStats>(
+            """
+            SELECT (SELECT COUNT(*) FROM users) AS TotalUsers,
+                   (SELECT COALESCE(SUM(balance), 0) FROM accounts WHERE kind = 'user') AS TotalBalance,
+                   (SELECT COUNT(*) FROM transfers WHERE kind = 'transfer') AS TotalTransfers,
+                   (SELECT COALESCE(SUM(amount), 0) FROM transfers WHERE kind = 'transfer' AND status = 'SUCCESS') AS TotalTransferAmount,
+                   (SELECT COUNT(*) FROM notifications) AS TotalNotifications
+            """));
+
+    public Task<AdminUserPage> GetUsersAsync(int page, int size, string? search) =>
+        Read(c =>
+        {
+            var like = string.IsNullOrEmpty(search) ? null : "%" + search.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal) + "%";
+            const string where = " WHERE (@like IS NULL OR u.username LIKE @like ESCAPE '\\' OR u.phone LIKE @like ESCAPE '\\' OR a.account_number LIKE @like ESCAPE '\\')";
+            var total = c.ExecuteScalar<long>("SELECT COUNT(*) FROM users u JOIN accounts a ON a.id = u.id" + where, new { like });
+            var users = c.Query<UserRow>(UserSelect + where + " ORDER BY u.id DESC LIMIT @size OFFSET @offset", new { like, size, offset = (long)(page - 1) * size })
+                .Select(r => new AdminUser(r.Id, r.Phone, r.Username, r.AccountNumber, r.Balance)).ToList();
+            return new AdminUserPage(users, total, page, size, Paging.Pages(total, size));
+        });
+
+    public Task<AdminUserDetail?> GetUserDetailAsync(long userId) =>
+        Read(c =>
+        {
+            var user = c.QuerySingleOrDefault<UserRow>(UserSelect + " WHERE u.id = @userId", new { userId });
+            if (user is null)
+            {
+                return null;
+            }
+            var transfers = c.Query<AdminUserTransferRow>(
+                """
+                SELECT id AS Id, NULLIF(from_account_id, 0) AS FromUser, NULLIF(to_account_id, 0) AS ToUser, amount AS Amount,
+                       CASE WHEN from_account_id = @userId THEN 'out' ELSE 'in' END AS Direction, created_at AS CreatedAt
+                FROM transfers WHERE from_account_id = @userId OR to_account_id = @userId ORDER BY id DESC LIMIT 20
+                """,
+                new { userId })
+                .Select(r => new AdminUserTransfer(r.Id, r.FromUser, r.ToUser, r.Amount, r.Direction, r.CreatedAt)).ToList();
+            return new AdminUserDetail(user.Id, user.Phone, user.Username, user.AccountNumber, user.Balance, transfers);
+        });
+
+    public Task<AdminTransferPage> GetTransfersAsync(int page, int size) =>
+        Read(c =>
+        {
+            var total = c.ExecuteScalar<long>("SELECT COUNT(*) FROM transfers WHERE kind = 'transfer'");
+            var transfers = c.Query<AdminTransferRow>(
+                """
+                SELECT t.id AS Id, t.from_account_id AS FromUser, fu.username AS FromUsername, t.to_account_id AS ToUser, tu.username AS ToUsername,
+                       t.amount AS Amount, t.status AS Status, t.created_at AS CreatedAt
+                FROM transfers t JOIN users fu ON fu.id = t.from_account_id JOIN users tu ON tu.id = t.to_account_id
+                WHERE t.kind = 'transfer' ORDER BY t.id DESC LIMIT @size OFFSET @offset
+                """,
+                new { size, offset = (long)(page - 1) * size })
+                .Select(r => new AdminTransfer(r.Id, r.FromUser, r.FromUsername, r.ToUser, r.ToUsername, r.Amount, r.Status, r.CreatedAt)).ToList();
+            return new AdminTransferPage(transfers, total, page, size, Paging.Pages(total, size));
+        });
+
+    public Task<AdminNotificationPage> GetAllNotificationsAsync(int page, int size, long? userId) =>
+        Read(c =>
+        {
+            const string where = " WHERE (@userId IS NULL OR n.user_id = @userId)";
+            var total = c.ExecuteScalar<long>("SELECT COUNT(*) FROM notifications n" + where, new { userId });
+            var items = c.Query<NotificationRow>(
+                "SELECT n.id AS Id, n.user_id AS UserId, u.username AS Username, n.message AS Message, n.is_read AS IsRead, n.created_at AS CreatedAt, n.type AS Type FROM notifications n JOIN users u ON u.id = n.user_id"
+                + where + " ORDER BY n.id DESC LIMIT @size OFFSET @offset",
+                new { userId, size, offset = (long)(page - 1) * size })
+                .Select(r => new AdminNotification(r.Id, r.UserId, r.Username ?? "", r.Message, r.IsRead != 0, r.CreatedAt)).ToList();
+            return new AdminNotificationPage(items, total, page, size, Paging.Pages(total, size));
+        });
+
+    public Task<LedgerAudit> AuditAsync() =>
+        Read(c =>
+        {
+            // One read transaction, so that both queries see the same snapshot of the ledger.
+            using var tx = c.BeginTransaction(deferred: true);
+            var totals = c.QuerySingle<AuditRow>(
+                """
+                SELECT COUNT(*) AS Accounts, COALESCE(SUM(balance), 0) AS LedgerSum,
+                       COALESCE(SUM(CASE WHEN kind = 'user' THEN balance END), 0) AS TotalUserBalance,
+                       COALESCE(SUM(CASE WHEN kind = 'equity' THEN balance END), 0) AS BankEquityBalance,
+                       COALESCE(SUM(held), 0) AS PendingHolds,
+                       COALESCE(SUM(CASE WHEN kind = 'user' AND (balance < 0 OR balance < held) THEN 1 ELSE 0 END), 0) AS NegativeBalances
+                FROM accounts
+                """,
+                transaction: tx);
+            var mismatched = c.ExecuteScalar<long>(
+                """
+                WITH moved AS (
+                    SELECT to_account_id AS id, amount AS delta, 0 AS hold FROM transfers WHERE status = 'SUCCESS'
+                    UNION ALL SELECT from_account_id, -amount, 0 FROM transfers WHERE status = 'SUCCESS'
+                    UNION ALL SELECT from_account_id, 0, amount FROM transfers WHERE status = 'PENDING'
+                ), sums AS (SELECT id, SUM(delta) AS balance, SUM(hold) AS held FROM moved GROUP BY id)
+                SELECT COUNT(*) FROM accounts a LEFT JOIN sums s ON s.id = a.id
+                WHERE a.balance <> COALESCE(s.balance, 0) OR a.held <> COALESCE(s.held, 0)
+                """,
+                transaction: tx);
+            tx.Commit();
+            var ok = totals.LedgerSum == 0 && totals.NegativeBalances == 0 && mismatched == 0;
+            return new LedgerAudit(ok, totals.LedgerSum, totals.Accounts, totals.TotalUserBalance, totals.BankEquityBalance, totals.PendingHolds, totals.NegativeBalances, mismatched);
+        });
+
+    public Task<IReadOnlyList<(string Jti, long ExpiresAt)>> GetRevokedTokensAsync(long now) =>
+        Read<IReadOnlyList<(string, long)>>(c => c.Query<(string, long)>("SELECT jti, expires_at FROM revoked_tokens WHERE expires_at >= @now", new { now }).AsList());
+
+    public Task PingAsync(CancellationToken cancellationToken) =>
+        Read(c => c.ExecuteScalar<long>("SELECT COUNT(*) FROM accounts WHERE id = 0"));
+
+    // Microsoft.Data.Sqlite runs synchronously; the async surface lets a networked store slot in.
+    private Task<T> Read<T>(Func<SqliteConnection, T> query)
+    {
+        using var connection = database.OpenConnection();
+        return Task.FromResult(query(connection));
+    }
+
+    private sealed class UserRow
+    {
+        public long Id { get; set; }
+        public string Phone { get; set; } = "";
+        public string Username { get; set; } = "";
+        public string AccountNumber { get; set; } = "";
+        public long Balance { get; set; }
+
+        public UserView ToView() => new(Id, Phone, Username, AccountNumber, Balance);
+    }
+
+    private sealed class LoginRow
+    {
+        public long Id { get; set; }
+        public string Phone { get; set; } = "";
+        public string Username { get; set; } = "";
+        public string PasswordHash { get; set; } = "";
+        public string AccountNumber { get; set; } = "";
+        public long Balance { get; set; }
+
+        public LoginCandidate ToCandidate() => new(Id, Phone, Username, PasswordHash, AccountNumber, Balance);
+    }
+
+    private sealed class RecipientRow
+    {
+        public long Id { get; set; }
+        public string Username { get; set; } = "";
+        public string AccountNumber { get; set; } = "";
+
+        public Recipient ToRecipient() => new(Id, Username, AccountNumber);
+    }
+
+    private sealed class TransactionRow
+    {
+        public long TransferId { get; set; }
+        public string Direction { get; set; } = "";
+        public string CounterpartyAccountNumber { get; set; } = "";
+        public string CounterpartyUsername { get; set; } = "";
+        public long Amount { get; set; }
+        public string Status { get; set; } = "";
+        public string? Note { get; set; }
+        public string CreatedAt { get; set; } = "";
+    }
+
+    private sealed class NotificationRow
+    {
+        public long Id { get; set; }
+        public long UserId { get; set; }
+        public string? Username { get; set; }
+        public string Type { get; set; } = "";
+        public string Message { get; set; } = "";
+        public long IsRead { get; set; }
+        public long? TransferId { get; set; }
+        public long? Amount { get; set; }
+        public string CreatedAt { get; set; } = "";
+    }
+
+    private sealed class AdminUserTransferRow
+    {
+        public long Id { get; set; }
+        public long? FromUser { get; set; }
+        public long? ToUser { get; set; }
+        public long Amount { get; set; }
+        public string Direction { get; set; } = "";
+        public string CreatedAt { get; set; } = "";
+    }
+
+    private sealed class AdminTransferRow
+    {
+        public long Id { get; set; }
+        public long FromUser { get; set; }
+        public string FromUsername { get; set; } = "";
+        public long ToUser { get; set; }
+        public string ToUsername { get; set; } = "";
+        public long Amount { get; set; }
+        public string Status { get; set; } = "";
+        public string CreatedAt { get; set; } = "";
+    }
+
+    private sealed class AuditRow
+    {
+        public long Accounts { get; set; }
+        public long LedgerSum { get; set; }
+        public long TotalUserBalance { get; set; }
+        public long BankEquityBalance { get; set; }
+        public long PendingHolds { get; set; }
+        public long NegativeBalances { get; set; }
+    }
+}

@@ -1,0 +1,167 @@
+using System.Threading.Channels;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+using Tally.Domain;
+using Tally.Server.Options;
+
+namespace Tally.Server.Storage;
+
+/// <summary>
+/// The single SQLite writer with group commit. Write operations queue here; the writer takes every
+/// operation waiting, runs each inside its own savepoint of one shared transaction, and commits once.
+/// A broken rule rolls back only its own savepoint. One writer means no lock ordering to get wrong:
+/// opposing transfers cannot deadlock, and one fsync covers a whole batch under load.
+/// </summary>
+public sealed class WriteQueue : IAsyncDisposable
+{
+    private readonly Channel<IWriteOperation> _channel = Channel.CreateUnbounded<IWriteOperation>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly SqliteDatabase _database;
+    private readonly int _maxBatch;
+    private readonly ILogger<WriteQueue> _logger;
+    private readonly Task _writer;
+
+    public WriteQueue(SqliteDatabase database, IOptions<StorageOptions> options, ILogger<WriteQueue> logger)
+    {
+        _database = database;
+        _maxBatch = options.Value.MaxBatch;
+        _logger = logger;
+        _writer = Task.Factory.StartNew(RunAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+    }
+
+    /// <summary>Runs <paramref name="work"/> in the writer's transaction; a <see cref="DomainException"/> becomes a failed outcome.</summary>
+    public Task<Outcome<T>> ExecuteAsync<T>(Func<SqliteConnection, T> work)
+    {
+        var operation = new WriteOperation<T>(work);
+        if (!_channel.Writer.TryWrite(operation))
+        {
+            throw new ObjectDisposedException(nameof(WriteQueue));
+        }
+        return operation.Completion.Task;
+    }
+
+    private async Task RunAsync()
+    {
+        using var connection = _database.OpenWriter();
+        var batch = new List<IWriteOperation>(_maxBatch);
+        while (await _channel.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (batch.Count < _maxBatch && _channel.Reader.TryRead(out var operation))
+            {
+                batch.Add(operation);
+            }
+            RunBatch(connection, batch);
+            batch.Clear();
+        }
+    }
+
+    private void RunBatch(SqliteConnection connection, List<IWriteOperation> batch)
+    {
+        try
+        {
+            Execute(connection, "BEGIN IMMEDIATE");
+            foreach (var operation in batch)
+            {
+                Execute(connection, "SAVEPOINT op");
+                if (operation.Run(connection))
+                {
+                    Execute(connection, "RELEASE op");
+                }
+                else
+                {
+                    Execute(connection, "ROLLBACK TO op; RELEASE op");
+                }
+            }
+            Execute(connection, "COMMIT");
+        }
+        catch (Exception ex)
+        {
+            _logger.LogError(ex, "A write batch of {Count} operations failed to commit", batch.Count);
+            TryRollback(connection);
+            foreach (var operation in batch)
+            {
+                operation.Fail(ex);
+            }
+            return;
+        }
+        foreach (var operation in batch)
+        {
+            operation.Complete();
+        }
+    }
+
+    private static void TryRollback(SqliteConnection connection)
+    {
+        try
+        {
+            Execute(connection, "ROLLBACK");
+        }
+        catch (SqliteException)
+        {
+            // No transaction was open; nothing to undo.
+        }
+    }
+
+    private static void Execute(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _channel.Writer.TryComplete();
+        await _writer.ConfigureAwait(false);
+    }
+
+    private interface IWriteOperation
+    {
+        /// <summary>Runs the work; false when its savepoint must be rolled back.</summary>
+        bool Run(SqliteConnection connection);
+
+        void Complete();
+
+        void Fail(Exception exception);
+    }
+
+    private sealed class WriteOperation<T>(Func<SqliteConnection, T> work) : IWriteOperation
+    {
+        private Outcome<T>? _outcome;
+        private Exception? _error;
+
+        public TaskCompletionSource<Outcome<T>> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public bool Run(SqliteConnection connection)
+        {
+            try
+            {
+                _outcome = Outcome<T>.Ok(work(connection));
+                return true;
+            }
+            catch (DomainException ex)
+            {
+                _outcome = Outcome<T>.Fail(ex.Error);
+                return false;
+            }
+            catch (Exception ex)
+            {
+                _error = ex;
+                return false;
+            }
+        }
+
+        public void Complete()
+        {
+            if (_error is not null)
+            {
+                Completion.TrySetException(_error);
+            }
+            else
+            {
+                Completion.TrySetResult(_outcome!);
+            }
+        }
+
+        public void Fail(Exception exception) => Completion.TrySetException(exception);
+    }
+}

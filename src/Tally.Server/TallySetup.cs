@@ -1,0 +1,129 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using Tally.Domain;
+using Tally.Server.Bus;
+using Tally.Server.Features.Auth;
+using Tally.Server.Features.Notifications;
+using Tally.Server.Features.Transfers;
+using Tally.Server.Observability;
+using Tally.Server.Options;
+using Tally.Server.Storage;
+
+namespace Tally.Server;
+
+/// <summary>The composition of Tally: options, storage, bus and handlers, each chosen by configuration.</summary>
+public static class TallySetup
+{
+    public static WebApplicationBuilder AddTallyOptions(this WebApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<BusOptions>().BindConfiguration(BusOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section);
+        services.AddOptions<TransferOptions>().BindConfiguration(TransferOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<TallyMetrics>();
+
+        // Without --urls or ASPNETCORE_URLS, Tally listens where its README says.
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
+        {
+            builder.WebHost.UseUrls("http://localhost:8080");
+        }
+        return builder;
+    }
+
+    public static WebApplicationBuilder AddTallyStorage(this WebApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var provider = builder.Configuration[$"{StorageOptions.Section}:Provider"] ?? "Sqlite";
+        if (!provider.Equals("Sqlite", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidOperationException($"Storage:Provider '{provider}' is not supported by this build; use Sqlite.");
+        }
+        builder.Services.AddSingleton<SqliteDatabase>();
+        builder.Services.AddSingleton<WriteQueue>();
+        builder.Services.AddSingleton<ILedgerStore, SqliteLedgerStore>();
+        builder.Services.AddSingleton<ILedgerReader, SqliteLedgerReader>();
+        builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: [ServiceDefaultsExtensions.ReadyTag]);
+        builder.Services.AddHealthChecks().AddCheck("cache", () => HealthCheckResult.Healthy("in-memory"), tags: [ServiceDefaultsExtensions.ReadyTag]);
+        return builder;
+    }
+
+    public static WebApplicationBuilder AddTallyBus(this WebApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var transport = builder.Configuration[$"{BusOptions.Section}:Transport"] ?? "InProcess";
+        if (!transport.Equals("InProcess", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidOperationException($"Bus:Transport '{transport}' is not supported by this build; use InProcess.");
+        }
+        builder.Services.AddSingleton<CommandDispatcher>();
+        builder.Services.AddSingleton<InProcessCommandBus>();
+        builder.Services.AddSingleton<ICommandBus>(sp => sp.GetRequiredService<InProcessCommandBus>());
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<InProcessCommandBus>());
+        builder.Services.AddHealthChecks().AddCheck<BusHealthCheck>("bus", tags: [ServiceDefaultsExtensions.ReadyTag]);
+
+        builder.Services.AddScoped<ICommandHandler<RegisterUser, Outcome<UserView>>, RegisterUserHandler>();
+        builder.Services.AddScoped<ICommandHandler<MakeTransfer, Outcome<TransferResult>>, MakeTransferHandler>();
+        builder.Services.AddScoped<ICommandHandler<ResolveTransfer, Outcome<TransferResult>>, ResolveTransferHandler>();
+        return builder;
+    }
+
+    public static WebApplicationBuilder AddTallyFeatures(this WebApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddSingleton<NotificationHub>();
+        builder.Services.AddSingleton<INotificationPublisher>(sp => sp.GetRequiredService<NotificationHub>());
+        builder.Services.AddHostedService<HoldExpiryService>();
+        return builder;
+    }
+
+    /// <summary>Creates and migrates the database before the first request.</summary>
+    public static WebApplication MigrateTallyDatabase(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.Services.GetRequiredService<SqliteDatabase>().Migrate();
+        return app;
+    }
+
+    public static WebApplication UseTallyWebSockets(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.UseWebSockets(new WebSocketOptions
+        {
+            KeepAliveInterval = TimeSpan.FromSeconds(20),
+            KeepAliveTimeout = TimeSpan.FromSeconds(30),
+        });
+        return app;
+    }
+}
+
+internal sealed class DatabaseHealthCheck(ILedgerReader reader) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await reader.PingAsync(cancellationToken);
+            return HealthCheckResult.Healthy("sqlite");
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            return HealthCheckResult.Unhealthy("The database does not answer.");
+        }
+    }
+}
+
+internal sealed class BusHealthCheck(InProcessCommandBus bus, IOptions<BusOptions> options) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var depth = bus.QueueDepth;
+        var capacity = options.Value.Capacity;
+        return Task.FromResult(depth >= capacity * 0.9
+            ? HealthCheckResult.Degraded($"in-process queue {depth}/{capacity}")
+            : HealthCheckResult.Healthy($"in-process queue {depth}/{capacity}"));
+    }
+}

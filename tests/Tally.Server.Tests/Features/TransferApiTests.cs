@@ -1,0 +1,717 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Tally.Server.Tests.Infrastructure;
+
+namespace Tally.Server.Tests.Features;
+
+public sealed class TransferApiTests(SharedTallyApp factory) : IClassFixture<SharedTallyApp>
+{
+    private static string UniqueName(string prefix) => prefix + "-" + Guid.NewGuid().ToString("N")[..8];
+
+    private async Task<Pair> PairAsync(string? aliceName = null, string? bobName = null)
+    {
+        var alice = await factory.RegisterAndLoginAsync(aliceName ?? UniqueName("alice"));
+        var bob = await factory.RegisterAndLoginAsync(bobName ?? UniqueName("bob"));
+        return new Pair(alice, bob, factory.CreateClient(alice));
+    }
+
+    /// <summary>Two fresh users and a client signed in as the first.</summary>
+    private sealed record Pair(TestUser Alice, TestUser Bob, HttpClient AliceClient) : IDisposable
+    {
+        public void Dispose() => AliceClient.Dispose();
+    }
+
+    private static DateTimeOffset Time(JsonElement element, string property) =>
+        DateTimeOffset.Parse(element.Str(property), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
+
+    [Fact]
+    public async Task Transfer_ByAccountNumber_MovesTheMoneyAtOnce()
+    {
+        using var pair = await PairAsync("Alice", "Bob");
+        var (_, bob, client) = pair;
+        var before = DateTimeOffset.UtcNow.AddMinutes(-1);
+
+        var transfer = await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 5000, note = "rent" });
+
+        Assert.True(transfer.GetProperty("ok").GetBoolean());
+        Assert.True(transfer.Long("transfer_id") > 0);
+        Assert.Equal("SUCCESS", transfer.Str("status"));
+        Assert.Equal("Alice", transfer.Str("from"));
+        Assert.Equal("Bob", transfer.Str("to"));
+        Assert.Equal(bob.AccountNumber, transfer.Str("to_account_number"));
+        Assert.Equal(5000, transfer.Long("amount"));
+        Assert.Equal("rent", transfer.Str("note"));
+        Assert.True(transfer.IsNull("client_ref"));
+        Assert.True(transfer.IsNull("hold_until"));
+        Assert.InRange(Time(transfer, "created_at"), before, DateTimeOffset.UtcNow.AddMinutes(1));
+        Assert.Equal((95000L, 95000L), await client.GetBalanceAsync());
+        Assert.Equal((105000L, 105000L), await factory.GetBalanceAsync(bob));
+        await factory.AssertAuditOkAsync();
+    }
+
+    [Fact]
+    public async Task Transfer_ByUniqueUsername_ReachesThatUser()
+    {
+        var bobName = UniqueName("bob");
+        using var pair = await PairAsync(bobName: bobName);
+        var (_, bob, client) = pair;
+
+        var transfer = await client.TransferOkAsync(new { to_username = bobName, amount = 10 });
+
+        Assert.Equal(bob.AccountNumber, transfer.Str("to_account_number"));
+        Assert.Equal(bobName, transfer.Str("to"));
+        Assert.Equal(100010, (await factory.GetBalanceAsync(bob)).Balance);
+    }
+
+    [Fact]
+    public async Task Transfer_ByPhone_ReachesThatUser()
+    {
+        using var pair = await PairAsync();
+        var (_, bob, client) = pair;
+
+        var transfer = await client.TransferOkAsync(new { to_phone = bob.Phone, amount = 11 });
+
+        Assert.Equal(bob.AccountNumber, transfer.Str("to_account_number"));
+        Assert.Equal(100011, (await factory.GetBalanceAsync(bob)).Balance);
+    }
+
+    [Fact]
+    public async Task Transfer_OfTheWholeBalance_LeavesZero()
+    {
+        using var pair = await PairAsync();
+        var (_, bob, client) = pair;
+
+        await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 100000, instant = true });
+
+        Assert.Equal((0L, 0L), await client.GetBalanceAsync());
+        await (await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 1 }))
+            .AssertProblemAsync(HttpStatusCode.BadRequest, "INSUFFICIENT_FUNDS");
+    }
+
+    [Fact]
+    public async Task Transfer_WithNoteOf140Characters_IsAccepted()
+    {
+        using var pair = await PairAsync();
+        var (_, bob, client) = pair;
+        var note = new string('x', 140);
+
+        var transfer = await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 1, note });
+
+        Assert.Equal(note, transfer.Str("note"));
+    }
+
+    [Fact]
+    public async Task Transfer_WithoutSession_IsUnauthorized()
+    {
+        var bob = await factory.RegisterAndLoginAsync();
+        using var client = factory.CreateClient();
+
+        var response = await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 1 });
+
+        await response.AssertProblemAsync(HttpStatusCode.Unauthorized, "UNAUTHENTICATED");
+        Assert.Equal(100000, (await factory.GetBalanceAsync(bob)).Balance);
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-1")]
+    [InlineData("-100000")]
+    [InlineData("1.5")]
+    [InlineData("100.25")]
+    [InlineData("\"100\"")]
+    [InlineData("9223372036854775808")]
+    [InlineData("-9223372036854775809")]
+    [InlineData("1e30")]
+    [InlineData("1000000000001")]
+    [InlineData("null")]
+    [InlineData("true")]
+    [InlineData("[100]")]
+    [InlineData("{\"value\":100}")]
+    public async Task Transfer_WithInvalidAmount_IsRejected(string amountJson)
+    {
+        using var pair = await PairAsync();
+        var (_, bob, client) = pair;
+
+        var response = await client.PostAsync("/api/transfer/transfer", ApiTestKit.JsonBody($$"""{"to_account_number":"{{bob.AccountNumber}}","amount":{{amountJson}}}"""));
+
+        await response.AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_AMOUNT");
+        Assert.Equal((100000L, 100000L), await client.GetBalanceAsync());
+    }
+
+    [Fact]
+    public async Task Transfer_WithoutAmount_IsRejected()
+    {
+        using var pair = await PairAsync();
+        var (_, bob, client) = pair;
+
+        var response = await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber });
+
+        await response.AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_AMOUNT");
+    }
+
+    [Fact]
+    public async Task Transfer_AboveTheConfiguredMaximum_IsRejected()
+    {
+        using var app = TallyAppFactory.WithSettings(("Transfers:MaxAmount", "1000"));
+        var alice = await app.RegisterAndLoginAsync();
+        var bob = await app.RegisterAndLoginAsync();
+        using var client = app.CreateClient(alice);
+
+        await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 1000 });
+        var response = await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 1001 });
+
+        await response.AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_AMOUNT");
+        Assert.Equal(99000, (await client.GetBalanceAsync()).Balance);
+    }
+
+    [Theory]
+    [InlineData("""{"amount":100}""")]
+    [InlineData("""{"amount":100,"to_account_number":null,"to_username":null,"to_phone":null}""")]
+    [InlineData("""{"amount":100,"note":"to nobody"}""")]
+    public async Task Transfer_WithoutRecipient_IsRejected(string json)
+    {
+        var alice = await factory.RegisterAndLoginAsync();
+        using var client = factory.CreateClient(alice);
+
+        var response = await client.PostAsync("/api/transfer/transfer", ApiTestKit.JsonBody(json));
+
+        await response.AssertProblemAsync(HttpStatusCode.BadRequest, "MISSING_RECIPIENT");
+    }
+
+    [Theory]
+    [InlineData("123")]
+    [InlineData("12345678901")]
+    [InlineData("1234567890123")]
+    [InlineData("abcdefghijkl")]
+    [InlineData("12345 789012")]
+    public async Task Transfer_ToMalformedAccountNumber_IsRejected(string accountNumber)
+    {
+        var alice = await factory.RegisterAndLoginAsync();
+        using var client = factory.CreateClient(alice);
+
+        var response = await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = accountNumber, amount = 100 });
+
+        await response.AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_ACCOUNT");
+    }
+
+    [Fact]
+    public async Task Transfer_ToUnknownAccount_IsNotFound()
+    {
+        var alice = await factory.RegisterAndLoginAsync();
+        using var client = factory.CreateClient(alice);
+        var unknown = alice.AccountNumber == "999999999999" ? "999999999998" : "999999999999";
+
+        var response = await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = unknown, amount = 100 });
+
+        await response.AssertProblemAsync(HttpStatusCode.NotFound, "ACCOUNT_NOT_FOUND");
+        Assert.Equal((100000L, 100000L), await client.GetBalanceAsync());
+    }
+
+    [Fact]
+    public async Task Transfer_ToUnknownUsername_IsNotFound()
+    {
+        var alice = await factory.RegisterAndLoginAsync();
+        using var client = factory.CreateClient(alice);
+
+        var response = await client.PostAsJsonAsync("/api/transfer/transfer", new { to_username = UniqueName("ghost"), amount = 100 });
+
+        await response.AssertProblemAsync(HttpStatusCode.NotFound, "ACCOUNT_NOT_FOUND");
+    }
+
+    [Fact]
+    public async Task Transfer_ToUnknownPhone_IsNotFound()
+    {
+        var alice = await factory.RegisterAndLoginAsync();
+        using var client = factory.CreateClient(alice);
+
+        var response = await client.PostAsJsonAsync("/api/transfer/transfer", new { to_phone = TallyTestClient.NewPhone(), amount = 100 });
+
+        await response.AssertProblemAsync(HttpStatusCode.NotFound, "ACCOUNT_NOT_FOUND");
+    }
+
+    [Fact]
+    public async Task Transfer_ToUsernameSharedByTwoUsers_IsAmbiguous()
+    {
+        var shared = UniqueName("twin");
+        await factory.RegisterAndLoginAsync(shared);
+        await factory.RegisterAndLoginAsync(shared);
+        var alice = await factory.RegisterAndLoginAsync();
+        using var client = factory.CreateClient(alice);
+
+        var response = await client.PostAsJsonAsync("/api/transfer/transfer", new { to_username = shared, amount = 100 });
+
+        await response.AssertProblemAsync(HttpStatusCode.BadRequest, "AMBIGUOUS_USERNAME");
+        Assert.Equal((100000L, 100000L), await client.GetBalanceAsync());
+    }
+
+    [Fact]
+    public async Task Transfer_ToSelf_IsRejected()
+    {
+        var name = UniqueName("narcissus");
+        var alice = await factory.RegisterAndLoginAsync(name);
+        using var client = factory.CreateClient(alice);
+
+        await (await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = alice.AccountNumber, amount = 100 }))
+            .AssertProblemAsync(HttpStatusCode.BadRequest, "SELF_TRANSFER");
+        await (await client.PostAsJsonAsync("/api/transfer/transfer", new { to_phone = alice.Phone, amount = 100 }))
+            .AssertProblemAsync(HttpStatusCode.BadRequest, "SELF_TRANSFER");
+        await (await client.PostAsJsonAsync("/api/transfer/transfer", new { to_username = name, amount = 100 }))
+            .AssertProblemAsync(HttpStatusCode.BadRequest, "SELF_TRANSFER");
+        await (await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = alice.AccountNumber, amount = 100, instant = false }))
+            .AssertProblemAsync(HttpStatusCode.BadRequest, "SELF_TRANSFER");
+        Assert.Equal((100000L, 100000L), await client.GetBalanceAsync());
+    }
+
+    [Fact]
+    public async Task Transfer_BeyondTheBalance_IsInsufficientFunds()
+    {
+        using var pair = await PairAsync();
+        var (_, bob, client) = pair;
+
+        var response = await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 100001 });
+
+        await response.AssertProblemAsync(HttpStatusCode.BadRequest, "INSUFFICIENT_FUNDS");
+        Assert.Equal((100000L, 100000L), await client.GetBalanceAsync());
+        Assert.Equal((100000L, 100000L), await factory.GetBalanceAsync(bob));
+    }
+
+    [Theory]
+    [InlineData("\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"")]
+    [InlineData("\"bell\\u0007\"")]
+    [InlineData("\"nul\\u0000\"")]
+    [InlineData("42")]
+    [InlineData("{\"text\":\"hi\"}")]
+    public async Task Transfer_WithInvalidNote_IsRejected(string noteJson)
+    {
+        using var pair = await PairAsync();
+        var (_, bob, client) = pair;
+
+        var response = await client.PostAsync("/api/transfer/transfer", ApiTestKit.JsonBody($$"""{"to_account_number":"{{bob.AccountNumber}}","amount":100,"note":{{noteJson}}}"""));
+
+        await response.AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_NOTE");
+        Assert.Equal((100000L, 100000L), await client.GetBalanceAsync());
+    }
+
+    [Theory]
+    [InlineData("\"\"")]
+    [InlineData("\"rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr\"")]
+    [InlineData("\"tab\\tref\"")]
+    [InlineData("17")]
+    public async Task Transfer_WithInvalidClientRef_IsRejected(string clientRefJson)
+    {
+        using var pair = await PairAsync();
+        var (_, bob, client) = pair;
+
+        var response = await client.PostAsync("/api/transfer/transfer", ApiTestKit.JsonBody($$"""{"to_account_number":"{{bob.AccountNumber}}","amount":100,"client_ref":{{clientRefJson}}}"""));
+
+        await response.AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_CLIENT_REF");
+        Assert.Equal((100000L, 100000L), await client.GetBalanceAsync());
+    }
+
+    [Fact]
+    public async Task Transfer_WithIdempotencyKeyOver64Characters_IsRejected()
+    {
+        using var pair = await PairAsync();
+        var (_, bob, client) = pair;
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/transfer/transfer")
+        {
+            Content = JsonContent.Create(new { to_account_number = bob.AccountNumber, amount = 100 }),
+        };
+        request.Headers.Add("Idempotency-Key", new string('k', 65));
+
+        var response = await client.SendAsync(request);
+
+        await response.AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_CLIENT_REF");
+    }
+
+    [Fact]
+    public async Task Transfer_RepeatedWithSameIdempotencyKey_ReplaysAndMovesMoneyOnce()
+    {
+        using var pair = await PairAsync();
+        var (_, bob, client) = pair;
+        var key = Guid.NewGuid().ToString("N");
+
+        async Task<HttpResponseMessage> SendAsync()
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/transfer/transfer")
+            {
+                Content = JsonContent.Create(new { to_account_number = bob.AccountNumber, amount = 2500 }),
+            };
+            request.Headers.Add("Idempotency-Key", key);
+            return await client.SendAsync(request);
+        }
+
+        var first = await SendAsync();
+        var firstBody = await first.AssertJsonAsync();
+        var replay = await SendAsync();
+        var replayBody = await replay.AssertJsonAsync();
+
+        Assert.False(first.Headers.TryGetValues("Idempotent-Replayed", out var firstReplayed) && firstReplayed.Contains("true"));
+        Assert.Equal("true", Assert.Single(replay.Headers.GetValues("Idempotent-Replayed")));
+        Assert.Equal(firstBody.Long("transfer_id"), replayBody.Long("transfer_id"));
+        Assert.Equal(key, replayBody.Str("client_ref"));
+        Assert.Equal("SUCCESS", replayBody.Str("status"));
+        Assert.Equal(97500, (await client.GetBalanceAsync()).Balance);
+        Assert.Equal(102500, (await factory.GetBalanceAsync(bob)).Balance);
+    }
+
+    [Fact]
+    public async Task Transfer_RepeatedWithSameClientRef_ReplaysAndMovesMoneyOnce()
+    {
+        using var pair = await PairAsync();
+        var (_, bob, client) = pair;
+        var body = new { to_account_number = bob.AccountNumber, amount = 600, note = "once", client_ref = "order-42" };
+
+        var first = await client.TransferOkAsync(body);
+        var replay = await client.PostAsJsonAsync("/api/transfer/transfer", body);
+        var replayBody = await replay.AssertJsonAsync();
+
+        Assert.Equal("true", Assert.Single(replay.Headers.GetValues("Idempotent-Replayed")));
+        Assert.Equal(first.Long("transfer_id"), replayBody.Long("transfer_id"));
+        Assert.Equal("order-42", replayBody.Str("client_ref"));
+        Assert.Equal(99400, (await client.GetBalanceAsync()).Balance);
+    }
+
+    [Fact]
+    public async Task Transfer_ReusingClientRefWithDifferentPayload_IsConflict()
+    {
+        using var pair = await PairAsync();
+        var (_, bob, client) = pair;
+        var carol = await factory.RegisterAndLoginAsync();
+        await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 600, client_ref = "invoice-7" });
+
+        await (await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 601, client_ref = "invoice-7" }))
+            .AssertProblemAsync(HttpStatusCode.Conflict, "DUPLICATE_CLIENT_REF");
+        await (await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = carol.AccountNumber, amount = 600, client_ref = "invoice-7" }))
+            .AssertProblemAsync(HttpStatusCode.Conflict, "DUPLICATE_CLIENT_REF");
+
+        Assert.Equal(99400, (await client.GetBalanceAsync()).Balance);
+        Assert.Equal(100000, (await factory.GetBalanceAsync(carol)).Balance);
+    }
+
+    [Fact]
+    public async Task Transfer_SameClientRefFromTwoSenders_AreSeparateTransfers()
+    {
+        using var pair = await PairAsync();
+        var (alice, bob, aliceClient) = pair;
+        using var bobClient = factory.CreateClient(bob);
+
+        var fromAlice = await aliceClient.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 5, client_ref = "shared-ref" });
+        var fromBob = await bobClient.TransferOkAsync(new { to_account_number = alice.AccountNumber, amount = 7, client_ref = "shared-ref" });
+
+        Assert.NotEqual(fromAlice.Long("transfer_id"), fromBob.Long("transfer_id"));
+        Assert.Equal(100002, (await aliceClient.GetBalanceAsync()).Balance);
+    }
+
+    [Fact]
+    public async Task Hold_LowersAvailableButNotBalance()
+    {
+        using var pair = await PairAsync();
+        var (_, bob, client) = pair;
+
+        var hold = await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 30000, instant = false });
+
+        Assert.Equal("PENDING", hold.Str("status"));
+        Assert.InRange(Time(hold, "hold_until"), DateTimeOffset.UtcNow.AddSeconds(240), DateTimeOffset.UtcNow.AddSeconds(360));
+        Assert.Equal((100000L, 70000L), await client.GetBalanceAsync());
+        Assert.Equal((100000L, 100000L), await factory.GetBalanceAsync(bob));
+        var audit = await factory.AssertAuditOkAsync();
+        Assert.True(audit.Long("pending_holds") >= 30000);
+    }
+
+    [Fact]
+    public async Task Hold_ReservesFundsAgainstLaterTransfers()
+    {
+        using var pair = await PairAsync();
+        var (_, bob, client) = pair;
+        await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 60000, instant = false });
+
+        await (await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 50000 }))
+            .AssertProblemAsync(HttpStatusCode.BadRequest, "INSUFFICIENT_FUNDS");
+        await (await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 40001, instant = false }))
+            .AssertProblemAsync(HttpStatusCode.BadRequest, "INSUFFICIENT_FUNDS");
+        await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 40000 });
+
+        Assert.Equal((60000L, 0L), await client.GetBalanceAsync());
+    }
+
+    [Fact]
+    public async Task Hold_Confirmed_MovesTheMoney()
+    {
+        using var pair = await PairAsync();
+        var (_, bob, client) = pair;
+        var hold = await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 30000, instant = false });
+
+        var confirmed = await (await client.PostAsJsonAsync("/api/transfer/confirm", new { transfer_id = hold.Long("transfer_id") })).AssertJsonAsync();
+
+        Assert.Equal(hold.Long("transfer_id"), confirmed.Long("transfer_id"));
+        Assert.Equal("SUCCESS", confirmed.Str("status"));
+        Assert.Equal(30000, confirmed.Long("amount"));
+        Assert.Equal((70000L, 70000L), await client.GetBalanceAsync());
+        Assert.Equal((130000L, 130000L), await factory.GetBalanceAsync(bob));
+        await factory.AssertAuditOkAsync();
+    }
+
+    [Fact]
+    public async Task Hold_Cancelled_ReleasesTheFunds()
+    {
+        using var pair = await PairAsync();
+        var (_, bob, client) = pair;
+        var hold = await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 30000, instant = false });
+
+        var cancelled = await (await client.PostAsJsonAsync("/api/transfer/cancel", new { transfer_id = hold.Long("transfer_id") })).AssertJsonAsync();
+
+        Assert.Equal(hold.Long("transfer_id"), cancelled.Long("transfer_id"));
+        Assert.Equal("CANCELLED", cancelled.Str("status"));
+        Assert.Equal((100000L, 100000L), await client.GetBalanceAsync());
+        Assert.Equal((100000L, 100000L), await factory.GetBalanceAsync(bob));
+        await factory.AssertAuditOkAsync();
+    }
+
+    [Fact]
+    public async Task Hold_ConfirmedByClientRef_MovesTheMoney()
+    {
+        using var pair = await PairAsync();
+        var (_, bob, client) = pair;
+        var hold = await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 100, instant = false, client_ref = "hold-confirm" });
+
+        var confirmed = await (await client.PostAsJsonAsync("/api/transfer/confirm", new { client_ref = "hold-confirm" })).AssertJsonAsync();
+
+        Assert.Equal(hold.Long("transfer_id"), confirmed.Long("transfer_id"));
+        Assert.Equal("SUCCESS", confirmed.Str("status"));
+        Assert.Equal(100100, (await factory.GetBalanceAsync(bob)).Balance);
+    }
+
+    [Fact]
+    public async Task Hold_CancelledByClientRef_ReleasesTheFunds()
+    {
+        using var pair = await PairAsync();
+        var (_, bob, client) = pair;
+        var hold = await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 100, instant = false, client_ref = "hold-cancel" });
+
+        var cancelled = await (await client.PostAsJsonAsync("/api/transfer/cancel", new { client_ref = "hold-cancel" })).AssertJsonAsync();
+
+        Assert.Equal(hold.Long("transfer_id"), cancelled.Long("transfer_id"));
+        Assert.Equal("CANCELLED", cancelled.Str("status"));
+        Assert.Equal((100000L, 100000L), await client.GetBalanceAsync());
+    }
+
+    [Fact]
+    public async Task Hold_ResolvesOnlyOnce()
+    {
+        using var pair = await PairAsync();
+        var (_, bob, client) = pair;
+        var confirmedHold = await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 100, instant = false });
+        var cancelledHold = await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 200, instant = false });
+        await (await client.PostAsJsonAsync("/api/transfer/confirm", new { transfer_id = confirmedHold.Long("transfer_id") })).AssertJsonAsync();
+        await (await client.PostAsJsonAsync("/api/transfer/cancel", new { transfer_id = cancelledHold.Long("transfer_id") })).AssertJsonAsync();
+
+        await (await client.PostAsJsonAsync("/api/transfer/confirm", new { transfer_id = confirmedHold.Long("transfer_id") }))
+            .AssertProblemAsync(HttpStatusCode.Conflict, "INVALID_STATE");
+        await (await client.PostAsJsonAsync("/api/transfer/cancel", new { transfer_id = confirmedHold.Long("transfer_id") }))
+            .AssertProblemAsync(HttpStatusCode.Conflict, "INVALID_STATE");
+        await (await client.PostAsJsonAsync("/api/transfer/confirm", new { transfer_id = cancelledHold.Long("transfer_id") }))
+            .AssertProblemAsync(HttpStatusCode.Conflict, "INVALID_STATE");
+        await (await client.PostAsJsonAsync("/api/transfer/cancel", new { transfer_id = cancelledHold.Long("transfer_id") }))
+            .AssertProblemAsync(HttpStatusCode.Conflict, "INVALID_STATE");
+
+        Assert.Equal((99900L, 99900L), await client.GetBalanceAsync());
+        Assert.Equal(100100, (await factory.GetBalanceAsync(bob)).Balance);
+    }
+
+    [Fact]
+    public async Task Confirm_OfAnInstantTransfer_IsInvalidState()
+    {
+        using var pair = await PairAsync();
+        var (_, bob, client) = pair;
+        var transfer = await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 100 });
+
+        await (await client.PostAsJsonAsync("/api/transfer/confirm", new { transfer_id = transfer.Long("transfer_id") }))
+            .AssertProblemAsync(HttpStatusCode.Conflict, "INVALID_STATE");
+        await (await client.PostAsJsonAsync("/api/transfer/cancel", new { transfer_id = transfer.Long("transfer_id") }))
+            .AssertProblemAsync(HttpStatusCode.Conflict, "INVALID_STATE");
+        Assert.Equal(99900, (await client.GetBalanceAsync()).Balance);
+    }
+
+    [Theory]
+    [InlineData("confirm")]
+    [InlineData("cancel")]
+    public async Task Resolve_ByTheReceiver_IsNotOwner(string action)
+    {
+        using var pair = await PairAsync();
+        var (_, bob, client) = pair;
+        var hold = await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 100, instant = false });
+        using var bobClient = factory.CreateClient(bob);
+
+        var response = await bobClient.PostAsJsonAsync($"/api/transfer/{action}", new { transfer_id = hold.Long("transfer_id") });
+
+        await response.AssertProblemAsync(HttpStatusCode.Forbidden, "NOT_OWNER");
+        Assert.Equal((100000L, 99900L), await client.GetBalanceAsync());
+        Assert.Equal((100000L, 100000L), await bobClient.GetBalanceAsync());
+    }
+
+    [Theory]
+    [InlineData("confirm")]
+    [InlineData("cancel")]
+    public async Task Resolve_ByAStranger_IsNotFound(string action)
+    {
+        using var pair = await PairAsync();
+        var (_, bob, client) = pair;
+        var hold = await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 100, instant = false, client_ref = "stranger-" + action });
+        var mallory = await factory.RegisterAndLoginAsync();
+        using var malloryClient = factory.CreateClient(mallory);
+
+        await (await malloryClient.PostAsJsonAsync($"/api/transfer/{action}", new { transfer_id = hold.Long("transfer_id") }))
+            .AssertProblemAsync(HttpStatusCode.NotFound, "TRANSFER_NOT_FOUND");
+        await (await malloryClient.PostAsJsonAsync($"/api/transfer/{action}", new { client_ref = "stranger-" + action }))
+            .AssertProblemAsync(HttpStatusCode.NotFound, "TRANSFER_NOT_FOUND");
+        Assert.Equal((100000L, 99900L), await client.GetBalanceAsync());
+    }
+
+    [Theory]
+    [InlineData("confirm", """{"transfer_id":999999999}""")]
+    [InlineData("cancel", """{"transfer_id":999999999}""")]
+    [InlineData("confirm", """{"client_ref":"never-used"}""")]
+    [InlineData("cancel", """{"client_ref":"never-used"}""")]
+    public async Task Resolve_OfUnknownTransfer_IsNotFound(string action, string json)
+    {
+        var alice = await factory.RegisterAndLoginAsync();
+        using var client = factory.CreateClient(alice);
+
+        var response = await client.PostAsync($"/api/transfer/{action}", ApiTestKit.JsonBody(json));
+
+        await response.AssertProblemAsync(HttpStatusCode.NotFound, "TRANSFER_NOT_FOUND");
+    }
+
+    [Theory]
+    [InlineData("confirm", "{}")]
+    [InlineData("cancel", "{}")]
+    [InlineData("confirm", """{"transfer_id":null,"client_ref":null}""")]
+    [InlineData("confirm", """{"transfer_id":0}""")]
+    [InlineData("cancel", """{"transfer_id":-5}""")]
+    [InlineData("confirm", """{"transfer_id":"abc"}""")]
+    [InlineData("cancel", """{"transfer_id":1.5}""")]
+    [InlineData("confirm", """{"transfer_id":true}""")]
+    public async Task Resolve_WithoutAValidReference_IsInvalidTransfer(string action, string json)
+    {
+        var alice = await factory.RegisterAndLoginAsync();
+        using var client = factory.CreateClient(alice);
+
+        var response = await client.PostAsync($"/api/transfer/{action}", ApiTestKit.JsonBody(json));
+
+        await response.AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_TRANSFER");
+    }
+
+    [Theory]
+    [InlineData("confirm")]
+    [InlineData("cancel")]
+    public async Task Resolve_WithoutSession_IsUnauthorized(string action)
+    {
+        using var client = factory.CreateClient();
+
+        var response = await client.PostAsJsonAsync($"/api/transfer/{action}", new { transfer_id = 1 });
+
+        await response.AssertProblemAsync(HttpStatusCode.Unauthorized, "UNAUTHENTICATED");
+    }
+
+    [Fact]
+    public async Task Hold_Unresolved_ExpiresByItselfAndReleasesTheFunds()
+    {
+        using var app = TallyAppFactory.WithSettings(("Transfers:HoldSeconds", "1"), ("Transfers:ExpirySweepInterval", "00:00:00.200"));
+        var alice = await app.RegisterAndLoginAsync();
+        var bob = await app.RegisterAndLoginAsync();
+        using var client = app.CreateClient(alice);
+        var hold = await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 45000, instant = false });
+        var id = hold.Long("transfer_id");
+        Assert.Equal("PENDING", hold.Str("status"));
+        Assert.InRange(Time(hold, "hold_until"), DateTimeOffset.UtcNow.AddSeconds(-5), DateTimeOffset.UtcNow.AddSeconds(5));
+
+        var expired = await ApiTestKit.PollAsync<string>(async () =>
+        {
+            var transfer = await (await client.GetAsync($"/api/transfer/{id}")).AssertJsonAsync();
+            return transfer.Str("status") == "EXPIRED" ? "EXPIRED" : null;
+        }, TimeSpan.FromSeconds(10));
+
+        Assert.Equal("EXPIRED", expired);
+        Assert.Equal((100000L, 100000L), await client.GetBalanceAsync());
+        Assert.Equal((100000L, 100000L), await app.GetBalanceAsync(bob));
+        await (await client.PostAsJsonAsync("/api/transfer/confirm", new { transfer_id = id }))
+            .AssertProblemAsync(HttpStatusCode.Conflict, "INVALID_STATE");
+        await (await client.PostAsJsonAsync("/api/transfer/cancel", new { transfer_id = id }))
+            .AssertProblemAsync(HttpStatusCode.Conflict, "INVALID_STATE");
+        var audit = await app.AssertAuditOkAsync();
+        Assert.Equal(0, audit.Long("pending_holds"));
+    }
+
+    [Fact]
+    public async Task GetTransfer_IsVisibleToSenderAndReceiver()
+    {
+        using var pair = await PairAsync();
+        var (alice, bob, client) = pair;
+        using var bobClient = factory.CreateClient(bob);
+        var transfer = await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 321, note = "seen" });
+        var id = transfer.Long("transfer_id");
+
+        var bySender = await (await client.GetAsync($"/api/transfer/{id}")).AssertJsonAsync();
+        var byReceiver = await (await bobClient.GetAsync($"/api/transfer/{id}")).AssertJsonAsync();
+
+        foreach (var seen in new[] { bySender, byReceiver })
+        {
+            Assert.Equal(id, seen.Long("transfer_id"));
+            Assert.Equal("SUCCESS", seen.Str("status"));
+            Assert.Equal(alice.Username, seen.Str("from"));
+            Assert.Equal(bob.Username, seen.Str("to"));
+            Assert.Equal(bob.AccountNumber, seen.Str("to_account_number"));
+            Assert.Equal(321, seen.Long("amount"));
+            Assert.Equal("seen", seen.Str("note"));
+        }
+    }
+
+    [Fact]
+    public async Task GetTransfer_ByAStranger_IsNotFound()
+    {
+        using var pair = await PairAsync();
+        var (_, bob, client) = pair;
+        var transfer = await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 1 });
+        var mallory = await factory.RegisterAndLoginAsync();
+        using var malloryClient = factory.CreateClient(mallory);
+
+        var response = await malloryClient.GetAsync($"/api/transfer/{transfer.Long("transfer_id")}");
+
+        await response.AssertProblemAsync(HttpStatusCode.NotFound, "TRANSFER_NOT_FOUND");
+    }
+
+    [Fact]
+    public async Task GetTransfer_Unknown_IsNotFound()
+    {
+        var alice = await factory.RegisterAndLoginAsync();
+        using var client = factory.CreateClient(alice);
+
+        var response = await client.GetAsync("/api/transfer/987654321");
+
+        await response.AssertProblemAsync(HttpStatusCode.NotFound, "TRANSFER_NOT_FOUND");
+    }
+
+    [Fact]
+    public async Task GetTransfer_WithoutSession_IsUnauthorized()
+    {
+        using var client = factory.CreateClient();
+
+        var response = await client.GetAsync("/api/transfer/1");
+
+        await response.AssertProblemAsync(HttpStatusCode.Unauthorized, "UNAUTHENTICATED");
+    }
+
+    [Fact]
+    public async Task Health_ReportsHealthyTransferService()
+    {
+        using var client = factory.CreateClient();
+
+        var body = await (await client.GetAsync("/api/transfer/health")).AssertJsonAsync();
+
+        Assert.Equal("healthy", body.Str("status"));
+        Assert.Equal("transfer", body.Str("service"));
+    }
+}
