@@ -55,7 +55,6 @@ public static class HttpSetup
         app.MapScalarApiReference("/docs", options => options
             .WithTitle("Tally API")
             .WithOpenApiRoutePattern("/openapi/{documentName}.json"));
-        app.MapGet("/docs", () => Results.Redirect("/docs/v1")).ExcludeFromDescription();
         return app;
     }
 

@@ -6,7 +6,7 @@ namespace Tally.Server.Tests.Features;
 
 public sealed class AdminApiTests(SharedTallyApp factory) : IClassFixture<SharedTallyApp>
 {
-    public static TheoryData<string> AdminPaths =>
+    private static readonly string[] s_adminPaths =
     [
         "/api/account/admin/stats",
         "/api/account/admin/users",
@@ -15,6 +15,8 @@ public sealed class AdminApiTests(SharedTallyApp factory) : IClassFixture<Shared
         "/api/account/admin/notifications",
         "/api/account/admin/audit",
     ];
+
+    public static TheoryData<string> AdminPaths => new(s_adminPaths);
 
     [Theory]
     [MemberData(nameof(AdminPaths))]
@@ -57,7 +59,7 @@ public sealed class AdminApiTests(SharedTallyApp factory) : IClassFixture<Shared
         using var client = disabled.CreateClient();
         client.DefaultRequestHeaders.Add("X-Admin-Secret", "");
 
-        foreach (var path in AdminPaths.Select(row => (string)row[0]))
+        foreach (var path in s_adminPaths)
         {
             await (await client.GetAsync(path)).AssertProblemAsync(HttpStatusCode.Forbidden, "ADMIN_DISABLED");
         }

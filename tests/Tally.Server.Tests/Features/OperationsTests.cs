@@ -1,0 +1,191 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Tally.Server.Tests.Infrastructure;
+
+namespace Tally.Server.Tests.Features;
+
+public sealed partial class OperationsTests(SharedTallyApp factory) : IClassFixture<SharedTallyApp>
+{
+    [Fact]
+    public async Task Health_ReportsTheProcessHealthy()
+    {
+        using var client = factory.CreateClient();
+
+        var body = await (await client.GetAsync("/health")).AssertJsonAsync();
+
+        Assert.Equal("healthy", body.Str("status"));
+    }
+
+    [Fact]
+    public async Task Ready_ReportsEachDependency()
+    {
+        using var client = factory.CreateClient();
+
+        var response = await client.GetAsync("/ready");
+        var text = await response.Content.ReadAsStringAsync();
+
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        foreach (var dependency in new[] { "database", "cache", "bus" })
+        {
+            Assert.Contains(dependency, text, StringComparison.OrdinalIgnoreCase);
+        }
+    }
+
+    [Theory]
+    [InlineData("/api/auth/health", "auth")]
+    [InlineData("/api/account/health", "account")]
+    [InlineData("/api/transfer/health", "transfer")]
+    [InlineData("/api/notifications/health", "notification")]
+    public async Task AreaHealth_ReportsItsService(string path, string service)
+    {
+        using var client = factory.CreateClient();
+
+        var body = await (await client.GetAsync(path)).AssertJsonAsync();
+
+        Assert.Equal("healthy", body.Str("status"));
+        Assert.Equal(service, body.Str("service"));
+    }
+
+    [Fact]
+    public async Task Metrics_AfterATransfer_ExposeHttpAndTransferSeries()
+    {
+        var alice = await factory.RegisterAndLoginAsync();
+        var bob = await factory.RegisterAndLoginAsync();
+        using (var client = factory.CreateClient(alice))
+        {
+            await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 10 });
+        }
+        using var scraper = factory.CreateClient();
+
+        // The exporter may serve a cached scrape for a moment, so poll until the new series show.
+        var text = await ApiTestKit.PollAsync(async () =>
+        {
+            var response = await scraper.GetAsync("/metrics");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var body = await response.Content.ReadAsStringAsync();
+            var lines = body.Split('\n');
+            return lines.Any(l => l.StartsWith("http_", StringComparison.Ordinal)) && lines.Any(l => l.StartsWith("tally_transfers", StringComparison.Ordinal)) ? body : null;
+        }, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(250));
+
+        Assert.NotNull(text);
+        Assert.Contains("# TYPE", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task OpenApi_DocumentListsEveryContractPath()
+    {
+        using var client = factory.CreateClient();
+
+        var document = await (await client.GetAsync("/openapi/v1.json")).AssertJsonAsync();
+
+        Assert.False(string.IsNullOrEmpty(document.Str("openapi")));
+        var paths = document.GetProperty("paths").EnumerateObject().Select(p => Normalize(p.Name)).ToHashSet();
+        string[] expected =
+        [
+            "/api/auth/register", "/api/auth/login", "/api/auth/token", "/api/auth/logout", "/api/auth/health",
+            "/api/account/me", "/api/account/balance", "/api/account/lookup", "/api/account/transactions", "/api/account/health",
+            "/api/account/admin/stats", "/api/account/admin/users", "/api/account/admin/users/{}", "/api/account/admin/transfers",
+            "/api/account/admin/notifications", "/api/account/admin/audit",
+            "/api/transfer/transfer", "/api/transfer/confirm", "/api/transfer/cancel", "/api/transfer/{}", "/api/transfer/health",
+            "/api/notifications/notifications", "/api/notifications/{}/read", "/api/notifications/health",
+        ];
+        Assert.All(expected, path => Assert.Contains(path, paths));
+    }
+
+    private static string Normalize(string path) => PathParameter().Replace(path, "{}");
+
+    [GeneratedRegex(@"\{[^}]*\}")]
+    private static partial Regex PathParameter();
+
+    [Fact]
+    public async Task Docs_ServeAnHtmlPage()
+    {
+        using var client = factory.CreateClient();
+
+        var response = await client.GetAsync("/docs");
+        var text = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("<html", text, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Theory]
+    [InlineData("/health")]
+    [InlineData("/api/auth/health")]
+    [InlineData("/api/account/me")]
+    [InlineData("/no/such/route")]
+    public async Task RequestId_IsEchoed(string path)
+    {
+        using var client = factory.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        request.Headers.Add("X-Request-Id", "req-test-0123456789");
+
+        var response = await client.SendAsync(request);
+
+        Assert.Equal("req-test-0123456789", Assert.Single(response.Headers.GetValues("X-Request-Id")));
+    }
+
+    [Theory]
+    [InlineData("/health")]
+    [InlineData("/api/account/me")]
+    [InlineData("/no/such/route")]
+    public async Task RequestId_IsGeneratedWhenAbsent(string path)
+    {
+        using var client = factory.CreateClient();
+
+        var first = await client.GetAsync(path);
+        var second = await client.GetAsync(path);
+
+        var firstId = Assert.Single(first.Headers.GetValues("X-Request-Id"));
+        var secondId = Assert.Single(second.Headers.GetValues("X-Request-Id"));
+        Assert.False(string.IsNullOrWhiteSpace(firstId));
+        Assert.NotEqual(firstId, secondId);
+    }
+
+    [Theory]
+    [InlineData("/no/such/route")]
+    [InlineData("/api/unknown")]
+    [InlineData("/api/account/nothing-here")]
+    [InlineData("/api/notifications/1/unread")]
+    public async Task UnknownRoute_IsNotFoundProblem(string path)
+    {
+        using var client = factory.CreateClient();
+
+        var response = await client.GetAsync(path);
+
+        await response.AssertProblemAsync(HttpStatusCode.NotFound, "NOT_FOUND");
+    }
+
+    [Theory]
+    [InlineData("GET", "/api/auth/register")]
+    [InlineData("PUT", "/api/auth/login")]
+    [InlineData("DELETE", "/api/account/me")]
+    [InlineData("POST", "/api/account/balance")]
+    [InlineData("GET", "/api/transfer/transfer")]
+    [InlineData("PATCH", "/api/transfer/confirm")]
+    [InlineData("GET", "/api/notifications/1/read")]
+    [InlineData("POST", "/health")]
+    [InlineData("DELETE", "/api/account/admin/users")]
+    public async Task WrongMethod_IsMethodNotAllowedProblem(string method, string path)
+    {
+        using var client = factory.CreateClient();
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+
+        var response = await client.SendAsync(request);
+
+        await response.AssertProblemAsync(HttpStatusCode.MethodNotAllowed, "METHOD_NOT_ALLOWED");
+    }
+
+    [Fact]
+    public async Task Problem_CarriesATraceId()
+    {
+        using var client = factory.CreateClient();
+
+        var problem = await (await client.GetAsync("/api/account/me")).AssertProblemAsync(HttpStatusCode.Unauthorized, "UNAUTHENTICATED");
+
+        Assert.Equal(JsonValueKind.String, problem.GetProperty("trace_id").ValueKind);
+        Assert.False(string.IsNullOrWhiteSpace(problem.Str("detail")));
+    }
+}
