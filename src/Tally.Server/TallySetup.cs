@@ -44,6 +44,7 @@ public static class TallySetup
         }
         builder.Services.AddSingleton<SqliteDatabase>();
         builder.Services.AddSingleton<WriteQueue>();
+        builder.Services.AddSingleton<AccountReadCache>();
         builder.Services.AddSingleton<ILedgerStore, SqliteLedgerStore>();
         builder.Services.AddSingleton<ILedgerReader, SqliteLedgerReader>();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: [ServiceDefaultsExtensions.ReadyTag]);

@@ -5,7 +5,7 @@ using Tally.Domain;
 namespace Tally.Server.Storage;
 
 /// <summary>Reads on pooled connections; in WAL mode they never wait for the writer.</summary>
-public sealed class SqliteLedgerReader(SqliteDatabase database) : ILedgerReader
+public sealed class SqliteLedgerReader(SqliteDatabase database, AccountReadCache cache) : ILedgerReader
 {
     private const string UserSelect = """
         SELECT u.id AS Id, u.phone AS Phone, u.username AS Username, a.account_number AS AccountNumber, a.balance AS Balance
@@ -21,23 +21,31 @@ public sealed class SqliteLedgerReader(SqliteDatabase database) : ILedgerReader
         SELECT u.id AS Id, u.username AS Username, a.account_number AS AccountNumber FROM users u JOIN accounts a ON a.id = u.id
         """;
 
-    public Task<UserView?> GetUserAsync(long userId) =>
-        Read(c => c.QuerySingleOrDefault<UserRow>(UserSelect + " WHERE u.id = @userId", new { userId })?.ToView());
+    public Task<UserView?> GetUserAsync(long userId) => Task.FromResult(LoadAccount(userId).User);
 
-    public Task<BalanceView?> GetBalanceAsync(long userId) =>
-        Read(c =>
+    public Task<BalanceView?> GetBalanceAsync(long userId) => Task.FromResult(LoadAccount(userId).Balance);
+
+    private (UserView? User, BalanceView? Balance) LoadAccount(long userId)
+    {
+        if (cache.TryGet(userId, out var cachedUser, out var cachedBalance))
         {
-            using var command = c.CreateCommand();
-            command.CommandText = "SELECT balance, held FROM accounts WHERE id = $id AND kind = 'user'";
-            command.Parameters.AddWithValue("$id", userId);
-            using var reader = command.ExecuteReader();
-            if (!reader.Read())
-            {
-                return null;
-            }
-            var balance = reader.GetInt64(0);
-            return new BalanceView(balance, balance - reader.GetInt64(1));
-        });
+            return (cachedUser, cachedBalance);
+        }
+        var version = cache.Version(userId);
+        using var connection = database.OpenConnection();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT u.phone, u.username, a.account_number, a.balance, a.held FROM users u JOIN accounts a ON a.id = u.id WHERE u.id = $id";
+        command.Parameters.AddWithValue("$id", userId);
+        using var reader = command.ExecuteReader();
+        if (!reader.Read())
+        {
+            return (null, null);
+        }
+        var user = new UserView(userId, reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3));
+        var held = reader.GetInt64(4);
+        cache.Store(userId, version, user, held);
+        return (user, new BalanceView(user.Balance, user.Balance - held));
+    }
 
     public Task<LoginCandidate?> FindLoginByPhoneAsync(string phone) =>
         Read(c => c.QuerySingleOrDefault<LoginRow>(LoginSelect + " WHERE u.phone = @phone", new { phone })?.ToCandidate());

@@ -5,7 +5,7 @@ using Tally.Domain;
 namespace Tally.Server.Storage;
 
 /// <summary>The ledger's writes on SQLite, each run by the single writer inside its own savepoint.</summary>
-public sealed class SqliteLedgerStore(WriteQueue writer) : ILedgerStore
+public sealed class SqliteLedgerStore(WriteQueue writer, AccountReadCache cache) : ILedgerStore
 {
     internal const string TransferSelect = """
         SELECT t.id AS TransferId, t.status AS Status, COALESCE(fu.username, 'Tally Bank') AS FromName,
@@ -45,7 +45,7 @@ public sealed class SqliteLedgerStore(WriteQueue writer) : ILedgerStore
         });
 
     public Task<Outcome<TransferResult>> TransferAsync(NewTransfer t) =>
-        writer.ExecuteAsync(c =>
+        Invalidating(writer.ExecuteAsync(c =>
         {
             var at = Clock.Format(t.Now);
             var status = t.Instant ? TransferStatus.Success : TransferStatus.Pending;
@@ -88,10 +88,10 @@ public sealed class SqliteLedgerStore(WriteQueue writer) : ILedgerStore
             }
             c.Execute("UPDATE accounts SET balance = balance + @amount WHERE id = @to", new { to = t.To.Id, amount = t.Amount });
             return new TransferResult(view, Replayed: false, Notify(c, view, at));
-        });
+        }));
 
     public Task<Outcome<TransferResult>> ResolveHoldAsync(long userId, long? transferId, string? clientRef, bool confirm, DateTimeOffset now) =>
-        writer.ExecuteAsync(c =>
+        Invalidating(writer.ExecuteAsync(c =>
         {
             var row = transferId is { } tid
                 ? c.QuerySingleOrDefault<TransferRow>(TransferSelect + " WHERE t.id = @tid AND t.kind = 'transfer'", new { tid })
@@ -124,7 +124,7 @@ public sealed class SqliteLedgerStore(WriteQueue writer) : ILedgerStore
             row.Status = newStatus;
             var view = row.ToView();
             return new TransferResult(view, Replayed: false, confirm ? Notify(c, view, at) : []);
-        });
+        }));
 
     public async Task<int> ExpireHoldsAsync(DateTimeOffset now, int limit)
     {
@@ -139,9 +139,13 @@ public sealed class SqliteLedgerStore(WriteQueue writer) : ILedgerStore
                 c.Execute("UPDATE transfers SET status = 'EXPIRED', resolved_at = @at WHERE id = @id", new { at, id });
                 c.Execute("UPDATE accounts SET held = held - @amount WHERE id = @from", new { amount, from });
             }
-            return expired.Count;
+            return expired.Select(e => e.From).ToList();
         });
-        return outcome.Value;
+        foreach (var account in outcome.Value!)
+        {
+            cache.Invalidate(account);
+        }
+        return outcome.Value.Count;
     }
 
     public async Task<bool> MarkNotificationReadAsync(long userId, long notificationId)
@@ -158,6 +162,18 @@ public sealed class SqliteLedgerStore(WriteQueue writer) : ILedgerStore
             c.Execute("DELETE FROM revoked_tokens WHERE expires_at < @now", new { now });
             return c.Execute("INSERT INTO revoked_tokens (jti, expires_at) VALUES (@jti, @exp) ON CONFLICT (jti) DO NOTHING", new { jti, exp = expiresAt.ToUnixTimeSeconds() });
         });
+
+    // After commit and before the write returns, so that no read after it is stale.
+    private async Task<Outcome<TransferResult>> Invalidating(Task<Outcome<TransferResult>> write)
+    {
+        var outcome = await write;
+        if (outcome.Value is { Replayed: false } result)
+        {
+            cache.Invalidate(result.Transfer.FromUserId);
+            cache.Invalidate(result.Transfer.ToUserId);
+        }
+        return outcome;
+    }
 
     private static List<NotificationPush> Notify(SqliteConnection c, TransferView t, string at)
     {
