@@ -5,7 +5,8 @@ using Tally.Server.Features.Notifications;
 using Tally.Server.Features.Transfers;
 using Tally.Server.Http;
 
-var builder = WebApplication.CreateBuilder(args);
+// Settings ship beside the binary; ./data/ stays relative to the folder Tally is started from.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 
 builder.AddServiceDefaults();
 builder.AddTallyOptions();

@@ -74,13 +74,13 @@ public static class ServiceDefaultsExtensions
         {
             Predicate = _ => false,
             ResponseWriter = (context, _) => context.Response.WriteAsJsonAsync(new { status = "healthy" }),
-        }).ExcludeFromDescription();
+        }).WithMetadata(new HttpMethodMetadata(["GET", "HEAD"])).ExcludeFromDescription();
         app.MapHealthChecks("/ready", new HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains(ReadyTag),
             ResponseWriter = WriteReadinessAsync,
-        }).ExcludeFromDescription();
-        app.MapPrometheusScrapingEndpoint("/metrics");
+        }).WithMetadata(new HttpMethodMetadata(["GET", "HEAD"])).ExcludeFromDescription();
+        app.MapPrometheusScrapingEndpoint("/metrics").WithMetadata(new HttpMethodMetadata(["GET", "HEAD"]));
         return app;
     }
 

@@ -26,6 +26,7 @@ public sealed class InProcessCommandBus : ICommandBus, IHostedService, IAsyncDis
     private readonly ILogger<InProcessCommandBus> _logger;
     private readonly CancellationTokenSource _stopping = new();
     private Task[] _workers = [];
+    private int _disposed;
 
     public InProcessCommandBus(CommandDispatcher dispatcher, IOptions<BusOptions> options, TallyMetrics metrics, TimeProvider time, ILogger<InProcessCommandBus> logger)
     {
@@ -123,6 +124,11 @@ public sealed class InProcessCommandBus : ICommandBus, IHostedService, IAsyncDis
 
     public async ValueTask DisposeAsync()
     {
+        // The container disposes this instance once per registration that resolves it; only the first call acts.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         _channel.Writer.TryComplete();
         await _stopping.CancelAsync();
         _stopping.Dispose();

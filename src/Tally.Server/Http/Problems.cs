@@ -42,6 +42,8 @@ public static class Problems
         var (code, detail) = Describe(status);
         problem.Extensions.TryAdd("error_code", code);
         problem.Detail ??= detail;
+        // ASP.NET Core knows no type for some statuses (413, 429); RFC 9457 reads an absent type as about:blank.
+        problem.Type ??= "about:blank";
         problem.Extensions["trace_id"] = Activity.Current?.TraceId.ToString() ?? context.HttpContext.TraceIdentifier;
         problem.Extensions.Remove("traceId");
         problem.Extensions.Remove("requestId");
@@ -59,6 +61,7 @@ public sealed class TallyExceptionHandler(IProblemDetailsService problems, ILogg
         var (status, code, detail) = exception switch
         {
             BadHttpRequestException bad => Classify(bad),
+            InvalidDataException => (StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest, "The request body could not be read."),
             DomainException domain => (domain.Error.Status, domain.Error.Code, domain.Error.Detail),
             CommandQueueFullException full => (StatusCodes.Status503ServiceUnavailable, ErrorCodes.QueueFull, $"Too many requests are waiting; retry in {full.RetryAfterSeconds} s."),
             CommandDeadlineExceededException => (StatusCodes.Status504GatewayTimeout, ErrorCodes.DeadlineExceeded, "The request was not processed in time and was dropped; nothing was applied."),
