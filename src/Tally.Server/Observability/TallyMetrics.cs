@@ -18,7 +18,12 @@ public sealed class TallyMetrics
         _meter = meterFactory.Create(MeterName);
         _transfers = _meter.CreateCounter<long>("tally.transfers", unit: "{transfer}", description: "Transfer outcomes by status");
         _commands = _meter.CreateCounter<long>("tally.bus.commands", unit: "{command}", description: "Commands by type and outcome");
-        _queueWait = _meter.CreateHistogram<double>("tally.bus.queue.wait", unit: "s", description: "Time a command waited in the queue before a worker took it (consumer lag)");
+        _queueWait = _meter.CreateHistogram<double>(
+            "tally.bus.queue.wait",
+            unit: "s",
+            description: "Time a command waited in the queue before a worker took it (consumer lag)",
+            tags: null,
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
         _logins = _meter.CreateCounter<long>("tally.logins", unit: "{login}", description: "Login attempts by outcome");
     }
 
