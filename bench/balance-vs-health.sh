@@ -172,5 +172,5 @@ printf '%-34s %12s req/s   p50 %-9s p99 %-9s non-2xx %s\n' \
 echo "balance / health ratio: $ratio (target >= $TARGET_RATIO: $verdict)"
 printf '%-34s %12s req/s   p50 %-9s p99 %-9s non-2xx %s\n' \
   "POST /api/transfer/transfer" "$transfer_rate" "$(percentile_of "$WORK/transfer.txt" 50%)" "$(percentile_of "$WORK/transfer.txt" 99%)" "$(non2xx_of "$WORK/transfer.txt")"
-echo "transfers committed by the server: $((stats_after - stats_before)) of $(requests_of "$WORK/transfer.txt") requests"
+echo "transfers committed by the server: $((stats_after - stats_before)) (wrk completed $(requests_of "$WORK/transfer.txt") responses; requests still in flight at the cut-off commit too)"
 echo "admin audit: $(curl -fsS --max-time 10 -H 'X-Admin-Secret: bench' "$BASE/api/account/admin/audit" | jq -c .)"

@@ -380,10 +380,12 @@ public sealed class LedgerLoad : IAsyncLifetime
         }
         if (roll < 35)
         {
+            // Either one may leave first, so that both can win.
             hold.Race = true;
-            var confirm = ResolveOnceAsync(hold, user, "confirm", Target(), cancellationToken);
-            var cancel = ResolveOnceAsync(hold, user, "cancel", Target(), cancellationToken);
-            await Task.WhenAll(confirm, cancel);
+            var (first, second) = random.Next(2) == 0 ? ("confirm", "cancel") : ("cancel", "confirm");
+            var firstTask = ResolveOnceAsync(hold, user, first, Target(), cancellationToken);
+            var secondTask = ResolveOnceAsync(hold, user, second, Target(), cancellationToken);
+            await Task.WhenAll(firstTask, secondTask);
             return;
         }
         await ResolveOnceAsync(hold, user, roll < 70 ? "confirm" : "cancel", Target(), cancellationToken);
