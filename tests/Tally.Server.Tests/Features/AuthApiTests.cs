@@ -36,6 +36,20 @@ public sealed class AuthApiTests(SharedTallyApp factory) : IClassFixture<SharedT
     }
 
     [Fact]
+    public async Task Register_IgnoresUnknownFieldsSuchAsBalance()
+    {
+        using var client = factory.CreateClient();
+        var phone = TallyTestClient.NewPhone();
+
+        var response = await client.PostAsync("/api/auth/register", ApiTestKit.JsonBody($$"""{"phone":"{{phone}}","username":"Greedy","password":"{{Password}}","balance":999999999,"is_admin":true,"id":424242}"""));
+        var body = await response.AssertJsonAsync();
+
+        Assert.Equal(100000, body.Long("balance"));
+        Assert.NotEqual(424242, body.Long("id"));
+        await factory.AssertAuditOkAsync();
+    }
+
+    [Fact]
     public async Task Register_TrimsTheUsername()
     {
         var body = await (await RegisterAsync(new { phone = TallyTestClient.NewPhone(), username = "   Bob  ", password = Password })).AssertJsonAsync();

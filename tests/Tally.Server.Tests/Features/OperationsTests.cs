@@ -167,6 +167,8 @@ public sealed partial class OperationsTests(SharedTallyApp factory) : IClassFixt
     [InlineData("PATCH", "/api/transfer/confirm")]
     [InlineData("GET", "/api/notifications/1/read")]
     [InlineData("POST", "/health")]
+    [InlineData("POST", "/ready")]
+    [InlineData("DELETE", "/metrics")]
     [InlineData("DELETE", "/api/account/admin/users")]
     public async Task WrongMethod_IsMethodNotAllowedProblem(string method, string path)
     {

@@ -52,6 +52,23 @@ public sealed class TransferApiTests(SharedTallyApp factory) : IClassFixture<Sha
     }
 
     [Fact]
+    public async Task Transfer_IgnoresUnknownFieldsSuchAsASourceAccount()
+    {
+        using var pair = await PairAsync();
+        var (alice, bob, client) = pair;
+        var carol = await factory.RegisterAndLoginAsync();
+
+        var response = await client.PostAsync("/api/transfer/transfer", ApiTestKit.JsonBody(
+            $$"""{"to_account_number":"{{bob.AccountNumber}}","amount":500,"from_account_number":"{{carol.AccountNumber}}","from_user_id":{{carol.Id}},"status":"EXPIRED"}"""));
+        var transfer = await response.AssertJsonAsync();
+
+        Assert.Equal(alice.Username, transfer.Str("from"));
+        Assert.Equal("SUCCESS", transfer.Str("status"));
+        Assert.Equal(99500, (await client.GetBalanceAsync()).Balance);
+        Assert.Equal((100000L, 100000L), await factory.GetBalanceAsync(carol));
+    }
+
+    [Fact]
     public async Task Transfer_ByUniqueUsername_ReachesThatUser()
     {
         var bobName = UniqueName("bob");

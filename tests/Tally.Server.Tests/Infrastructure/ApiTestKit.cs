@@ -13,6 +13,13 @@ public sealed class SharedTallyApp : TallyAppFactory
 {
 }
 
+/// <summary>Tests that assert a time bound run in this collection, alone, after the parallel ones.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class TimingSensitiveCollection
+{
+    public const string Name = "Timing-sensitive";
+}
+
 /// <summary>Assertions and small request helpers over the HTTP contract of shared/API.md.</summary>
 public static class ApiTestKit
 {

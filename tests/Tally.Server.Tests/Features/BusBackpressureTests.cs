@@ -1,0 +1,107 @@
+using System.Net;
+using System.Net.Http.Json;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Tally.Domain;
+using Tally.Server.Bus;
+using Tally.Server.Features.Transfers;
+using Tally.Server.Storage;
+using Tally.Server.Tests.Infrastructure;
+
+namespace Tally.Server.Tests.Features;
+
+/// <summary>
+/// The bus sheds load through HTTP: a full queue answers 503 QUEUE_FULL with Retry-After at once, and a command
+/// still queued at its deadline answers 504 and is never applied. A gate in front of the real transfer handler
+/// holds the only worker busy, so the queue fills deterministically, without racing a burst against the worker.
+/// </summary>
+public sealed class BusBackpressureTests
+{
+    [Fact]
+    public async Task Transfer_WhenTheQueueIsFull_IsRefusedAtOnceWith503AndRetryAfter()
+    {
+        using var app = new GatedTransferApp(("Bus:Workers", "1"), ("Bus:Capacity", "1"), ("Bus:Deadline", "00:00:30"));
+        var alice = await app.RegisterAndLoginAsync();
+        var bob = await app.RegisterAndLoginAsync();
+        using var client = app.CreateClient(alice);
+        var bus = app.Services.GetRequiredService<InProcessCommandBus>();
+
+        var running = client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 100 });
+        Assert.True(await app.Entered.WaitAsync(TimeSpan.FromSeconds(10)), "The worker never took the first transfer");
+        var queued = client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 200 });
+        Assert.NotNull(await ApiTestKit.PollAsync(() => Task.FromResult<object?>(bus.QueueDepth == 1 ? bus : null), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(10)));
+
+        var refused = await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 300 });
+
+        await refused.AssertProblemAsync(HttpStatusCode.ServiceUnavailable, "QUEUE_FULL");
+        var retryAfter = refused.Headers.RetryAfter;
+        Assert.NotNull(retryAfter);
+        Assert.True(retryAfter.Delta > TimeSpan.Zero, $"Retry-After should be a positive delay, got {retryAfter}");
+        app.Gate.SetResult();
+        await (await running).AssertJsonAsync();
+        await (await queued).AssertJsonAsync();
+        Assert.Equal((99700L, 99700L), await client.GetBalanceAsync());
+        await app.AssertAuditOkAsync();
+    }
+
+    [Fact]
+    public async Task Transfer_StillQueuedAtItsDeadline_Gets504AndIsNeverApplied()
+    {
+        using var app = new GatedTransferApp(("Bus:Workers", "1"), ("Bus:Capacity", "8"), ("Bus:Deadline", "00:00:01"));
+        var alice = await app.RegisterAndLoginAsync();
+        var bob = await app.RegisterAndLoginAsync();
+        using var client = app.CreateClient(alice);
+
+        var running = client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 100 });
+        Assert.True(await app.Entered.WaitAsync(TimeSpan.FromSeconds(10)), "The worker never took the first transfer");
+
+        var late = await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 200 });
+
+        await late.AssertProblemAsync(HttpStatusCode.GatewayTimeout, "DEADLINE_EXCEEDED");
+        app.Gate.SetResult();
+        // The first command had started before its deadline, so its caller gets the real outcome.
+        await (await running).AssertJsonAsync();
+        // One worker takes commands in order: once this later transfer is done, the expired one was dropped.
+        await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 300 });
+        Assert.Equal((99600L, 99600L), await client.GetBalanceAsync());
+        Assert.Equal(100400, (await app.GetBalanceAsync(bob)).Balance);
+        await app.AssertAuditOkAsync();
+    }
+
+    /// <summary>Tally with the real transfer handler behind a gate that the test opens.</summary>
+    private sealed class GatedTransferApp(params (string Key, string? Value)[] settings) : TallyAppFactory(settings.ToDictionary(s => s.Key, s => s.Value))
+    {
+        public TaskCompletionSource Gate { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public SemaphoreSlim Entered { get; } = new(0);
+
+        protected override void ConfigureWebHost(IWebHostBuilder builder)
+        {
+            base.ConfigureWebHost(builder);
+            builder.ConfigureTestServices(services =>
+                services.AddScoped<ICommandHandler<MakeTransfer, Outcome<TransferResult>>>(sp =>
+                    new GatedHandler(ActivatorUtilities.CreateInstance<MakeTransferHandler>(sp), this)));
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            Gate.TrySetResult();
+            base.Dispose(disposing);
+            if (disposing)
+            {
+                Entered.Dispose();
+            }
+        }
+    }
+
+    private sealed class GatedHandler(MakeTransferHandler inner, GatedTransferApp app) : ICommandHandler<MakeTransfer, Outcome<TransferResult>>
+    {
+        public async Task<Outcome<TransferResult>> HandleAsync(MakeTransfer command, CommandContext context, CancellationToken cancellationToken)
+        {
+            app.Entered.Release();
+            await app.Gate.Task;
+            return await inner.HandleAsync(command, context, cancellationToken);
+        }
+    }
+}
