@@ -37,8 +37,6 @@ public static class NotificationApi
             await Problems.BadRequest(ErrorCodes.InvalidRequest, "/ws takes a WebSocket upgrade.").ExecuteAsync(http);
             return;
         }
-        var userId = http.User.GetUserId();
-        using var socket = await http.WebSockets.AcceptWebSocketAsync();
-        await hub.ServeAsync(userId, socket, http.RequestAborted);
+        await hub.ServeAsync(http.User.GetUserId(), http.WebSockets.AcceptWebSocketAsync, http.RequestAborted);
     }
 }

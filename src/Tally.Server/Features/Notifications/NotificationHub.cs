@@ -51,15 +51,20 @@ public sealed class NotificationHub(ILogger<NotificationHub> logger) : INotifica
         return Task.CompletedTask;
     }
 
-    /// <summary>Serves one accepted socket until either side closes it.</summary>
-    public async Task ServeAsync(long userId, WebSocket socket, CancellationToken cancellationToken)
+    /// <summary>
+    /// Registers the user's outbox, then accepts the socket and serves it until either side closes it.
+    /// Registering first means that a notification committed after the client saw the upgrade is never missed.
+    /// </summary>
+    public async Task ServeAsync(long userId, Func<Task<WebSocket>> accept, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(accept);
         var id = Guid.NewGuid();
         var outbox = Channel.CreateBounded<byte[]>(new BoundedChannelOptions(OutboxCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
         _sockets.GetOrAdd(userId, _ => new ConcurrentDictionary<Guid, Channel<byte[]>>())[id] = outbox;
         using var done = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
+            using var socket = await accept();
             var sending = SendLoopAsync(socket, outbox.Reader, done.Token);
             var receiving = ReceiveLoopAsync(socket, done.Token);
             await Task.WhenAny(sending, receiving);
@@ -68,13 +73,10 @@ public sealed class NotificationHub(ILogger<NotificationHub> logger) : INotifica
         }
         finally
         {
+            // The user's (possibly empty) map stays: removing it could race a socket that is joining it.
             if (_sockets.TryGetValue(userId, out var sockets))
             {
                 sockets.TryRemove(id, out _);
-                if (sockets.IsEmpty)
-                {
-                    _sockets.TryRemove(new KeyValuePair<long, ConcurrentDictionary<Guid, Channel<byte[]>>>(userId, sockets));
-                }
             }
         }
     }
