@@ -40,9 +40,9 @@ public static class HttpSetup
     public static WebApplication UseTallyHttp(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
+        app.Use(RequestIdAsync);
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        app.Use(RequestIdAsync);
         app.UseRequestLogging();
         app.UseMiddleware<BodySizeLimitMiddleware>();
         return app;
@@ -73,14 +73,19 @@ public static class HttpSetup
         return group;
     }
 
-    // Echo a sane client id (so a trace can be followed across hops), or make one.
+    // Echo a sane client id (so a trace can be followed across hops), or make one. Set as the
+    // response starts, so that it survives the exception handler clearing the headers.
     private static Task RequestIdAsync(HttpContext context, RequestDelegate next)
     {
         var given = context.Request.Headers[RequestIdHeader].ToString();
         var id = given.Length is > 0 and <= 128 && given.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':')
             ? given
             : System.Diagnostics.Activity.Current?.TraceId.ToString() ?? Guid.NewGuid().ToString("N");
-        context.Response.Headers[RequestIdHeader] = id;
+        context.Response.OnStarting(() =>
+        {
+            context.Response.Headers[RequestIdHeader] = id;
+            return Task.CompletedTask;
+        });
         return next(context);
     }
 }
