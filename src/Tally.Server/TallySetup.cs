@@ -8,6 +8,7 @@ using Tally.Server.Features.Transfers;
 using Tally.Server.Observability;
 using Tally.Server.Options;
 using Tally.Server.Storage;
+using Tally.Server.Storage.Postgres;
 
 namespace Tally.Server;
 
@@ -37,20 +38,45 @@ public static class TallySetup
     public static WebApplicationBuilder AddTallyStorage(this WebApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        var provider = builder.Configuration[$"{StorageOptions.Section}:Provider"] ?? "Sqlite";
-        if (!provider.Equals("Sqlite", StringComparison.OrdinalIgnoreCase))
-        {
-            throw new InvalidOperationException($"Storage:Provider '{provider}' is not supported by this build; use Sqlite.");
-        }
-        builder.Services.AddSingleton<SqliteDatabase>();
-        builder.Services.AddSingleton<WriteQueue>();
-        builder.Services.AddSingleton<AccountReadCache>();
-        builder.Services.AddSingleton<ILedgerStore, SqliteLedgerStore>();
-        builder.Services.AddSingleton<ILedgerReader, SqliteLedgerReader>();
-        builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: [ServiceDefaultsExtensions.ReadyTag]);
-        builder.Services.AddHealthChecks().AddCheck("cache", () => HealthCheckResult.Healthy("in-memory"), tags: [ServiceDefaultsExtensions.ReadyTag]);
+        var services = builder.Services;
+
+        // The provider is read when the services are first resolved, not here, so that every configuration
+        // source counts (WebApplicationFactory adds its settings only when the app is built).
+        services.AddOptions<StorageOptions>()
+            .Validate(o => IsPostgres(o) || o.Provider.Equals("Sqlite", StringComparison.OrdinalIgnoreCase), "Storage:Provider must be Sqlite or Postgres.");
+        // Several instances share one PostgreSQL database, so they must share the session signing key too:
+        // a key generated into one instance's data folder would not verify on the others.
+        services.AddOptions<AuthOptions>()
+            .Validate<IOptions<StorageOptions>>(
+                (auth, storage) => !IsPostgres(storage.Value) || !string.IsNullOrWhiteSpace(auth.SigningKey),
+                "Storage:Provider is Postgres, so Auth:SigningKey (base64 of at least 32 bytes) must be set: every instance must verify the sessions of the others.");
+
+        services.AddSingleton<SqliteDatabase>();
+        services.AddSingleton<WriteQueue>();
+        services.AddSingleton<SqliteLedgerStore>();
+        services.AddSingleton<SqliteLedgerReader>();
+        services.AddSingleton<PostgresDatabase>();
+        services.AddSingleton<PostgresWriteQueue>();
+        services.AddSingleton<PostgresLedgerStore>();
+        services.AddSingleton<PostgresLedgerReader>();
+        services.AddSingleton<IDatabaseMigrator>(sp => IsPostgres(sp)
+            ? sp.GetRequiredService<PostgresDatabase>()
+            : sp.GetRequiredService<SqliteDatabase>());
+        services.AddSingleton<ILedgerStore>(sp => IsPostgres(sp)
+            ? sp.GetRequiredService<PostgresLedgerStore>()
+            : sp.GetRequiredService<SqliteLedgerStore>());
+        services.AddSingleton<ILedgerReader>(sp => IsPostgres(sp)
+            ? sp.GetRequiredService<PostgresLedgerReader>()
+            : sp.GetRequiredService<SqliteLedgerReader>());
+        services.AddSingleton<AccountReadCache>();
+        services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: [ServiceDefaultsExtensions.ReadyTag]);
+        services.AddHealthChecks().AddCheck("cache", () => HealthCheckResult.Healthy("in-memory"), tags: [ServiceDefaultsExtensions.ReadyTag]);
         return builder;
     }
+
+    private static bool IsPostgres(StorageOptions options) => options.Provider.Equals("Postgres", StringComparison.OrdinalIgnoreCase);
+
+    private static bool IsPostgres(IServiceProvider services) => IsPostgres(services.GetRequiredService<IOptions<StorageOptions>>().Value);
 
     public static WebApplicationBuilder AddTallyBus(this WebApplicationBuilder builder)
     {
@@ -85,7 +111,7 @@ public static class TallySetup
     public static WebApplication MigrateTallyDatabase(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        app.Services.GetRequiredService<SqliteDatabase>().Migrate();
+        app.Services.GetRequiredService<IDatabaseMigrator>().Migrate();
         return app;
     }
 
@@ -101,14 +127,14 @@ public static class TallySetup
     }
 }
 
-internal sealed class DatabaseHealthCheck(ILedgerReader reader) : IHealthCheck
+internal sealed class DatabaseHealthCheck(ILedgerReader reader, IDatabaseMigrator? database = null) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         try
         {
             await reader.PingAsync(cancellationToken);
-            return HealthCheckResult.Healthy("sqlite");
+            return HealthCheckResult.Healthy(database?.Name ?? "database");
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

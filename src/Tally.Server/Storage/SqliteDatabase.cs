@@ -5,7 +5,7 @@ using Tally.Server.Options;
 namespace Tally.Server.Storage;
 
 /// <summary>The embedded SQLite database: file location, pooled read connections, and migrations at start-up.</summary>
-public sealed class SqliteDatabase
+public sealed class SqliteDatabase : IDatabaseMigrator
 {
     private readonly string _connectionString;
     private readonly string _synchronous;
@@ -34,6 +34,8 @@ public sealed class SqliteDatabase
             ForeignKeys = true,
         }.ToString();
     }
+
+    public string Name => "sqlite";
 
     public string FilePath { get; }
 

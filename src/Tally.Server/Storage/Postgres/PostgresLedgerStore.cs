@@ -1,0 +1,157 @@
+using Npgsql;
+using Tally.Domain;
+
+namespace Tally.Server.Storage.Postgres;
+
+/// <summary>
+/// The ledger's writes on PostgreSQL, with the behaviour and outputs of <see cref="SqliteLedgerStore"/>. Money
+/// moves only through the batching writer (one PL/pgSQL call per operation); writes that touch no money run
+/// directly on a pooled connection.
+/// </summary>
+public sealed class PostgresLedgerStore(PostgresWriteQueue writer, PostgresDatabase database, AccountReadCache cache) : ILedgerStore
+{
+    private const string TransferSql = "SELECT * FROM tally_transfer($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+    private const string ResolveSql = "SELECT * FROM tally_resolve_hold($1, $2, $3, $4, $5)";
+    private const string RegisterSql = "SELECT o_id, o_account_number FROM tally_register($1, $2, $3, $4, $5, $6)";
+    private const string ExpireSql = "SELECT * FROM tally_expire_holds($1, $2)";
+    private const int AccountNumberCandidates = 8;
+
+    public async Task<Outcome<UserView>> RegisterAsync(string phone, string username, string passwordHash, DateTimeOffset now)
+    {
+        var candidates = new string[AccountNumberCandidates];
+        for (var i = 0; i < candidates.Length; i++)
+        {
+            candidates[i] = AccountNumber.NewRandom();
+        }
+        var rows = await writer.ExecuteAsync(
+            RegisterSql,
+            [PgArg.Text(phone), PgArg.Text(username), PgArg.Text(passwordHash), PgArg.Text(Clock.Format(now)), PgArg.TextArray(candidates), PgArg.Bigint(Money.OpeningBalance)],
+            r => r.IsDBNull(0) ? ((long Id, string Number)?)null : (r.GetInt64(0), r.GetString(1)));
+        if (rows[0] is not { } created)
+        {
+            return DomainError.Conflict(ErrorCodes.PhoneExists, "A user with this phone number already exists.");
+        }
+        return Outcome<UserView>.Ok(new UserView(created.Id, phone, username, created.Number, Money.OpeningBalance));
+    }
+
+    public async Task<Outcome<TransferResult>> TransferAsync(NewTransfer t)
+    {
+        var rows = await writer.ExecuteAsync(
+            TransferSql,
+            [
+                PgArg.Bigint(t.FromUserId), PgArg.Bigint(t.To.Id), PgArg.Bigint(t.Amount), PgArg.Bool(t.Instant), PgArg.Text(t.Note),
+                PgArg.Text(t.ClientRef), PgArg.Text(t.RequestHash), PgArg.Text(Clock.Format(t.HoldUntil)), PgArg.Text(Clock.Format(t.Now)),
+                PgArg.Text(t.FromUsername), PgArg.Text(t.To.Username), PgArg.Text(t.To.AccountNumber),
+                PgArg.Text(NotificationText.ReceivedMessage(t.Amount, t.FromUsername)), PgArg.Text(NotificationText.SentMessage(t.Amount, t.To.Username)),
+            ],
+            TransferCall.Read);
+        var call = rows[0];
+        return call.Code switch
+        {
+            "OK" => Invalidated(call.ToResult(Clock.Format(t.Now))),
+            ErrorCodes.InsufficientFunds => DomainError.BadRequest(ErrorCodes.InsufficientFunds, "The available balance is too low for this transfer."),
+            ErrorCodes.DuplicateClientRef => DomainError.Conflict(ErrorCodes.DuplicateClientRef, "This client_ref was already used for a different transfer."),
+            _ => throw new InvalidOperationException($"tally_transfer returned an unknown code '{call.Code}'."),
+        };
+    }
+
+    public async Task<Outcome<TransferResult>> ResolveHoldAsync(long userId, long? transferId, string? clientRef, bool confirm, DateTimeOffset now)
+    {
+        var rows = await writer.ExecuteAsync(
+            ResolveSql,
+            [PgArg.Bigint(userId), PgArg.Bigint(transferId), PgArg.Text(clientRef), PgArg.Bool(confirm), PgArg.Text(Clock.Format(now))],
+            TransferCall.Read);
+        var call = rows[0];
+        switch (call.Code)
+        {
+            case "OK":
+                return Invalidated(call.ToResult(Clock.Format(now)));
+            case ErrorCodes.TransferNotFound:
+                return DomainError.NotFound(ErrorCodes.TransferNotFound, "No such transfer.");
+            case ErrorCodes.NotOwner:
+                return DomainError.Forbidden(ErrorCodes.NotOwner, "Only the sender may confirm or cancel a transfer.");
+            case ErrorCodes.InvalidState:
+                var state = call.Status == TransferStatus.Pending ? "expired" : call.Status!.ToLowerInvariant();
+                return DomainError.Conflict(ErrorCodes.InvalidState, $"The transfer is {state} and can no longer be {(confirm ? "confirmed" : "cancelled")}.");
+            default:
+                throw new InvalidOperationException($"tally_resolve_hold returned an unknown code '{call.Code}'.");
+        }
+    }
+
+    public async Task<int> ExpireHoldsAsync(DateTimeOffset now, int limit)
+    {
+        var senders = await writer.ExecuteAsync(ExpireSql, [PgArg.Text(Clock.Format(now)), PgArg.Int(limit)], r => r.GetInt64(0));
+        foreach (var account in senders)
+        {
+            cache.Invalidate(account);
+        }
+        return senders.Count;
+    }
+
+    public async Task<bool> MarkNotificationReadAsync(long userId, long notificationId)
+    {
+        await using var command = database.DataSource.CreateCommand("UPDATE notifications SET is_read = true WHERE id = $1 AND user_id = $2");
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = notificationId });
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = userId });
+        return await command.ExecuteNonQueryAsync() > 0;
+    }
+
+    public async Task RevokeTokenAsync(string jti, DateTimeOffset expiresAt)
+    {
+        await using var batch = database.DataSource.CreateBatch();
+        var purge = new NpgsqlBatchCommand("DELETE FROM revoked_tokens WHERE expires_at < $1");
+        purge.Parameters.Add(new NpgsqlParameter<long> { TypedValue = DateTimeOffset.UtcNow.ToUnixTimeSeconds() });
+        var insert = new NpgsqlBatchCommand("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING");
+        insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = jti });
+        insert.Parameters.Add(new NpgsqlParameter<long> { TypedValue = expiresAt.ToUnixTimeSeconds() });
+        batch.BatchCommands.Add(purge);
+        batch.BatchCommands.Add(insert);
+        await batch.ExecuteNonQueryAsync();
+    }
+
+    // After commit and before the write returns, so that no read after it is stale.
+    private Outcome<TransferResult> Invalidated(TransferResult result)
+    {
+        if (!result.Replayed)
+        {
+            cache.Invalidate(result.Transfer.FromUserId);
+            cache.Invalidate(result.Transfer.ToUserId);
+        }
+        return Outcome<TransferResult>.Ok(result);
+    }
+
+    /// <summary>The row that tally_transfer and tally_resolve_hold return.</summary>
+    private sealed record TransferCall(
+        string Code, long? TransferId, string? Status, string? FromName, string? ToName, string? ToAccountNumber, long? Amount, string? Note,
+        string? ClientRef, string? HoldUntil, string? CreatedAt, long? FromId, long? ToId, bool Replayed, long? ReceivedId, long? SentId)
+    {
+        public static TransferCall Read(NpgsqlDataReader r) => new(
+            r.GetString(0), Long(r, 1), Str(r, 2), Str(r, 3), Str(r, 4), Str(r, 5), Long(r, 6), Str(r, 7),
+            Str(r, 8), Str(r, 9), Str(r, 10), Long(r, 11), Long(r, 12), !r.IsDBNull(13) && r.GetBoolean(13), Long(r, 14), Long(r, 15));
+
+        /// <summary>The result, with the notifications the call wrote at <paramref name="notifiedAt"/>.</summary>
+        public TransferResult ToResult(string notifiedAt)
+        {
+            var view = new TransferView(TransferId!.Value, Status!, FromName!, ToName!, ToAccountNumber!, Amount!.Value, Note, ClientRef, HoldUntil, CreatedAt!)
+            {
+                FromUserId = FromId!.Value,
+                ToUserId = ToId!.Value,
+            };
+            if (ReceivedId is not { } receivedId || SentId is not { } sentId)
+            {
+                return new TransferResult(view, Replayed, []);
+            }
+            var received = NotificationText.ReceivedMessage(view.Amount, view.From);
+            var sent = NotificationText.SentMessage(view.Amount, view.To);
+            return new TransferResult(view, Replayed,
+            [
+                new NotificationPush(view.ToUserId, new NotificationView(receivedId, NotificationText.Received, received, false, view.TransferId, view.Amount, notifiedAt)),
+                new NotificationPush(view.FromUserId, new NotificationView(sentId, NotificationText.Sent, sent, false, view.TransferId, view.Amount, notifiedAt)),
+            ]);
+        }
+
+        private static long? Long(NpgsqlDataReader r, int i) => r.IsDBNull(i) ? null : r.GetInt64(i);
+
+        private static string? Str(NpgsqlDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);
+    }
+}

@@ -1,0 +1,235 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using NpgsqlTypes;
+using Tally.Server.Options;
+
+namespace Tally.Server.Storage.Postgres;
+
+/// <summary>
+/// The PostgreSQL writer with group commit. Write operations queue here; one dedicated connection takes every
+/// operation waiting (up to <see cref="StorageOptions.MaxBatch"/>) and sends them in one round trip as one
+/// <see cref="NpgsqlBatch"/>: an implicit transaction that commits once at its end. Each operation is one call
+/// of a PL/pgSQL function that returns its business failure as a code, so each keeps its own outcome. Every
+/// batch first takes a transaction-scoped advisory lock, so that the writers of several instances commit
+/// their batches one after another and never deadlock on each other's row locks. If a statement raises (a
+/// bug or a constraint the functions do not foresee), the transaction has applied nothing, and the batch's
+/// operations run again one by one so that only the culprit fails.
+/// </summary>
+public sealed class PostgresWriteQueue : IAsyncDisposable
+{
+    private const int MaxAttempts = 3;
+    private static readonly string s_lockSql = $"SELECT 1 FROM pg_advisory_xact_lock({PostgresSchema.WriterLockKey})";
+
+    private readonly Channel<IPgWrite> _channel = Channel.CreateUnbounded<IPgWrite>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly PostgresDatabase _database;
+    private readonly int _maxBatch;
+    private readonly ILogger<PostgresWriteQueue> _logger;
+    private readonly Task _writer;
+    private NpgsqlConnection? _connection;
+
+    public PostgresWriteQueue(PostgresDatabase database, IOptions<StorageOptions> options, ILogger<PostgresWriteQueue> logger)
+    {
+        _database = database;
+        _maxBatch = options.Value.MaxBatch;
+        _logger = logger;
+        _writer = Task.Factory.StartNew(RunAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+    }
+
+    /// <summary>Runs one statement in the next batch; returns its rows, each mapped by <paramref name="map"/>, after commit.</summary>
+    public Task<IReadOnlyList<T>> ExecuteAsync<T>(string sql, PgArg[] args, Func<NpgsqlDataReader, T> map)
+    {
+        var write = new PgWrite<T>(sql, args, map);
+        if (!_channel.Writer.TryWrite(write))
+        {
+            throw new ObjectDisposedException(nameof(PostgresWriteQueue));
+        }
+        return write.Completion.Task;
+    }
+
+    private async Task RunAsync()
+    {
+        var batch = new List<IPgWrite>(_maxBatch);
+        while (await _channel.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (batch.Count < _maxBatch && _channel.Reader.TryRead(out var write))
+            {
+                batch.Add(write);
+            }
+            await RunBatchAsync(batch).ConfigureAwait(false);
+            batch.Clear();
+        }
+        if (_connection is not null)
+        {
+            await _connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task RunBatchAsync(List<IPgWrite> batch)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await ExecuteAsync(batch).ConfigureAwait(false);
+                foreach (var write in batch)
+                {
+                    write.Complete();
+                }
+                return;
+            }
+            catch (PostgresException ex) when (IsRetryable(ex) && attempt < MaxAttempts)
+            {
+                _logger.LogWarning(ex, "A write batch of {Count} operations was rolled back ({SqlState}); running it again", batch.Count, ex.SqlState);
+            }
+            catch (PostgresException ex) when (batch.Count > 1 && IsConnectionUsable())
+            {
+                // Nothing of the batch was applied: run each operation alone, so that only the culprit fails.
+                _logger.LogWarning(ex, "A write batch of {Count} operations failed ({SqlState}); running its operations one by one", batch.Count, ex.SqlState);
+                foreach (var write in batch)
+                {
+                    await RunBatchAsync([write]).ConfigureAwait(false);
+                }
+                return;
+            }
+            catch (Exception ex)
+            {
+                _logger.LogError(ex, "A write batch of {Count} operations failed", batch.Count);
+                if (!IsConnectionUsable())
+                {
+                    await ResetConnectionAsync().ConfigureAwait(false);
+                }
+                foreach (var write in batch)
+                {
+                    write.Fail(ex);
+                }
+                return;
+            }
+        }
+    }
+
+    private async Task ExecuteAsync(List<IPgWrite> writes)
+    {
+        var connection = await ConnectionAsync().ConfigureAwait(false);
+        await using var batch = new NpgsqlBatch(connection);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(s_lockSql));
+        foreach (var write in writes)
+        {
+            write.Reset();
+            batch.BatchCommands.Add(write.CreateCommand());
+        }
+        await using (var reader = await batch.ExecuteReaderAsync().ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync().ConfigureAwait(false))
+            {
+                // The advisory lock's row.
+            }
+            foreach (var write in writes)
+            {
+                if (!await reader.NextResultAsync().ConfigureAwait(false))
+                {
+                    throw new InvalidOperationException("A write batch returned fewer results than it has statements.");
+                }
+                while (await reader.ReadAsync().ConfigureAwait(false))
+                {
+                    write.OnRow(reader);
+                }
+            }
+            // Reads up to the end of the batch, where its transaction commits; a failed commit throws here.
+            while (await reader.NextResultAsync().ConfigureAwait(false))
+            {
+            }
+        }
+    }
+
+    private async Task<NpgsqlConnection> ConnectionAsync()
+    {
+        if (_connection is { State: System.Data.ConnectionState.Open })
+        {
+            return _connection;
+        }
+        await ResetConnectionAsync().ConfigureAwait(false);
+        _connection = await _database.DataSource.OpenConnectionAsync().ConfigureAwait(false);
+        return _connection;
+    }
+
+    private bool IsConnectionUsable() => _connection is { FullState: System.Data.ConnectionState.Open };
+
+    private async Task ResetConnectionAsync()
+    {
+        if (_connection is not null)
+        {
+            try
+            {
+                await _connection.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is NpgsqlException or IOException or InvalidOperationException)
+            {
+                _logger.LogDebug(ex, "Closing a broken writer connection failed");
+            }
+            _connection = null;
+        }
+    }
+
+    // Deadlocks and serialization failures roll back the whole batch, which may then run again as it is.
+    private static bool IsRetryable(PostgresException ex) =>
+        ex.SqlState is PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure;
+
+    public async ValueTask DisposeAsync()
+    {
+        _channel.Writer.TryComplete();
+        await _writer.ConfigureAwait(false);
+    }
+
+    private interface IPgWrite
+    {
+        NpgsqlBatchCommand CreateCommand();
+
+        void Reset();
+
+        void OnRow(NpgsqlDataReader reader);
+
+        void Complete();
+
+        void Fail(Exception exception);
+    }
+
+    private sealed class PgWrite<T>(string sql, PgArg[] args, Func<NpgsqlDataReader, T> map) : IPgWrite
+    {
+        private List<T> _rows = [];
+
+        public TaskCompletionSource<IReadOnlyList<T>> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public NpgsqlBatchCommand CreateCommand()
+        {
+            var command = new NpgsqlBatchCommand(sql);
+            foreach (var arg in args)
+            {
+                command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = arg.Type, Value = arg.Value ?? DBNull.Value });
+            }
+            return command;
+        }
+
+        public void Reset() => _rows = [];
+
+        public void OnRow(NpgsqlDataReader reader) => _rows.Add(map(reader));
+
+        public void Complete() => Completion.TrySetResult(_rows);
+
+        public void Fail(Exception exception) => Completion.TrySetException(exception);
+    }
+}
+
+/// <summary>A positional parameter of a queued write.</summary>
+public readonly record struct PgArg(object? Value, NpgsqlDbType Type)
+{
+    public static PgArg Bigint(long? value) => new(value, NpgsqlDbType.Bigint);
+
+    public static PgArg Text(string? value) => new(value, NpgsqlDbType.Text);
+
+    public static PgArg Bool(bool value) => new(value, NpgsqlDbType.Boolean);
+
+    public static PgArg Int(int value) => new(value, NpgsqlDbType.Integer);
+
+    public static PgArg TextArray(string[] value) => new(value, NpgsqlDbType.Array | NpgsqlDbType.Text);
+}
