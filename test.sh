@@ -47,9 +47,9 @@ if ! command -v dotnet >/dev/null 2>&1; then
   exit 1
 fi
 
-# No test needs a system package yet; integration tests against real servers add theirs here,
-# e.g. ensure_commands psql:postgresql-client redis-server:redis-server
-ensure_commands
+# Headless Chromium opens tally-load's HTML reports. The private PostgreSQL, Redis and RabbitMQ
+# servers are installed by the fixtures that start them (scripts/services.sh, private-postgres.sh).
+ensure_commands chromium:chromium
 
 log "restore"
 dotnet restore Tally.slnx

@@ -1,0 +1,505 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Spectre.Console;
+using Tally.Load.Capacity;
+using Tally.Load.Engine;
+using Tally.Load.Report;
+using Tally.Load.Scenarios;
+
+namespace Tally.Load.Cli;
+
+public static class App
+{
+    private const string Usage = """
+        tally-load: load, stress and capacity testing for Tally (loopback targets only)
+
+          tally-load seed     --users 500 --workers 20 --out users.json [--target URL] [--phone-prefix 5550]
+          tally-load run      --scenario login|balance|transfer|mixed|ws | --url URL
+                              [--vus N [--think 1s] | --rate R [--max-backlog 100000]] [--duration 30s | --stages 30s:100,1m:500,30s:0]
+          tally-load capacity --scenario ... | --url URL [--slo "p95<300ms,errors<1%"] [--vus N]
+                              [--start 50] [--factor 2] [--max 100000] [--warmup 2s] [--step 10s] [--cooldown 1s]
+                          [--precision 0.05] [--max-steps 20] [--think 1s]
+          tally-load audit    [--target URL] --admin-secret S
+
+        common: --target http://127.0.0.1:8080  --users-file users.json  --slo EXPR  --abort-on-fail
+                --json result.json  --html report.html  --timeout 10s  --max-vus 256  --max-requests N
+                --admin-secret S (or TALLY_ADMIN_SECRET)  --no-audit  --quiet  --ws-clients N
+                --server-metrics URL|off (default: the target's /metrics, sampled every second)
+
+        exit codes: 0 ok · 1 error · 2 bad arguments · 3 a threshold (--slo) was breached
+                    4 aborted early by --abort-on-fail · 5 the audit failed (money created or destroyed)
+        """;
+
+    public static async Task<int> RunAsync(string[] args, IAnsiConsole console, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(console);
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            console.WriteLine(Usage);
+            return args.Length == 0 ? ExitCodes.Usage : ExitCodes.Ok;
+        }
+        Arguments a;
+        try
+        {
+            a = new Arguments(args.Skip(1));
+        }
+        catch (ArgumentException e)
+        {
+            console.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+            return ExitCodes.Usage;
+        }
+        try
+        {
+            return args[0] switch
+            {
+                "seed" => await SeedAsync(a, console, ct).ConfigureAwait(false),
+                "run" => await RunCommandAsync(a, console, ct).ConfigureAwait(false),
+                "capacity" => await CapacityAsync(a, console, ct).ConfigureAwait(false),
+                "audit" => await AuditCommandAsync(a, console, ct).ConfigureAwait(false),
+                _ => throw new ArgumentException($"unknown command '{args[0]}' (seed, run, capacity, audit)"),
+            };
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
+        {
+            console.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+            console.WriteLine("run `tally-load --help` for usage");
+            return ExitCodes.Usage;
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException or JsonException)
+        {
+            console.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+            return ExitCodes.Failure;
+        }
+    }
+
+    private static Uri Target(Arguments a)
+    {
+        var uri = new Uri(a.String("target", "http://127.0.0.1:8080"));
+        Http.EnsureLoopback(uri);
+        return uri;
+    }
+
+    private static async Task<int> SeedAsync(Arguments a, IAnsiConsole console, CancellationToken ct)
+    {
+        var target = Target(a);
+        var count = a.Int("users", 500);
+        var workers = Math.Max(1, a.Int("workers", 20));
+        var output = a.String("out", "users.json");
+        var prefix = a.String("phone-prefix", "5550");
+        var quiet = a.Flag("quiet");
+        a.EnsureAllUsed();
+        using var client = Http.CreateClient(workers, TimeSpan.FromSeconds(30));
+        var users = new SeededUser[count];
+        var existed = 0;
+        var clock = Stopwatch.StartNew();
+        async Task Work(Action? onDone)
+        {
+            await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = workers, CancellationToken = ct }, async (i, token) =>
+            {
+                var (user, was) = await TallyApi.EnsureUserAsync(client, target, TallyApi.PhoneFor(prefix, i), TallyApi.PasswordFor(i), token).ConfigureAwait(false);
+                users[i] = user;
+                if (was)
+                {
+                    Interlocked.Increment(ref existed);
+                }
+                onDone?.Invoke();
+            }).ConfigureAwait(false);
+        }
+        if (quiet || !console.Profile.Capabilities.Interactive)
+        {
+            await Work(null).ConfigureAwait(false);
+        }
+        else
+        {
+            await console.Progress().StartAsync(async ctx =>
+            {
+                var task = ctx.AddTask($"seeding {count} users ({workers} workers)", maxValue: count);
+                await Work(() => task.Increment(1)).ConfigureAwait(false);
+            }).ConfigureAwait(false);
+        }
+        await File.WriteAllTextAsync(output, JsonSerializer.Serialize(users, TallyApi.Json), ct).ConfigureAwait(false);
+        console.MarkupLineInterpolated($"seeded [green]{count - existed}[/] new, [yellow]{existed}[/] already there, in {clock.Elapsed.TotalSeconds:0.0} s → {output}");
+        return ExitCodes.Ok;
+    }
+
+    private static async Task<int> AuditCommandAsync(Arguments a, IAnsiConsole console, CancellationToken ct)
+    {
+        var target = Target(a);
+        var secret = Secret(a) ?? throw new ArgumentException("audit needs --admin-secret (or TALLY_ADMIN_SECRET)");
+        a.EnsureAllUsed();
+        using var client = Http.CreateClient(1, TimeSpan.FromSeconds(60));
+        var audit = await TallyApi.AuditAsync(client, target, secret, ct).ConfigureAwait(false);
+        PrintAudit(console, audit);
+        return audit.Passed ? ExitCodes.Ok : ExitCodes.AuditFailed;
+    }
+
+    private static string? Secret(Arguments a) => a.String("admin-secret") ?? Environment.GetEnvironmentVariable("TALLY_ADMIN_SECRET");
+
+    private static void PrintAudit(IAnsiConsole console, AuditResult audit)
+    {
+        if (audit.Passed)
+        {
+            console.MarkupLineInterpolated($"audit: [green]ok[/], the ledger sums to {audit.LedgerSum}");
+        }
+        else
+        {
+            console.MarkupLineInterpolated($"audit: [red]FAILED[/]: money was created or destroyed, or the audit could not run: {audit.Raw}");
+        }
+    }
+
+    /// <summary>What run and capacity share: the target, the scenario and the audit.</summary>
+    private sealed class Setup : IAsyncDisposable
+    {
+        public required Uri Target { get; init; }
+        public required IScenario Scenario { get; init; }
+        public required HttpClient Client { get; init; }
+        public required bool IsTally { get; init; }
+        public string? Secret { get; init; }
+        public bool Audit { get; init; }
+        public Uri? MetricsUrl { get; init; }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (Scenario is IAsyncDisposable d)
+            {
+                await d.DisposeAsync().ConfigureAwait(false);
+            }
+            Client.Dispose();
+        }
+    }
+
+    private static async Task<Setup> PrepareAsync(Arguments a, int connections, TimeSpan timeout, CancellationToken ct)
+    {
+        var url = a.String("url");
+        var scenarioName = a.String("scenario");
+        var usersFile = a.String("users-file", "users.json");
+        var noAudit = a.Flag("no-audit");
+        var secret = Secret(a);
+        var wsClients = a.Int("ws-clients", 0);
+        var metrics = a.String("server-metrics");
+        var target = Target(a);
+        if ((url is null) == (scenarioName is null))
+        {
+            throw new ArgumentException("give exactly one of --scenario or --url");
+        }
+        var client = Http.CreateClient(connections, timeout);
+        if (url is not null)
+        {
+            var uri = new Uri(url);
+            Http.EnsureLoopback(uri);
+            return new Setup { Target = uri, Scenario = new UrlScenario(uri, HttpMethod.Get), Client = client, IsTally = false, MetricsUrl = MetricsUrl(metrics, uri) };
+        }
+        if (!noAudit && secret is null)
+        {
+            client.Dispose();
+            throw new ArgumentException("a run against Tally ends with the audit: give --admin-secret (or TALLY_ADMIN_SECRET), or --no-audit");
+        }
+        var users = await TallyApi.ReadUsersAsync(usersFile, ct).ConfigureAwait(false);
+        var sessions = await TallyApi.LoginAllAsync(client, target, users, 20, ct).ConfigureAwait(false);
+        IScenario scenario;
+        if (scenarioName == "ws")
+        {
+            if (wsClients is 1 or < 0)
+            {
+                client.Dispose();
+                throw new ArgumentException("--ws-clients needs at least 2 (a transfer goes from one user to another)");
+            }
+            var ws = new WsScenario(target, users, sessions);
+            await ws.ConnectAsync(target, wsClients > 0 ? wsClients : users.Count, ct).ConfigureAwait(false);
+            scenario = ws;
+        }
+        else
+        {
+            scenario = new TallyScenario(scenarioName!, target, users, sessions);
+        }
+        return new Setup { Target = target, Scenario = scenario, Client = client, IsTally = true, Secret = secret, Audit = !noAudit, MetricsUrl = MetricsUrl(metrics, target) };
+    }
+
+    private static Uri? MetricsUrl(string? option, Uri target)
+    {
+        if (option is "off" or "none")
+        {
+            return null;
+        }
+        var url = option is null ? new Uri(target, "/metrics") : new Uri(option);
+        Http.EnsureLoopback(url);
+        return url;
+    }
+
+    private static async Task<int> RunCommandAsync(Arguments a, IAnsiConsole console, CancellationToken ct)
+    {
+        var vus = a.Has("vus") ? a.Int("vus", 10) : (int?)null;
+        var rate = a.Has("rate") ? a.Double("rate", 100) : (double?)null;
+        var stages = a.String("stages");
+        var duration = a.Duration("duration", TimeSpan.FromSeconds(30));
+        var think = a.Duration("think", TimeSpan.Zero);
+        var timeout = a.Duration("timeout", TimeSpan.FromSeconds(10));
+        var maxVus = a.Int("max-vus", 256);
+        var maxRequests = (long)a.Double("max-requests", 50_000_000);
+        var maxBacklog = a.Int("max-backlog", 100_000);
+        var slo = a.String("slo") is { } sloText ? Slo.Parse(sloText) : null;
+        var abort = a.Flag("abort-on-fail");
+        var json = a.String("json");
+        var html = a.String("html");
+        var quiet = a.Flag("quiet");
+        var open = a.Flag("open");
+        if (vus is not null && rate is not null)
+        {
+            throw new ArgumentException("--vus (closed model) and --rate (open model) exclude each other");
+        }
+        if (maxBacklog < 1)
+        {
+            throw new ArgumentException("--max-backlog must be at least 1");
+        }
+        var model = rate is not null || (vus is null && open) ? WorkloadModel.Open : WorkloadModel.Closed;
+        var profile = stages is not null
+            ? LoadProfile.ParseStages(stages)
+            : LoadProfile.Constant(model == WorkloadModel.Open ? rate ?? 100 : vus ?? 10, duration);
+        var connections = model == WorkloadModel.Open ? maxVus : (int)Math.Ceiling(profile.MaxTarget);
+        await using var setup = await PrepareAsync(a, connections, timeout, ct).ConfigureAwait(false);
+        a.EnsureAllUsed();
+        await using var sampler = setup.MetricsUrl is { } metricsUrl ? new ServerMetricsSampler(metricsUrl) : null;
+        sampler?.Start();
+        var runStart = sampler?.Now ?? 0;
+        var started = DateTimeOffset.UtcNow;
+        var result = await WithLiveViewAsync(console, quiet, $"{setup.Scenario.Name} · {model.ToString().ToLowerInvariant()}",
+            tick => new LoadEngine(setup.Scenario, setup.Client, new EngineOptions
+            {
+                Model = model, Profile = profile, MaxVus = maxVus, Think = think, Timeout = timeout, MaxRequests = maxRequests,
+                MaxBacklog = maxBacklog, Slo = slo, AbortOnFail = abort, OnTick = tick,
+            }).RunAsync(ct)).ConfigureAwait(false);
+        var (serverSamples, server) = ServerDuring(sampler, runStart, sampler?.Now ?? 0);
+        var verdicts = slo?.Evaluate(result.Summary) ?? [];
+        var audit = await AuditIfNeededAsync(setup, console, ct).ConfigureAwait(false);
+        var report = new RunReport
+        {
+            Command = "run", Target = setup.Target.ToString(), Scenario = setup.Scenario.Name, Model = model.ToString().ToLowerInvariant(),
+            StartedAt = started, Summary = result.Summary, Series = result.Series,
+            GeneratorCpuPercent = result.GeneratorCpuPercent, GeneratorCpuMaxPercent = result.GeneratorCpuMaxPercent,
+            Thresholds = verdicts, ThresholdsPassed = verdicts.All(v => v.Pass), Aborted = result.Aborted, AbortReason = result.AbortReason, Audit = audit,
+            ServerMetrics = serverSamples, Server = server,
+        };
+        report.ExitCode = audit is { Passed: false } ? ExitCodes.AuditFailed
+            : result.Aborted ? ExitCodes.Aborted
+            : !report.ThresholdsPassed ? ExitCodes.SloBreached : ExitCodes.Ok;
+        PrintSummary(console, report);
+        await WriteOutputsAsync(console, report, json, html, ct).ConfigureAwait(false);
+        return report.ExitCode;
+    }
+
+    /// <summary>The server's samples between two sampler times, re-timed from <paramref name="from"/>, and their summary.</summary>
+    private static (IReadOnlyList<ServerSample> Samples, ServerSummary? Summary) ServerDuring(ServerMetricsSampler? sampler, double from, double to)
+    {
+        if (sampler is null)
+        {
+            return ([], null);
+        }
+        var samples = sampler.Samples.Where(x => x.T >= from && x.T <= to + 1).Select(x => x with { T = Math.Round(x.T - from, 3) }).ToList();
+        return (samples, sampler.Summarize(from, to + 1));
+    }
+
+    private static async Task<AuditResult?> AuditIfNeededAsync(Setup setup, IAnsiConsole console, CancellationToken ct)
+    {
+        if (!setup.IsTally || !setup.Audit)
+        {
+            return null;
+        }
+        var audit = await TallyApi.AuditAsync(setup.Client, setup.Target, setup.Secret!, ct).ConfigureAwait(false);
+        PrintAudit(console, audit);
+        return audit;
+    }
+
+    private static async Task<int> CapacityAsync(Arguments a, IAnsiConsole console, CancellationToken ct)
+    {
+        var vusMode = a.Has("vus");
+        var start = vusMode ? a.Int("vus", 10) : a.Double("start", 50);
+        var factor = a.Double("factor", 2);
+        var max = a.Double("max", vusMode ? 10_000 : 100_000);
+        var warmup = a.Duration("warmup", TimeSpan.FromSeconds(2));
+        var window = a.Duration("step", TimeSpan.FromSeconds(10));
+        var think = a.Duration("think", TimeSpan.FromSeconds(vusMode ? 0 : 1));
+        var precision = a.Double("precision", 0.05);
+        var maxSteps = a.Int("max-steps", 20);
+        var cooldown = a.Duration("cooldown", TimeSpan.FromSeconds(1));
+        var timeout = a.Duration("timeout", TimeSpan.FromSeconds(10));
+        var maxVus = a.Int("max-vus", 256);
+        var slo = Slo.Parse(a.String("slo", "p95<300ms,errors<1%"));
+        var json = a.String("json");
+        var html = a.String("html");
+        var quiet = a.Flag("quiet");
+        var connections = vusMode ? (int)Math.Min(max, 10_000) : maxVus;
+        await using var setup = await PrepareAsync(a, connections, timeout, ct).ConfigureAwait(false);
+        a.EnsureAllUsed();
+        await using var sampler = setup.MetricsUrl is { } metricsUrl ? new ServerMetricsSampler(metricsUrl) : null;
+        sampler?.Start();
+        var searchStart = sampler?.Now ?? 0;
+        var started = DateTimeOffset.UtcNow;
+
+        async Task<CapacityStep> Step(int index, double load)
+        {
+            if (index > 0)
+            {
+                // Lets the server work off what an overloaded step left queued before the next is judged.
+                await Task.Delay(cooldown, ct).ConfigureAwait(false);
+            }
+            var engine = new LoadEngine(setup.Scenario, setup.Client, new EngineOptions
+            {
+                Model = vusMode ? WorkloadModel.Closed : WorkloadModel.Open,
+                Profile = LoadProfile.Constant(load, warmup + window),
+                Warmup = warmup, MaxVus = maxVus, Think = vusMode ? think : TimeSpan.Zero, Timeout = timeout,
+                // A short grace: a step that can't drain has failed anyway.
+                Drain = TimeSpan.FromSeconds(1),
+            });
+            var stepStart = sampler?.Now ?? 0;
+            var r = await engine.RunAsync(ct).ConfigureAwait(false);
+            var s = r.Summary;
+            // The server during the measuring window only (a sample covers the second before it).
+            var server = sampler?.Summarize(stepStart + warmup.TotalSeconds + 1, stepStart + warmup.TotalSeconds + window.TotalSeconds + 0.5);
+            var failed = slo.Evaluate(s).Where(v => !v.Pass).Select(v => $"{v.Expression} ({v.Actual:0.##})").ToList();
+            if (!vusMode && s.SteadyRps < 0.99 * load)
+            {
+                failed.Add($"achieved {s.SteadyRps:0.#} < 99% of {load:0.#}");
+            }
+            if (s.Dropped > 0)
+            {
+                failed.Add($"{s.Dropped} dropped arrivals");
+            }
+            var step = new CapacityStep(index, Math.Round(load, 2), Math.Round(s.SteadyRps, 1), s.Latency.P50, s.Latency.P95, s.Latency.P99, s.Latency.Max, Math.Round(s.Latency.Mean, 3),
+                Math.Round(s.ErrorRatePercent, 3), s.Dropped, failed.Count == 0, string.Join("; ", failed))
+            {
+                ServerCpuPercent = server?.CpuPercentMean,
+                BusQueueDepthMax = server?.BusQueueDepthMax,
+            };
+            if (!quiet)
+            {
+                console.MarkupLineInterpolated(CultureInfo.InvariantCulture,
+                    $"step {index,2}: {(vusMode ? "users" : "rate")} {load,9:0.#} → {s.SteadyRps,9:0.#} req/s  p95 {s.Latency.P95,8:0.##} ms  errors {s.ErrorRatePercent:0.##}%{(server?.CpuPercentMean is { } cpu ? $"  server CPU {cpu:0}%" : "")}  {(step.Pass ? "pass" : "FAIL")} {step.Reason}");
+            }
+            return step;
+        }
+
+        // Priming, not judged: opens the connections and warms both processes up (JIT, pools).
+        await new LoadEngine(setup.Scenario, setup.Client, new EngineOptions
+        {
+            Model = vusMode ? WorkloadModel.Closed : WorkloadModel.Open, Profile = LoadProfile.Constant(start, warmup + warmup),
+            MaxVus = maxVus, Think = vusMode ? think : TimeSpan.Zero, Timeout = timeout, Drain = TimeSpan.FromSeconds(1),
+        }).RunAsync(ct).ConfigureAwait(false);
+        await Task.Delay(cooldown, ct).ConfigureAwait(false);
+        var capacity = await CapacitySearch.SearchAsync(vusMode ? "vus" : "rate", Step, start, factor, max, precision, maxSteps, vusMode, think.TotalSeconds, ct).ConfigureAwait(false);
+        var (serverSamples, serverSummary) = ServerDuring(sampler, searchStart, sampler?.Now ?? 0);
+        var audit = await AuditIfNeededAsync(setup, console, ct).ConfigureAwait(false);
+        var report = new RunReport
+        {
+            Command = "capacity", Target = setup.Target.ToString(), Scenario = setup.Scenario.Name, Model = vusMode ? "closed" : "open",
+            StartedAt = started, Capacity = capacity, Audit = audit, Thresholds = [], ThresholdsPassed = capacity.Knee is not null,
+            Slo = slo.Text, ServerMetrics = serverSamples, Server = serverSummary,
+        };
+        report.ExitCode = audit is { Passed: false } ? ExitCodes.AuditFailed : capacity.Knee is null ? ExitCodes.SloBreached : ExitCodes.Ok;
+        if (capacity.Knee is { } knee)
+        {
+            console.MarkupLineInterpolated(CultureInfo.InvariantCulture,
+                $"capacity: [bold green]{capacity.MaxSustainableRps:0.#} req/s[/] within \"{slo.Text}\"{(vusMode ? $" at {knee.Target:0} users" : "")}; concurrency (Little's law) {capacity.Concurrency:0.##}; ≈ {capacity.EquivalentUsers:0} users at {think.TotalSeconds:0.##} s think time");
+        }
+        else
+        {
+            console.MarkupLine("capacity: [red]not even the first step met the SLO[/]");
+        }
+        await WriteOutputsAsync(console, report, json, html, ct).ConfigureAwait(false);
+        return report.ExitCode;
+    }
+
+    private static async Task<EngineResult> WithLiveViewAsync(IAnsiConsole console, bool quiet, string title, Func<Action<LiveStatus>?, Task<EngineResult>> run)
+    {
+        if (quiet)
+        {
+            return await run(null).ConfigureAwait(false);
+        }
+        if (!console.Profile.Capabilities.Interactive)
+        {
+            return await run(s => console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{s.Elapsed,6:0}s/{s.Duration:0}s  rps {s.Last.Rps,8:0.#}  p95 {s.Total.Latency.P95,8:0.##} ms  errors {s.Total.Errors}  active {s.Last.Active}  dropped {s.Total.Dropped}  cpu {s.Last.GeneratorCpuPercent:0}%"))).ConfigureAwait(false);
+        }
+        var table = new Table().Border(TableBorder.Rounded).Title(title);
+        foreach (var c in new[] { "elapsed", "rps", "p50", "p95", "p99", "errors", "active", "dropped", "cpu" })
+        {
+            table.AddColumn(new TableColumn(c).RightAligned());
+        }
+        table.AddRow("-", "-", "-", "-", "-", "-", "-", "-", "-");
+        EngineResult? result = null;
+        await console.Live(table).StartAsync(async ctx =>
+        {
+            result = await run(s =>
+            {
+                table.UpdateCell(0, 0, $"{s.Elapsed:0}/{s.Duration:0} s");
+                table.UpdateCell(0, 1, $"{s.Last.Rps:0.#}");
+                table.UpdateCell(0, 2, $"{s.Total.Latency.P50:0.##} ms");
+                table.UpdateCell(0, 3, $"{s.Total.Latency.P95:0.##} ms");
+                table.UpdateCell(0, 4, $"{s.Total.Latency.P99:0.##} ms");
+                table.UpdateCell(0, 5, $"{s.Total.Errors} ({s.Total.ErrorRatePercent:0.##}%)");
+                table.UpdateCell(0, 6, $"{s.Last.Active}");
+                table.UpdateCell(0, 7, $"{s.Total.Dropped}");
+                table.UpdateCell(0, 8, $"{s.Last.GeneratorCpuPercent:0}%");
+                ctx.Refresh();
+            }).ConfigureAwait(false);
+        }).ConfigureAwait(false);
+        return result!;
+    }
+
+    private static void PrintSummary(IAnsiConsole console, RunReport r)
+    {
+        var s = r.Summary!;
+        var table = new Table().Border(TableBorder.Simple);
+        foreach (var c in new[] { "endpoint", "requests", "errors", "p50", "p90", "p95", "p99", "p99.9", "max" })
+        {
+            table.AddColumn(c);
+        }
+        static string Ms(double v) => v.ToString("0.##", CultureInfo.InvariantCulture);
+        foreach (var e in s.Endpoints)
+        {
+            table.AddRow(Markup.Escape(e.Name), $"{e.Requests}", $"{e.Errors}", Ms(e.Latency.P50), Ms(e.Latency.P90), Ms(e.Latency.P95), Ms(e.Latency.P99), Ms(e.Latency.P999), Ms(e.Latency.Max));
+        }
+        table.AddRow("[bold]all[/]", $"{s.Requests}", $"{s.Errors}", Ms(s.Latency.P50), Ms(s.Latency.P90), Ms(s.Latency.P95), Ms(s.Latency.P99), Ms(s.Latency.P999), Ms(s.Latency.Max));
+        console.Write(table);
+        console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{s.Rps:0.#} req/s over {s.DurationSeconds:0.#} s · errors {s.ErrorRatePercent:0.###}% · dropped arrivals {s.Dropped} · generator CPU {r.GeneratorCpuPercent:0.#}% (max {r.GeneratorCpuMaxPercent:0.#}%) · latencies in ms"));
+        if (r.Server is { } server)
+        {
+            console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"server ({server.Url}, {server.Samples} samples): CPU {server.CpuPercentMean:0.#}% (max {server.CpuPercentMax:0.#}%) · bus queue depth max {server.BusQueueDepthMax:0} · thread-pool queue max {server.ThreadPoolQueueMax:0} · working set max {server.WorkingSetMbMax:0.#} MB"));
+        }
+        foreach (var (kind, count) in s.ErrorsByKind.OrderByDescending(k => k.Value))
+        {
+            console.MarkupLineInterpolated($"  error [yellow]{kind}[/]: {count}");
+        }
+        foreach (var v in r.Thresholds)
+        {
+            console.MarkupLine(v.Pass
+                ? $"  threshold {Markup.Escape(v.Expression)}: actual {v.Actual.ToString("0.###", CultureInfo.InvariantCulture)} [green]pass[/]"
+                : $"  threshold {Markup.Escape(v.Expression)}: actual {v.Actual.ToString("0.###", CultureInfo.InvariantCulture)} [red]BREACHED[/]");
+        }
+        if (r.Aborted)
+        {
+            console.MarkupLineInterpolated($"[red]aborted early[/]: {r.AbortReason}");
+        }
+        else if (!r.ThresholdsPassed)
+        {
+            console.MarkupLineInterpolated($"[red]thresholds breached[/]: exit code {ExitCodes.SloBreached}");
+        }
+    }
+
+    private static async Task WriteOutputsAsync(IAnsiConsole console, RunReport report, string? json, string? html, CancellationToken ct)
+    {
+        if (json is not null)
+        {
+            await report.WriteJsonAsync(json, ct).ConfigureAwait(false);
+            console.WriteLine($"result: {json}");
+        }
+        if (html is not null)
+        {
+            await File.WriteAllTextAsync(html, HtmlReport.Render(report), ct).ConfigureAwait(false);
+            console.WriteLine($"report: {html}");
+        }
+    }
+}

@@ -1,0 +1,357 @@
+using HdrHistogram;
+using System.Diagnostics;
+using System.Threading.Channels;
+using Tally.Load.Scenarios;
+
+namespace Tally.Load.Engine;
+
+public enum WorkloadModel { Open, Closed }
+
+public sealed class EngineOptions
+{
+    public WorkloadModel Model { get; init; } = WorkloadModel.Closed;
+    /// <summary>Arrivals per second (open) or virtual users (closed), over time.</summary>
+    public required LoadProfile Profile { get; init; }
+    /// <summary>Open model: the workers (and connections) that serve arrivals. Closed: ignored.</summary>
+    public int MaxVus { get; init; } = 256;
+    public TimeSpan Think { get; init; }
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>Completions before this are not counted (capacity steps).</summary>
+    public TimeSpan Warmup { get; init; }
+    public long MaxRequests { get; init; } = 50_000_000;
+    /// <summary>Open model: arrivals waiting beyond this are dropped.</summary>
+    public int MaxBacklog { get; init; } = 100_000;
+    public Slo? Slo { get; init; }
+    public bool AbortOnFail { get; init; }
+    /// <summary>Grace after the last arrival for requests in flight.</summary>
+    public TimeSpan Drain { get; init; } = TimeSpan.FromSeconds(5);
+    public Action<LiveStatus>? OnTick { get; init; }
+}
+
+public sealed record LiveStatus(double Elapsed, double Duration, Sample Last, Summary Total);
+
+public sealed class EngineResult
+{
+    public required Summary Summary { get; init; }
+    public required IReadOnlyList<Sample> Series { get; init; }
+    public double GeneratorCpuPercent { get; init; }
+    public double GeneratorCpuMaxPercent { get; init; }
+    public bool Aborted { get; init; }
+    public string? AbortReason { get; init; }
+    public long BacklogAtEnd { get; init; }
+}
+
+/// <summary>
+/// Drives a scenario in the closed model (virtual users with think time) or the open model
+/// (a constant or staged arrival rate). In the open model latency is measured from each
+/// arrival's intended send time, so a stalled server cannot hide queued arrivals (wrk2).
+/// Every loop is bounded by the profile's duration and by <see cref="EngineOptions.MaxRequests"/>.
+/// </summary>
+public sealed class LoadEngine(IScenario scenario, HttpClient client, EngineOptions options)
+{
+    private readonly Metrics _metrics = new(scenario.Endpoints);
+    private long _issued;
+    private long _backlog;
+    private int _active;
+    private int _vus;
+    private double _target;
+    private Task _workers = Task.CompletedTask;
+
+    public Metrics Metrics => _metrics;
+
+    /// <summary>
+    /// A load generator must not wait for the thread pool's hill climbing: with its default
+    /// minimum (one thread per core, 2 here) the first second of a run, when every worker is
+    /// JIT-compiling the HTTP stack at once, starves the pool, arrivals queue, and the first
+    /// steps of a capacity search measured the generator instead of the server.
+    /// </summary>
+    public static void EnsureThreads()
+    {
+        ThreadPool.GetMinThreads(out var workers, out var io);
+        var wanted = Math.Min(64, 8 * Environment.ProcessorCount);
+        if (workers < wanted)
+        {
+            ThreadPool.SetMinThreads(wanted, Math.Max(io, wanted));
+        }
+    }
+
+    public async Task<EngineResult> RunAsync(CancellationToken cancellationToken)
+    {
+        EnsureThreads();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var hardStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var start = Stopwatch.GetTimestamp();
+        var duration = options.Profile.Duration.TotalSeconds;
+        var warmup = Math.Clamp(options.Warmup.TotalSeconds, 0, duration);
+        // Measured from exact timestamps, not from the 1 s tick, so the window is warm-up..end to the tick.
+        _metrics.SetWindow(start + (long)(warmup * Stopwatch.Frequency), start + (long)(duration * Stopwatch.Frequency));
+        var series = new List<Sample>();
+        var cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
+        string? abortReason = null;
+
+        var load = options.Model == WorkloadModel.Open
+            ? RunOpenAsync(start, stop.Token, hardStop.Token)
+            : RunClosedAsync(start, stop.Token, hardStop.Token);
+
+        var lastCpu = cpuStart;
+        var lastTick = 0.0;
+        double cpuMax = 0;
+        Sample TakeSample()
+        {
+            var now = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+            var span = Math.Max(1e-3, now - lastTick);
+            var cpuPercent = 100 * (cpu - lastCpu).TotalSeconds / span / Environment.ProcessorCount;
+            cpuMax = Math.Max(cpuMax, cpuPercent);
+            lastCpu = cpu;
+            lastTick = now;
+            var (h, errors) = _metrics.TakeInterval();
+            var sample = new Sample(
+                Math.Round(now, 3), h.TotalCount / span, errors / span,
+                Ms(h, 50), Ms(h, 90), Ms(h, 99), h.TotalCount == 0 ? 0 : h.GetMaxValue() / 1000.0,
+                Math.Round(_target, 2), Volatile.Read(ref _vus), Volatile.Read(ref _active), Interlocked.Read(ref _backlog), _metrics.Dropped, Math.Round(cpuPercent, 1));
+            if (now > warmup)
+            {
+                series.Add(sample);
+            }
+            return sample;
+        }
+
+        using (var timer = new PeriodicTimer(TimeSpan.FromSeconds(1)))
+        {
+            while (!load.IsCompleted)
+            {
+                var tick = timer.WaitForNextTickAsync(CancellationToken.None).AsTask();
+                await Task.WhenAny(tick, load).ConfigureAwait(false);
+                if (!tick.IsCompleted && load.IsCompleted)
+                {
+                    break;
+                }
+                var sample = TakeSample();
+                var total = _metrics.Summarize(Math.Max(1e-3, Math.Min(sample.T, duration) - warmup));
+                options.OnTick?.Invoke(new LiveStatus(sample.T, duration, sample, total));
+                if (options.AbortOnFail && options.Slo is not null && abortReason is null && total.Requests >= 50)
+                {
+                    var breach = options.Slo.Evaluate(total).FirstOrDefault(v => !v.Pass);
+                    if (breach is not null)
+                    {
+                        abortReason = $"threshold {breach.Expression} breached (actual {breach.Actual:0.###})";
+                        await stop.CancelAsync().ConfigureAwait(false);
+                        await hardStop.CancelAsync().ConfigureAwait(false);
+                    }
+                }
+            }
+        }
+        // The last, partial second, so that the series covers the whole run.
+        if (Stopwatch.GetElapsedTime(start).TotalSeconds - lastTick > 0.1)
+        {
+            TakeSample();
+        }
+        try
+        {
+            await load.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (abortReason is not null || cancellationToken.IsCancellationRequested)
+        {
+        }
+        // Whatever is still in flight after the drain grace is abandoned, so no request outlives the run;
+        // the workers then record those requests as unfinished before the summary is taken.
+        await hardStop.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _workers.WaitAsync(TimeSpan.FromSeconds(2), CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or TimeoutException)
+        {
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        var measured = Math.Max(1e-3, Math.Min(elapsed, duration) - warmup);
+        var cpuTotal = Process.GetCurrentProcess().TotalProcessorTime - cpuStart;
+        return new EngineResult
+        {
+            Summary = _metrics.Summarize(measured),
+            Series = series,
+            GeneratorCpuPercent = Math.Round(100 * cpuTotal.TotalSeconds / Math.Max(1e-3, elapsed) / Environment.ProcessorCount, 1),
+            GeneratorCpuMaxPercent = Math.Round(cpuMax, 1),
+            Aborted = abortReason is not null,
+            AbortReason = abortReason,
+            BacklogAtEnd = Interlocked.Read(ref _backlog),
+        };
+    }
+
+    private static double Ms(LongHistogram h, double p) => h.TotalCount == 0 ? 0 : h.GetValueAtPercentile(p) / 1000.0;
+
+    private async Task ExecuteOnceAsync(VuContext vu, long origin, CancellationToken ct)
+    {
+        Outcome outcome;
+        try
+        {
+            outcome = await scenario.ExecuteAsync(vu, ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Still in flight when the run was stopped: an error, never silently forgotten.
+            outcome = Outcome.Failed(0, 0, "unfinished at the end of the run");
+        }
+#pragma warning disable CA1031 // a scenario bug must count as an error, not end the run
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            outcome = Outcome.Failed(0, 0, $"exception {e.GetType().Name}");
+        }
+        _metrics.Record(outcome.Endpoint, origin, Stopwatch.GetTimestamp(), outcome.Ok, outcome.ErrorKind);
+    }
+
+    private async Task RunOpenAsync(long start, CancellationToken stop, CancellationToken hardStop)
+    {
+        var arrivals = Channel.CreateUnbounded<long>(new UnboundedChannelOptions { SingleWriter = true });
+        var workers = new Task[Math.Max(1, options.MaxVus)];
+        for (var i = 0; i < workers.Length; i++)
+        {
+            var vu = new VuContext(client, i, new Random(i * 7919 + 17));
+            workers[i] = Task.Run(async () =>
+            {
+                var reader = arrivals.Reader;
+                while (await reader.WaitToReadAsync(hardStop).ConfigureAwait(false))
+                {
+                    while (!hardStop.IsCancellationRequested && reader.TryRead(out var intended))
+                    {
+                        Interlocked.Decrement(ref _backlog);
+                        Interlocked.Increment(ref _active);
+                        try
+                        {
+                            await ExecuteOnceAsync(vu, intended, hardStop).ConfigureAwait(false);
+                        }
+                        finally
+                        {
+                            Interlocked.Decrement(ref _active);
+                        }
+                    }
+                }
+            }, CancellationToken.None);
+        }
+
+        var profile = options.Profile;
+        var duration = profile.Duration.TotalSeconds;
+        var total = Math.Min(options.MaxRequests, (long)Math.Floor(profile.CountAt(duration)));
+        var ticksPerSecond = (double)Stopwatch.Frequency;
+        try
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var now = Stopwatch.GetElapsedTime(start).TotalSeconds;
+                _target = profile.ValueAt(now);
+                var due = Math.Min(total, (long)Math.Floor(profile.CountAt(Math.Min(now, duration))));
+                for (; _issued < due; _issued++)
+                {
+                    var intended = start + (long)(profile.TimeOfArrival(_issued + 1) * ticksPerSecond);
+                    if (Interlocked.Read(ref _backlog) >= options.MaxBacklog)
+                    {
+                        // The generator is too far behind to send it in any meaningful time.
+                        _metrics.AddDropped(intended);
+                        continue;
+                    }
+                    Interlocked.Increment(ref _backlog);
+                    arrivals.Writer.TryWrite(intended);
+                }
+                if (now >= duration || _issued >= total)
+                {
+                    break;
+                }
+                await Task.Delay(1, stop).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+        arrivals.Writer.TryComplete();
+        var drained = _workers = Task.WhenAll(workers);
+        if (await Task.WhenAny(drained, Task.Delay(options.Drain, CancellationToken.None)).ConfigureAwait(false) != drained)
+        {
+            // Arrivals still queued at the end were never sent: they count as dropped.
+            _metrics.AddDropped(long.MaxValue, Interlocked.Read(ref _backlog));
+        }
+        _target = 0;
+    }
+
+    private async Task RunClosedAsync(long start, CancellationToken stop, CancellationToken hardStop)
+    {
+        var profile = options.Profile;
+        var duration = profile.Duration.TotalSeconds;
+        var vus = new Task[(int)Math.Ceiling(profile.MaxTarget)];
+        var deadline = start + (long)(duration * Stopwatch.Frequency);
+        var target = (int)Math.Round(profile.ValueAt(0));
+        _target = target;
+        _vus = Math.Min(target, vus.Length);
+        for (var i = 0; i < vus.Length; i++)
+        {
+            var id = i;
+            var vu = new VuContext(client, id, new Random(id * 7919 + 17));
+            vus[i] = Task.Run(async () =>
+            {
+                // A user above the current target (ramping up or down) waits without sending; one
+                // that is mid-request when the target falls finishes it, then stops.
+                while (!stop.IsCancellationRequested && Stopwatch.GetTimestamp() < deadline)
+                {
+                    if (id >= Volatile.Read(ref target))
+                    {
+                        await Task.Delay(50, stop).ConfigureAwait(false);
+                        continue;
+                    }
+                    if (Interlocked.Increment(ref _issued) > options.MaxRequests)
+                    {
+                        return;
+                    }
+                    Interlocked.Increment(ref _active);
+                    try
+                    {
+                        await ExecuteOnceAsync(vu, Stopwatch.GetTimestamp(), hardStop).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        Interlocked.Decrement(ref _active);
+                    }
+                    if (options.Think > TimeSpan.Zero)
+                    {
+                        // Never think past the end of the run.
+                        var left = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
+                        if (left <= TimeSpan.Zero)
+                        {
+                            return;
+                        }
+                        await Task.Delay(options.Think < left ? options.Think : left, stop).ConfigureAwait(false);
+                    }
+                }
+            }, CancellationToken.None);
+        }
+        var all = _workers = Task.WhenAll(vus);
+        try
+        {
+            while (!all.IsCompleted && !stop.IsCancellationRequested)
+            {
+                var now = Stopwatch.GetElapsedTime(start).TotalSeconds;
+                _target = profile.ValueAt(now);
+                var users = (int)Math.Round(_target);
+                Volatile.Write(ref target, users);
+                Volatile.Write(ref _vus, Math.Min(users, vus.Length));
+                await Task.WhenAny(all, Task.Delay(100, stop)).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+        try
+        {
+            await all.WaitAsync(options.Timeout + options.Drain, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (TimeoutException)
+        {
+        }
+        _target = 0;
+        _vus = 0;
+    }
+}

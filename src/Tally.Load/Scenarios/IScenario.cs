@@ -1,0 +1,23 @@
+namespace Tally.Load.Scenarios;
+
+/// <summary>The outcome of one request: the endpoint index, HTTP status (0 when none) and error kind.</summary>
+public readonly record struct Outcome(int Endpoint, int Status, bool Ok, string? ErrorKind)
+{
+    public static Outcome Success(int endpoint, int status) => new(endpoint, status, true, null);
+    public static Outcome Failed(int endpoint, int status, string kind) => new(endpoint, status, false, kind);
+}
+
+/// <summary>One iteration of a scenario is exactly one request, so its latency is that request's.</summary>
+public interface IScenario
+{
+    string Name { get; }
+    IReadOnlyList<string> Endpoints { get; }
+    ValueTask<Outcome> ExecuteAsync(VuContext context, CancellationToken cancellationToken);
+}
+
+public sealed class VuContext(HttpClient client, int id, Random random)
+{
+    public HttpClient Client { get; } = client;
+    public int Id { get; } = id;
+    public Random Random { get; } = random;
+}

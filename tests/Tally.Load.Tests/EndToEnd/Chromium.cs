@@ -1,0 +1,54 @@
+using System.Diagnostics;
+
+namespace Tally.Load.Tests.EndToEnd;
+
+/// <summary>Headless Chromium (/usr/bin/chromium): a screenshot, the DOM after scripts ran, and what the page logged.</summary>
+internal static class Chromium
+{
+    public const string Path = "/usr/bin/chromium";
+
+    public sealed record Page(string Dom, IReadOnlyList<string> ConsoleLines, Png.Image Screenshot);
+
+    public static async Task<Page> OpenAsync(string htmlFile, string workDir)
+    {
+        var url = new Uri(System.IO.Path.GetFullPath(htmlFile)).AbsoluteUri;
+        var png = System.IO.Path.Combine(workDir, System.IO.Path.GetFileNameWithoutExtension(htmlFile) + ".png");
+        var (_, shotLog) = await RunAsync(workDir, $"--window-size=1000,1400", $"--screenshot={png}", url);
+        var (dom, domLog) = await RunAsync(workDir, "--dump-dom", url);
+        // Chromium logs every console message and uncaught error of the page as a "CONSOLE" line;
+        // its own D-Bus, GPU and sandbox warnings are not.
+        var console = shotLog.Concat(domLog).Where(l => l.Contains(":CONSOLE", StringComparison.Ordinal)).ToList();
+        Assert.True(File.Exists(png), $"no screenshot of {htmlFile}:\n{string.Join('\n', shotLog)}");
+        return new Page(dom, console, Png.Read(png));
+    }
+
+    private static async Task<(string Stdout, List<string> Log)> RunAsync(string workDir, params string[] args)
+    {
+        var start = new ProcessStartInfo(Path)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in (string[])["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     $"--user-data-dir={System.IO.Path.Combine(workDir, "chromium-profile")}", "--enable-logging=stderr", "--v=0", .. args])
+        {
+            start.ArgumentList.Add(a);
+        }
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"chromium {string.Join(' ', args)} took over 60 s");
+        }
+        return (await stdout, [.. (await stderr).Split('\n')]);
+    }
+}

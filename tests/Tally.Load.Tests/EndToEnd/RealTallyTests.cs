@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Tally.Load.Cli;
+using Xunit.Abstractions;
+
+namespace Tally.Load.Tests.EndToEnd;
+
+/// <summary>Acceptance 2: seed, run and capacity against the real embedded Tally, then the reports in Chromium.</summary>
+public class RealTallyTests(ITestOutputHelper log)
+{
+    private async Task<string> ToolAsync(int expected, params string[] args)
+    {
+        var clock = Stopwatch.StartNew();
+        var (code, output) = await TestConsole.RunAsync(args);
+        log.WriteLine($"$ tally-load {string.Join(' ', args)}   ({clock.Elapsed.TotalSeconds:0.0} s, exit {code})\n{output}");
+        Assert.True(code == expected, $"tally-load {args[0]} exited {code}, expected {expected}:\n{output}");
+        return output;
+    }
+
+    [Fact]
+    public async Task SeedRunCapacity_AgainstRealTally_AuditPasses_AndTheReportsRender()
+    {
+        var dir = Directory.CreateTempSubdirectory("tally-load-e2e").FullName;
+        try
+        {
+            var users = Path.Combine(dir, "users.json");
+            string runJson = Path.Combine(dir, "run.json"), runHtml = Path.Combine(dir, "run.html");
+            string capJson = Path.Combine(dir, "capacity.json"), capHtml = Path.Combine(dir, "capacity.html");
+            await using (var tally = await TallyProcess.StartAsync(Directory.CreateDirectory(Path.Combine(dir, "data")).FullName))
+            {
+                var target = tally.BaseUrl.ToString();
+                string[] common = ["--target", target, "--users-file", users, "--admin-secret", TallyProcess.AdminSecret, "--quiet"];
+
+                var seeded = await ToolAsync(ExitCodes.Ok, "seed", "--target", target, "--users", "500", "--workers", "20", "--out", users, "--quiet");
+                Assert.Contains("seeded 500 new", seeded, StringComparison.Ordinal);
+                using (var file = JsonDocument.Parse(await File.ReadAllTextAsync(users)))
+                {
+                    Assert.Equal(500, file.RootElement.GetArrayLength());
+                    Assert.Equal(500, file.RootElement.EnumerateArray().Select(u => u.GetProperty("account_number").GetString()).Distinct().Count());
+                }
+
+                await ToolAsync(ExitCodes.Ok, ["run", "--scenario", "mixed", "--rate", "200", "--duration", "5s",
+                    "--slo", "p95<300ms,errors<1%", "--json", runJson, "--html", runHtml, .. common]);
+                using (var run = JsonDocument.Parse(await File.ReadAllTextAsync(runJson)))
+                {
+                    var summary = run.RootElement.GetProperty("summary");
+                    Assert.True(summary.GetProperty("requests").GetInt64() >= 900, summary.ToString());
+                    Assert.Equal(0, summary.GetProperty("errors").GetInt64());
+                    Assert.True(run.RootElement.GetProperty("audit").GetProperty("ok").GetBoolean());
+                    // The four endpoints of the mix were all exercised.
+                    Assert.Equal(4, summary.GetProperty("endpoints").GetArrayLength());
+                }
+
+                await ToolAsync(ExitCodes.Ok, ["capacity", "--scenario", "mixed", "--slo", "p95<300ms,errors<1%",
+                    "--start", "200", "--factor", "2", "--warmup", "1s", "--step", "2s", "--cooldown", "500ms",
+                    "--precision", "0.25", "--max-steps", "7", "--json", capJson, "--html", capHtml, .. common]);
+                using (var cap = JsonDocument.Parse(await File.ReadAllTextAsync(capJson)))
+                {
+                    var capacity = cap.RootElement.GetProperty("capacity");
+                    log.WriteLine($"capacity of the real Tally (mixed): {capacity.GetProperty("max_sustainable_rps")} req/s");
+                    Assert.True(capacity.GetProperty("max_sustainable_rps").GetDouble() >= 200, capacity.ToString());
+                    Assert.True(cap.RootElement.GetProperty("audit").GetProperty("ok").GetBoolean());
+                }
+
+                var audit = await ToolAsync(ExitCodes.Ok, "audit", "--target", target, "--admin-secret", TallyProcess.AdminSecret);
+                Assert.Contains("audit: ok", audit, StringComparison.Ordinal);
+            }
+
+            foreach (var (html, charts) in new[] { (runHtml, 3), (capHtml, 2) })
+            {
+                var page = await Chromium.OpenAsync(html, dir);
+                Assert.True(page.ConsoleLines.Count == 0, $"{html} logged to the console:\n{string.Join('\n', page.ConsoleLines)}");
+                // The report's own script counts the SVG charts that have a laid-out box and a line.
+                var rendered = System.Text.RegularExpressions.Regex.Match(page.Dom, @"<title>charts-rendered:(\d+)</title>");
+                Assert.True(rendered.Success, $"the report's script did not run: {page.Dom[..Math.Min(400, page.Dom.Length)]}");
+                Assert.True(int.Parse(rendered.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) >= charts, $"{html}: {rendered.Value}");
+                Assert.True(page.Screenshot.DistinctColours > 16, $"{html}: the screenshot has {page.Screenshot.DistinctColours} colours");
+                Assert.True(page.Screenshot.ForegroundShare > 0.02, $"{html}: the screenshot is {100 * (1 - page.Screenshot.ForegroundShare):0.#}% one colour");
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
+    public async Task Chromium_Check_CatchesConsoleErrors_AndAFlatPage()
+    {
+        var dir = Directory.CreateTempSubdirectory("tally-load-chromium").FullName;
+        try
+        {
+            var bad = Path.Combine(dir, "bad.html");
+            await File.WriteAllTextAsync(bad, "<!doctype html><html><body style=\"background:#fff\"><script>console.error('x'); missing();</script></body></html>");
+            var page = await Chromium.OpenAsync(bad, dir);
+            // Both Chromium runs (screenshot and DOM) see the console.error and the uncaught ReferenceError.
+            Assert.Contains(page.ConsoleLines, l => l.Contains("\"x\"", StringComparison.Ordinal));
+            Assert.Contains(page.ConsoleLines, l => l.Contains("Uncaught ReferenceError", StringComparison.Ordinal));
+            Assert.Equal(1, page.Screenshot.DistinctColours);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+}
