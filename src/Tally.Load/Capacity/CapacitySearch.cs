@@ -28,7 +28,9 @@ public sealed class CapacityResult
 
 /// <summary>
 /// Exponential steps until a step fails, then a binary search between the last passing and
-/// the first failing load, until they are within <c>precision</c> of each other.
+/// the first failing load, until they are within <c>precision</c> of each other. A failing step
+/// is measured once more before the search accepts it: a real overload fails twice, while one
+/// noisy window (a GC, the machine busy elsewhere) must not end the search below the true limit.
 /// </summary>
 public static class CapacitySearch
 {
@@ -43,8 +45,7 @@ public static class CapacitySearch
         var x = start;
         while (steps.Count < maxSteps && !ct.IsCancellationRequested)
         {
-            var step = await runStep(steps.Count, x).ConfigureAwait(false);
-            steps.Add(step);
+            var step = await MeasureAsync(runStep, steps, x, maxSteps).ConfigureAwait(false);
             if (!step.Pass)
             {
                 fail = step;
@@ -69,8 +70,7 @@ public static class CapacitySearch
                     break;
                 }
             }
-            var step = await runStep(steps.Count, mid).ConfigureAwait(false);
-            steps.Add(step);
+            var step = await MeasureAsync(runStep, steps, mid, maxSteps).ConfigureAwait(false);
             if (step.Pass)
             {
                 pass = step;
@@ -93,5 +93,19 @@ public static class CapacitySearch
             ThinkTimeSeconds = thinkSeconds,
             EquivalentUsers = Math.Round(rps * (meanSeconds + thinkSeconds), 1),
         };
+    }
+
+    private static async Task<CapacityStep> MeasureAsync(
+        Func<int, double, Task<CapacityStep>> runStep, List<CapacityStep> steps, double load, int maxSteps)
+    {
+        var step = await runStep(steps.Count, load).ConfigureAwait(false);
+        steps.Add(step);
+        if (step.Pass || steps.Count >= maxSteps)
+        {
+            return step;
+        }
+        var again = await runStep(steps.Count, load).ConfigureAwait(false);
+        steps.Add(again);
+        return again.Pass ? again : step;
     }
 }
