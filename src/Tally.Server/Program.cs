@@ -1,9 +1,12 @@
 using Tally.Server;
+using Tally.Server.Cache;
 using Tally.Server.Features.Accounts;
 using Tally.Server.Features.Auth;
 using Tally.Server.Features.Notifications;
 using Tally.Server.Features.Transfers;
 using Tally.Server.Http;
+using Tally.Server.Options;
+using Microsoft.Extensions.Options;
 
 // Settings ship beside the binary; ./data/ stays relative to the folder Tally is started from.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
@@ -12,6 +15,7 @@ builder.AddServiceDefaults();
 builder.AddTallyOptions();
 builder.AddTallyHttp();
 builder.AddTallyStorage();
+builder.AddTallyCache();
 builder.AddTallyBus();
 builder.AddTallyAuth();
 builder.AddTallyFeatures();
@@ -26,12 +30,16 @@ app.UseAuthorization();
 app.UseRateLimiter();
 
 app.MapDefaultEndpoints();
-app.MapAuthApi();
-app.MapAccountApi();
-app.MapAdminApi();
-app.MapTransferApi();
-app.MapNotificationApi();
-app.MapTallyDocs();
+// Role=worker serves only /health, /ready and /metrics; Role=api and Role=all serve the API too.
+if (app.Services.GetRequiredService<IOptions<RoleOptions>>().Value.ServesApi)
+{
+    app.MapAuthApi();
+    app.MapAccountApi();
+    app.MapAdminApi();
+    app.MapTransferApi();
+    app.MapNotificationApi();
+    app.MapTallyDocs();
+}
 
 app.Run();
 

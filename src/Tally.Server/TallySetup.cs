@@ -65,10 +65,14 @@ public static class TallySetup
         services.AddSingleton<ILedgerStore>(sp => IsPostgres(sp)
             ? sp.GetRequiredService<PostgresLedgerStore>()
             : sp.GetRequiredService<SqliteLedgerStore>());
+        services.AddSingleton<ICommandInbox>(sp => IsPostgres(sp)
+            ? sp.GetRequiredService<PostgresLedgerStore>()
+            : sp.GetRequiredService<SqliteLedgerStore>());
         services.AddSingleton<ILedgerReader>(sp => IsPostgres(sp)
             ? sp.GetRequiredService<PostgresLedgerReader>()
             : sp.GetRequiredService<SqliteLedgerReader>());
         services.AddSingleton<AccountReadCache>();
+        services.AddSingleton<IAccountCache>(sp => sp.GetRequiredService<AccountReadCache>());
         services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: [ServiceDefaultsExtensions.ReadyTag]);
         services.AddHealthChecks().AddCheck("cache", () => HealthCheckResult.Healthy("in-memory"), tags: [ServiceDefaultsExtensions.ReadyTag]);
         return builder;
@@ -81,20 +85,42 @@ public static class TallySetup
     public static WebApplicationBuilder AddTallyBus(this WebApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        var transport = builder.Configuration[$"{BusOptions.Section}:Transport"] ?? "InProcess";
-        if (!transport.Equals("InProcess", StringComparison.OrdinalIgnoreCase))
-        {
-            throw new InvalidOperationException($"Bus:Transport '{transport}' is not supported by this build; use InProcess.");
-        }
-        builder.Services.AddSingleton<CommandDispatcher>();
-        builder.Services.AddSingleton<InProcessCommandBus>();
-        builder.Services.AddSingleton<ICommandBus>(sp => sp.GetRequiredService<InProcessCommandBus>());
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<InProcessCommandBus>());
-        builder.Services.AddHealthChecks().AddCheck<BusHealthCheck>("bus", tags: [ServiceDefaultsExtensions.ReadyTag]);
+        var services = builder.Services;
+        // The transport and the role are read when the services are resolved, not here, so that every configuration
+        // source counts (WebApplicationFactory adds its settings only when the app is built).
+        services.AddOptions<RoleOptions>()
+            .Configure<IConfiguration>((o, configuration) =>
+            {
+                var role = configuration[RoleOptions.Key];
+                if (!string.IsNullOrWhiteSpace(role))
+                {
+                    o.Role = Enum.TryParse<TallyRole>(role, ignoreCase: true, out var parsed) && Enum.IsDefined(parsed)
+                        ? parsed
+                        : throw new OptionsValidationException(RoleOptions.Key, typeof(RoleOptions), [$"Role '{role}' is not api, worker or all."]);
+                }
+            });
+        services.AddOptions<RabbitMqOptions>().BindConfiguration(RabbitMqOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<BusOptions>()
+            .Validate(o => BusHost.IsRabbitMq(o) || o.Transport.Equals("InProcess", StringComparison.OrdinalIgnoreCase), "Bus:Transport must be InProcess or RabbitMq.")
+            .Validate<IOptions<RoleOptions>>(
+                (bus, role) => BusHost.IsRabbitMq(bus) || role.Value.Role == TallyRole.All,
+                "Bus:Transport InProcess runs api and worker in one process, so it requires Role=all; use Bus:Transport=RabbitMq for Role=api or Role=worker.");
 
-        builder.Services.AddScoped<ICommandHandler<RegisterUser, Outcome<UserView>>, RegisterUserHandler>();
-        builder.Services.AddScoped<ICommandHandler<MakeTransfer, Outcome<TransferResult>>, MakeTransferHandler>();
-        builder.Services.AddScoped<ICommandHandler<ResolveTransfer, Outcome<TransferResult>>, ResolveTransferHandler>();
+        services.AddSingleton<CommandDispatcher>();
+        services.AddSingleton<InProcessCommandBus>();
+        services.AddSingleton<Bus.RabbitMq.RabbitMqConnection>();
+        services.AddSingleton<Bus.RabbitMq.RabbitMqCommandBus>();
+        services.AddSingleton<Bus.RabbitMq.RabbitMqCommandConsumer>();
+        services.AddSingleton<ICommandBus>(sp => BusHost.IsRabbitMq(sp.GetRequiredService<IOptions<BusOptions>>().Value)
+            ? sp.GetRequiredService<Bus.RabbitMq.RabbitMqCommandBus>()
+            : sp.GetRequiredService<InProcessCommandBus>());
+        services.AddSingleton<BusHost>();
+        services.AddHostedService(sp => sp.GetRequiredService<BusHost>());
+        services.AddHealthChecks().AddCheck<BusHealthCheck>("bus", tags: [ServiceDefaultsExtensions.ReadyTag]);
+
+        services.AddScoped<ICommandHandler<RegisterUser, Outcome<UserView>>, RegisterUserHandler>();
+        services.AddScoped<ICommandHandler<MakeTransfer, Outcome<TransferResult>>, MakeTransferHandler>();
+        services.AddScoped<ICommandHandler<ResolveTransfer, Outcome<TransferResult>>, ResolveTransferHandler>();
         return builder;
     }
 
@@ -102,8 +128,12 @@ public static class TallySetup
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddSingleton<NotificationHub>();
-        builder.Services.AddSingleton<INotificationPublisher>(sp => sp.GetRequiredService<NotificationHub>());
-        builder.Services.AddHostedService<HoldExpiryService>();
+        // With Cache:Redis, notifications fan out to every instance over Redis pub/sub (see Cache/).
+        builder.Services.AddSingleton<INotificationPublisher>(sp => Cache.CacheSetup.UsesRedis(sp)
+            ? sp.GetRequiredService<Cache.RedisNotificationPublisher>()
+            : sp.GetRequiredService<NotificationHub>());
+        // The hold-expiry sweep is a write: it runs where the workers run (Role=worker or all), not on api instances.
+        builder.Services.AddHostedService<WorkerRoleHostedService<HoldExpiryService>>();
         return builder;
     }
 
@@ -140,17 +170,5 @@ internal sealed class DatabaseHealthCheck(ILedgerReader reader, IDatabaseMigrato
         {
             return HealthCheckResult.Unhealthy("The database does not answer.");
         }
-    }
-}
-
-internal sealed class BusHealthCheck(InProcessCommandBus bus, IOptions<BusOptions> options) : IHealthCheck
-{
-    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
-    {
-        var depth = bus.QueueDepth;
-        var capacity = options.Value.Capacity;
-        return Task.FromResult(depth >= capacity * 0.9
-            ? HealthCheckResult.Degraded($"in-process queue {depth}/{capacity}")
-            : HealthCheckResult.Healthy($"in-process queue {depth}/{capacity}"));
     }
 }

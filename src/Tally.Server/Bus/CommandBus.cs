@@ -12,7 +12,17 @@ public interface ICommandHandler<in TCommand, TResult>
 }
 
 /// <summary>What travels with every command: its inbox id, its deadline and the trace it belongs to.</summary>
-public sealed record CommandContext(Guid CommandId, DateTimeOffset Deadline, string? TraceParent);
+public sealed record CommandContext(Guid CommandId, DateTimeOffset Deadline, string? TraceParent)
+{
+    /// <summary>
+    /// True when the transport may deliver this command more than once (a broker redelivers what was not acked),
+    /// so the store records <see cref="CommandId"/> in its inbox in the same transaction as the effect.
+    /// </summary>
+    public bool MayRedeliver { get; init; }
+
+    /// <summary>The inbox key to hand to the store: the command id when the command may be redelivered, else null.</summary>
+    public Guid? InboxId => MayRedeliver ? CommandId : null;
+}
 
 /// <summary>Sends a command to whichever transport is configured, and waits for its result until the deadline.</summary>
 public interface ICommandBus
@@ -28,6 +38,15 @@ public sealed class CommandQueueFullException(int retryAfterSeconds) : Exception
 }
 
 public sealed class CommandDeadlineExceededException() : Exception("The command was not processed before its deadline.");
+
+/// <summary>The transport cannot take commands now (the broker is unreachable); nothing was sent.</summary>
+public sealed class CommandBusUnavailableException(int retryAfterSeconds, Exception? inner = null) : Exception("The command bus is unavailable.", inner)
+{
+    public int RetryAfterSeconds { get; } = retryAfterSeconds;
+}
+
+/// <summary>A worker ran the command and its handler failed for good; the command went to the dead-letter queue.</summary>
+public sealed class CommandFailedException(string message) : Exception(message);
 
 /// <summary>Finds the handler of a command by its type; shared by every transport, so handlers never know which one ran them.</summary>
 public sealed class CommandDispatcher(IServiceScopeFactory scopes)

@@ -65,6 +65,7 @@ public sealed class TallyExceptionHandler(IProblemDetailsService problems, ILogg
             DomainException domain => (domain.Error.Status, domain.Error.Code, domain.Error.Detail),
             CommandQueueFullException full => (StatusCodes.Status503ServiceUnavailable, ErrorCodes.QueueFull, $"Too many requests are waiting; retry in {full.RetryAfterSeconds} s."),
             CommandDeadlineExceededException => (StatusCodes.Status504GatewayTimeout, ErrorCodes.DeadlineExceeded, "The request was not processed in time and was dropped; nothing was applied."),
+            CommandBusUnavailableException unavailable => (StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable, $"The command bus is unavailable; nothing was sent. Retry in {unavailable.RetryAfterSeconds} s."),
             OperationCanceledException when httpContext.RequestAborted.IsCancellationRequested => (499, ErrorCodes.InvalidRequest, "The client closed the request."),
             _ => (StatusCodes.Status500InternalServerError, ErrorCodes.InternalError, "An unexpected error occurred."),
         };
@@ -75,6 +76,10 @@ public sealed class TallyExceptionHandler(IProblemDetailsService problems, ILogg
         if (exception is CommandQueueFullException queueFull)
         {
             httpContext.Response.Headers.RetryAfter = queueFull.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        else if (exception is CommandBusUnavailableException busDown)
+        {
+            httpContext.Response.Headers.RetryAfter = busDown.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
         if (httpContext.Response.HasStarted)
         {

@@ -36,6 +36,14 @@ public sealed class TallyMetrics
 
     public void CommandWaited(TimeSpan wait) => _queueWait.Record(wait.TotalSeconds);
 
+    /// <summary>One depth per queue, e.g. the broker's queues as last polled: tally_bus_queue_depth{transport, queue}.</summary>
+    public void ObserveQueueDepths(string transport, Func<IEnumerable<KeyValuePair<string, int>>> depths) =>
+        _meter.CreateObservableGauge(
+            "tally.bus.queue.depth",
+            () => depths().Select(d => new Measurement<int>(d.Value, new KeyValuePair<string, object?>("transport", transport), new KeyValuePair<string, object?>("queue", d.Key))),
+            unit: "{command}",
+            description: "Commands waiting in the queue");
+
     public void ObserveQueueDepth(string transport, Func<int> depth) =>
         _meter.CreateObservableGauge("tally.bus.queue.depth", () => new Measurement<int>(depth(), new KeyValuePair<string, object?>("transport", transport)), unit: "{command}", description: "Commands waiting in the queue");
 }

@@ -48,6 +48,57 @@ public sealed class BusOptions
     public int RetryAfterSeconds { get; set; } = 1;
 }
 
+/// <summary>What this process does: <c>Role=api</c> (HTTP, publishes writes), <c>worker</c> (runs commands), or <c>all</c>.</summary>
+public sealed class RoleOptions
+{
+    public const string Key = "Role";
+
+    public TallyRole Role { get; set; } = TallyRole.All;
+
+    public bool ServesApi => Role is TallyRole.All or TallyRole.Api;
+
+    public bool RunsWorkers => Role is TallyRole.All or TallyRole.Worker;
+}
+
+/// <summary>The RabbitMQ transport (<c>Bus:Transport=RabbitMq</c>), under <c>Bus:RabbitMq</c>; the broker is <c>ConnectionStrings:RabbitMq</c>.</summary>
+public sealed class RabbitMqOptions
+{
+    public const string Section = "Bus:RabbitMq";
+
+    /// <summary>Queue names are <c>{prefix}.commands.{area}</c>, with <c>{prefix}.commands.dlx</c> and <c>{prefix}.commands.dead</c> for poison messages.</summary>
+    [Required]
+    [RegularExpression("^[a-zA-Z0-9_.-]{1,100}$")]
+    public string QueuePrefix { get; set; } = "tally";
+
+    /// <summary>Unacked messages a worker holds per queue, and the handlers it runs at once per queue.</summary>
+    [Range(1, 10_000)]
+    public int Prefetch { get; set; } = 64;
+
+    /// <summary>Channels the api side publishes on (each waits for its publisher confirm) and takes replies on.</summary>
+    [Range(1, 256)]
+    public int PublisherChannels { get; set; } = 16;
+
+    /// <summary>How long past the deadline the api still waits for a reply, for a command a worker took just before it.</summary>
+    public TimeSpan ReplyGrace { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Deliveries of one message whose handler throws before it goes to the dead-letter queue.</summary>
+    [Range(1, 100)]
+    public int MaxAttempts { get; set; } = 3;
+
+    /// <summary>How often the queue depths are read for /metrics.</summary>
+    public TimeSpan DepthPollInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long an inbox row is kept; a redelivery can only come while its message lives (its deadline).</summary>
+    public TimeSpan InboxRetention { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>The dead-letter queue's bound (oldest dropped first).</summary>
+    [Range(1, 10_000_000)]
+    public int DeadLetterMaxLength { get; set; } = 100_000;
+
+    /// <summary>How long start-up waits for the broker before it goes on and keeps trying in the background.</summary>
+    public TimeSpan StartupWait { get; set; } = TimeSpan.FromSeconds(15);
+}
+
 public sealed class AuthOptions
 {
     public const string Section = "Auth";

@@ -8,7 +8,7 @@ namespace Tally.Server.Storage;
 /// served only while its version is current: a read that raced a write can store a value, but
 /// never serve it, so no read is stale once the write has returned.
 /// </summary>
-public sealed class AccountReadCache
+public sealed class AccountReadCache : IAccountCache
 {
     private const int MaxEntries = 200_000;
 

@@ -14,20 +14,31 @@ public sealed record NewTransfer(
     DateTimeOffset Now,
     DateTimeOffset HoldUntil);
 
-/// <summary>Every change to money and users. Each call is one atomic unit of work with its own outcome.</summary>
+/// <summary>
+/// Every change to money and users. Each call is one atomic unit of work with its own outcome. A call given a
+/// <c>commandId</c> (the inbox key of a command a broker may redeliver) records it with its outcome in the same
+/// transaction as the effect; a second call with the same id changes nothing and returns the stored outcome.
+/// </summary>
 public interface ILedgerStore
 {
-    Task<Outcome<UserView>> RegisterAsync(string phone, string username, string passwordHash, DateTimeOffset now);
+    Task<Outcome<UserView>> RegisterAsync(string phone, string username, string passwordHash, DateTimeOffset now, Guid? commandId = null);
 
-    Task<Outcome<TransferResult>> TransferAsync(NewTransfer transfer);
+    Task<Outcome<TransferResult>> TransferAsync(NewTransfer transfer, Guid? commandId = null);
 
-    Task<Outcome<TransferResult>> ResolveHoldAsync(long userId, long? transferId, string? clientRef, bool confirm, DateTimeOffset now);
+    Task<Outcome<TransferResult>> ResolveHoldAsync(long userId, long? transferId, string? clientRef, bool confirm, DateTimeOffset now, Guid? commandId = null);
 
     Task<int> ExpireHoldsAsync(DateTimeOffset now, int limit);
 
     Task<bool> MarkNotificationReadAsync(long userId, long notificationId);
 
     Task RevokeTokenAsync(string jti, DateTimeOffset expiresAt);
+}
+
+/// <summary>Upkeep of the command inbox: a redelivery can only come while its message lives, so old rows can go.</summary>
+public interface ICommandInbox
+{
+    /// <summary>Deletes up to <paramref name="limit"/> inbox rows written before <paramref name="before"/>; returns how many.</summary>
+    Task<int> PurgeAsync(DateTimeOffset before, int limit);
 }
 
 /// <summary>Reads; none of them changes anything.</summary>

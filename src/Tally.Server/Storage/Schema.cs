@@ -64,5 +64,16 @@ internal static class Schema
             expires_at INTEGER NOT NULL
         );
         """,
+        """
+        -- The inbox: the id of every command that a broker may redeliver, written in the same transaction as the
+        -- command's effect, with the outcome it had (JSON). A redelivered command finds its row and gets that
+        -- outcome back instead of applying twice.
+        CREATE TABLE command_inbox (
+            command_id TEXT PRIMARY KEY,
+            outcome    TEXT,
+            created_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX ix_command_inbox_created ON command_inbox (created_at);
+        """,
     ];
 }

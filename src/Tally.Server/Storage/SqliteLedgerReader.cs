@@ -5,7 +5,7 @@ using Tally.Domain;
 namespace Tally.Server.Storage;
 
 /// <summary>Reads on pooled connections; in WAL mode they never wait for the writer.</summary>
-public sealed class SqliteLedgerReader(SqliteDatabase database, AccountReadCache cache) : ILedgerReader
+public sealed class SqliteLedgerReader(SqliteDatabase database, IAccountCache cache) : ILedgerReader
 {
     private const string UserSelect = """
         SELECT u.id AS Id, u.phone AS Phone, u.username AS Username, a.account_number AS AccountNumber, a.balance AS Balance

@@ -5,7 +5,7 @@ using Tally.Domain;
 namespace Tally.Server.Storage;
 
 /// <summary>The ledger's writes on SQLite, each run by the single writer inside its own savepoint.</summary>
-public sealed class SqliteLedgerStore(WriteQueue writer, AccountReadCache cache) : ILedgerStore
+public sealed class SqliteLedgerStore(WriteQueue writer, IAccountCache cache) : ILedgerStore, ICommandInbox
 {
     internal const string TransferSelect = """
         SELECT t.id AS TransferId, t.status AS Status, COALESCE(fu.username, 'Tally Bank') AS FromName,
@@ -18,8 +18,8 @@ public sealed class SqliteLedgerStore(WriteQueue writer, AccountReadCache cache)
         LEFT JOIN users tu ON tu.id = t.to_account_id
         """;
 
-    public Task<Outcome<UserView>> RegisterAsync(string phone, string username, string passwordHash, DateTimeOffset now) =>
-        writer.ExecuteAsync(c =>
+    public Task<Outcome<UserView>> RegisterAsync(string phone, string username, string passwordHash, DateTimeOffset now, Guid? commandId = null) =>
+        Write(commandId, now, c =>
         {
             var at = Clock.Format(now);
             var id = c.QuerySingleOrDefault<long?>(
@@ -44,8 +44,8 @@ public sealed class SqliteLedgerStore(WriteQueue writer, AccountReadCache cache)
             return new UserView(id.Value, phone, username, accountNumber, Money.OpeningBalance);
         });
 
-    public Task<Outcome<TransferResult>> TransferAsync(NewTransfer t) =>
-        Invalidating(writer.ExecuteAsync(c =>
+    public Task<Outcome<TransferResult>> TransferAsync(NewTransfer t, Guid? commandId = null) =>
+        Invalidating(Write(commandId, t.Now, c =>
         {
             var at = Clock.Format(t.Now);
             var status = t.Instant ? TransferStatus.Success : TransferStatus.Pending;
@@ -90,8 +90,8 @@ public sealed class SqliteLedgerStore(WriteQueue writer, AccountReadCache cache)
             return new TransferResult(view, Replayed: false, Notify(c, view, at));
         }));
 
-    public Task<Outcome<TransferResult>> ResolveHoldAsync(long userId, long? transferId, string? clientRef, bool confirm, DateTimeOffset now) =>
-        Invalidating(writer.ExecuteAsync(c =>
+    public Task<Outcome<TransferResult>> ResolveHoldAsync(long userId, long? transferId, string? clientRef, bool confirm, DateTimeOffset now, Guid? commandId = null) =>
+        Invalidating(Write(commandId, now, c =>
         {
             var row = transferId is { } tid
                 ? c.QuerySingleOrDefault<TransferRow>(TransferSelect + " WHERE t.id = @tid AND t.kind = 'transfer'", new { tid })
@@ -162,6 +162,18 @@ public sealed class SqliteLedgerStore(WriteQueue writer, AccountReadCache cache)
             c.Execute("DELETE FROM revoked_tokens WHERE expires_at < @now", new { now });
             return c.Execute("INSERT INTO revoked_tokens (jti, expires_at) VALUES (@jti, @exp) ON CONFLICT (jti) DO NOTHING", new { jti, exp = expiresAt.ToUnixTimeSeconds() });
         });
+
+    public async Task<int> PurgeAsync(DateTimeOffset before, int limit)
+    {
+        var outcome = await writer.ExecuteAsync(c => c.Execute(
+            "DELETE FROM command_inbox WHERE command_id IN (SELECT command_id FROM command_inbox WHERE created_at < @before LIMIT @limit)",
+            new { before = Clock.Format(before), limit }));
+        return outcome.Value;
+    }
+
+    // With an inbox key, the write applies once per command however often it is delivered.
+    private Task<Outcome<T>> Write<T>(Guid? commandId, DateTimeOffset now, Func<SqliteConnection, T> work) =>
+        commandId is { } id ? writer.ExecuteOnceAsync(id, now, work) : writer.ExecuteAsync(work);
 
     // After commit and before the write returns, so that no read after it is stale.
     private async Task<Outcome<TransferResult>> Invalidating(Task<Outcome<TransferResult>> write)

@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Dapper;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using Tally.Domain;
@@ -32,6 +33,21 @@ public sealed class WriteQueue : IAsyncDisposable
     public Task<Outcome<T>> ExecuteAsync<T>(Func<SqliteConnection, T> work)
     {
         var operation = new WriteOperation<T>(work);
+        if (!_channel.Writer.TryWrite(operation))
+        {
+            throw new ObjectDisposedException(nameof(WriteQueue));
+        }
+        return operation.Completion.Task;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> once per <paramref name="commandId"/>: the id and the outcome go into the inbox in
+    /// the same transaction as the effect, and a second call with the same id returns the stored outcome and
+    /// changes nothing. A broken rule is recorded too, so a redelivery answers as the first delivery did.
+    /// </summary>
+    public Task<Outcome<T>> ExecuteOnceAsync<T>(Guid commandId, DateTimeOffset now, Func<SqliteConnection, T> work)
+    {
+        var operation = new InboxWriteOperation<T>(commandId, Clock.Format(now), work);
         if (!_channel.Writer.TryWrite(operation))
         {
             throw new ObjectDisposedException(nameof(WriteQueue));
@@ -163,5 +179,71 @@ public sealed class WriteQueue : IAsyncDisposable
         }
 
         public void Fail(Exception exception) => Completion.TrySetException(exception);
+    }
+
+    private sealed class InboxWriteOperation<T>(Guid commandId, string at, Func<SqliteConnection, T> work) : IWriteOperation
+    {
+        private Outcome<T>? _outcome;
+        private Exception? _error;
+
+        public TaskCompletionSource<Outcome<T>> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public bool Run(SqliteConnection connection)
+        {
+            try
+            {
+                var id = commandId.ToString("D");
+                // The primary key decides: the first delivery inserts, any later one finds the row.
+                var inserted = connection.Execute(
+                    "INSERT INTO command_inbox (command_id, created_at) VALUES (@id, @at) ON CONFLICT (command_id) DO NOTHING", new { id, at });
+                if (inserted == 0)
+                {
+                    var stored = connection.QuerySingle<string?>("SELECT outcome FROM command_inbox WHERE command_id = @id", new { id });
+                    _outcome = (Outcome<T>)Bus.BusJson.Deserialize(System.Text.Encoding.UTF8.GetBytes(stored ?? "null"), typeof(Outcome<T>))!;
+                    return true;
+                }
+                Exec(connection, "SAVEPOINT effect");
+                try
+                {
+                    _outcome = Outcome<T>.Ok(work(connection));
+                    Exec(connection, "RELEASE effect");
+                }
+                catch (DomainException ex)
+                {
+                    // The rule's effect is undone, its outcome is still recorded.
+                    Exec(connection, "ROLLBACK TO effect; RELEASE effect");
+                    _outcome = Outcome<T>.Fail(ex.Error);
+                }
+                var json = System.Text.Encoding.UTF8.GetString(Bus.BusJson.Serialize(_outcome, typeof(Outcome<T>)));
+                connection.Execute("UPDATE command_inbox SET outcome = @json WHERE command_id = @id", new { json, id });
+                return true;
+            }
+            catch (Exception ex)
+            {
+                _error = ex;
+                return false;
+            }
+        }
+
+        public void Complete()
+        {
+            if (_error is not null)
+            {
+                Completion.TrySetException(_error);
+            }
+            else
+            {
+                Completion.TrySetResult(_outcome!);
+            }
+        }
+
+        public void Fail(Exception exception) => Completion.TrySetException(exception);
+
+        private static void Exec(SqliteConnection connection, string sql)
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = sql;
+            command.ExecuteNonQuery();
+        }
     }
 }

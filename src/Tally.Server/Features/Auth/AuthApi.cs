@@ -32,7 +32,7 @@ public sealed class RegisterUserHandler(ILedgerStore store, TimeProvider time) :
         {
             return Task.FromResult<Outcome<UserView>>(DomainError.BadRequest(ErrorCodes.InvalidRequest, "The registration is not valid."));
         }
-        return store.RegisterAsync(command.Phone, command.Username, command.PasswordHash, time.GetUtcNow());
+        return store.RegisterAsync(command.Phone, command.Username, command.PasswordHash, time.GetUtcNow(), context.InboxId);
     }
 }
 
@@ -134,7 +134,7 @@ public static class AuthApi
     {
         var byPhone = !string.IsNullOrEmpty(phone);
         var key = byPhone ? "p:" + phone : "u:" + username!.Trim();
-        if (throttle.TryAttempt(key) is { } retryAfter)
+        if (await throttle.TryAttemptAsync(key, http.Connection.RemoteIpAddress?.ToString()) is { } retryAfter)
         {
             metrics.Login("throttled");
             http.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Tally.Domain;
+using Tally.Server.Cache;
 using Tally.Server.Http;
 using Tally.Server.Options;
 
@@ -21,7 +22,10 @@ public static class AuthSetup
         builder.Services.AddSingleton<PasswordHasher>();
         builder.Services.AddSingleton<SessionTokens>();
         builder.Services.AddSingleton<StoredTokenRevocation>();
-        builder.Services.AddSingleton<ITokenRevocation>(sp => sp.GetRequiredService<StoredTokenRevocation>());
+        // With Cache:Redis, revocations are also published to every instance (see Cache/RedisTokenRevocation).
+        builder.Services.AddSingleton<ITokenRevocation>(sp => CacheSetup.UsesRedis(sp)
+            ? sp.GetRequiredService<RedisTokenRevocation>()
+            : sp.GetRequiredService<StoredTokenRevocation>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<StoredTokenRevocation>());
         builder.Services.AddSingleton<LoginThrottle>();
 
@@ -103,20 +107,40 @@ public static class AuthSetup
         principal.TryGetUserId() ?? throw new InvalidOperationException("The endpoint requires a session.");
 }
 
-/// <summary>Login attempts per phone (or username), across every client address, with ASP.NET Core's rate limiter.</summary>
+/// <summary>
+/// Login attempts per phone (or username), across every client address, with ASP.NET Core's rate limiter.
+/// With Cache:Redis the counts (per phone and per client IP) are shared by every instance; when Redis does
+/// not answer, this instance counts in memory.
+/// </summary>
 public sealed class LoginThrottle : IDisposable
 {
     private readonly PartitionedRateLimiter<string> _limiter;
+    private readonly ISharedLoginCounter? _shared;
 
-    public LoginThrottle(IOptions<AuthOptions> options)
+    public LoginThrottle(IOptions<AuthOptions> options, ISharedLoginCounter? shared = null)
     {
+        _shared = shared;
         var permits = options.Value.LoginPermitsPerPhonePerMinute;
         _limiter = PartitionedRateLimiter.Create<string, string>(key => RateLimitPartition.GetFixedWindowLimiter(
             key,
             _ => new FixedWindowRateLimiterOptions { PermitLimit = permits, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
     }
 
-    /// <summary>Takes one attempt for <paramref name="key"/>; null when allowed, else the seconds to wait.</summary>
+    /// <summary>Takes one attempt for <paramref name="key"/> (and the client IP, when shared); null when allowed, else the seconds to wait.</summary>
+    public async ValueTask<int?> TryAttemptAsync(string key, string? clientIp)
+    {
+        if (_shared is { IsActive: true })
+        {
+            var (handled, retryAfter) = await _shared.TryAttemptAsync(key, clientIp);
+            if (handled)
+            {
+                return retryAfter;
+            }
+        }
+        return TryAttempt(key);
+    }
+
+    /// <summary>Takes one attempt for <paramref name="key"/> in memory; null when allowed, else the seconds to wait.</summary>
     public int? TryAttempt(string key)
     {
         using var lease = _limiter.AttemptAcquire(key);

@@ -111,6 +111,9 @@ public sealed class StoredTokenRevocation(ILedgerStore store, ILedgerReader read
 
     public bool IsRevoked(string jti) => _revoked.ContainsKey(jti);
 
+    /// <summary>Adds a revocation made elsewhere (another instance) to this instance's set; the database already has it.</summary>
+    public void Remember(string jti, long expiresAt) => _revoked[jti] = expiresAt;
+
     public async Task RevokeAsync(string jti, DateTimeOffset expiresAt)
     {
         await store.RevokeTokenAsync(jti, expiresAt);

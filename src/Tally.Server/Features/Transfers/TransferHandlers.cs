@@ -57,7 +57,7 @@ public sealed class MakeTransferHandler(
         var now = time.GetUtcNow();
         var outcome = await store.TransferAsync(new NewTransfer(
             command.SenderId, to, sender.Username, command.Amount, command.Note, command.ClientRef, command.Instant,
-            RequestHash(to.Id, command), now, now.AddSeconds(options.Value.HoldSeconds)));
+            RequestHash(to.Id, command), now, now.AddSeconds(options.Value.HoldSeconds)), context.InboxId);
         await TransferOutcomes.PublishAsync(outcome, metrics, notifications);
         return outcome;
     }
@@ -109,7 +109,7 @@ public sealed class ResolveTransferHandler(
 {
     public async Task<Outcome<TransferResult>> HandleAsync(ResolveTransfer command, CommandContext context, CancellationToken cancellationToken)
     {
-        var outcome = await store.ResolveHoldAsync(command.UserId, command.TransferId, command.ClientRef, command.Confirm, time.GetUtcNow());
+        var outcome = await store.ResolveHoldAsync(command.UserId, command.TransferId, command.ClientRef, command.Confirm, time.GetUtcNow(), context.InboxId);
         await TransferOutcomes.PublishAsync(outcome, metrics, notifications);
         return outcome;
     }

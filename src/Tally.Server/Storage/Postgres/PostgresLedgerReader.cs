@@ -5,7 +5,7 @@ using Tally.Domain;
 namespace Tally.Server.Storage.Postgres;
 
 /// <summary>Reads on pooled connections, with the queries and outputs of <see cref="SqliteLedgerReader"/>; under MVCC they never wait for the writer.</summary>
-public sealed class PostgresLedgerReader(PostgresDatabase database, AccountReadCache cache) : ILedgerReader
+public sealed class PostgresLedgerReader(PostgresDatabase database, IAccountCache cache) : ILedgerReader
 {
     private const string UserSelect = """
         SELECT u.id AS Id, u.phone AS Phone, u.username AS Username, a.account_number AS AccountNumber, a.balance AS Balance

@@ -8,15 +8,19 @@ namespace Tally.Server.Storage.Postgres;
 /// moves only through the batching writer (one PL/pgSQL call per operation); writes that touch no money run
 /// directly on a pooled connection.
 /// </summary>
-public sealed class PostgresLedgerStore(PostgresWriteQueue writer, PostgresDatabase database, AccountReadCache cache) : ILedgerStore
+public sealed class PostgresLedgerStore(PostgresWriteQueue writer, PostgresDatabase database, IAccountCache cache) : ILedgerStore, ICommandInbox
 {
+    // The *_once functions record the command id and the outcome row in command_inbox, in the same transaction.
+    private const string TransferOnceSql = "SELECT * FROM tally_transfer_once($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+    private const string ResolveOnceSql = "SELECT * FROM tally_resolve_hold_once($1, $2, $3, $4, $5, $6)";
+    private const string RegisterOnceSql = "SELECT o_id, o_account_number FROM tally_register_once($1, $2, $3, $4, $5, $6, $7)";
     private const string TransferSql = "SELECT * FROM tally_transfer($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
     private const string ResolveSql = "SELECT * FROM tally_resolve_hold($1, $2, $3, $4, $5)";
     private const string RegisterSql = "SELECT o_id, o_account_number FROM tally_register($1, $2, $3, $4, $5, $6)";
     private const string ExpireSql = "SELECT * FROM tally_expire_holds($1, $2)";
     private const int AccountNumberCandidates = 8;
 
-    public async Task<Outcome<UserView>> RegisterAsync(string phone, string username, string passwordHash, DateTimeOffset now)
+    public async Task<Outcome<UserView>> RegisterAsync(string phone, string username, string passwordHash, DateTimeOffset now, Guid? commandId = null)
     {
         var candidates = new string[AccountNumberCandidates];
         for (var i = 0; i < candidates.Length; i++)
@@ -24,8 +28,8 @@ public sealed class PostgresLedgerStore(PostgresWriteQueue writer, PostgresDatab
             candidates[i] = AccountNumber.NewRandom();
         }
         var rows = await writer.ExecuteAsync(
-            RegisterSql,
-            [PgArg.Text(phone), PgArg.Text(username), PgArg.Text(passwordHash), PgArg.Text(Clock.Format(now)), PgArg.TextArray(candidates), PgArg.Bigint(Money.OpeningBalance)],
+            commandId is null ? RegisterSql : RegisterOnceSql,
+            [.. Inbox(commandId), PgArg.Text(phone), PgArg.Text(username), PgArg.Text(passwordHash), PgArg.Text(Clock.Format(now)), PgArg.TextArray(candidates), PgArg.Bigint(Money.OpeningBalance)],
             r => r.IsDBNull(0) ? ((long Id, string Number)?)null : (r.GetInt64(0), r.GetString(1)));
         if (rows[0] is not { } created)
         {
@@ -34,11 +38,12 @@ public sealed class PostgresLedgerStore(PostgresWriteQueue writer, PostgresDatab
         return Outcome<UserView>.Ok(new UserView(created.Id, phone, username, created.Number, Money.OpeningBalance));
     }
 
-    public async Task<Outcome<TransferResult>> TransferAsync(NewTransfer t)
+    public async Task<Outcome<TransferResult>> TransferAsync(NewTransfer t, Guid? commandId = null)
     {
         var rows = await writer.ExecuteAsync(
-            TransferSql,
+            commandId is null ? TransferSql : TransferOnceSql,
             [
+                .. Inbox(commandId),
                 PgArg.Bigint(t.FromUserId), PgArg.Bigint(t.To.Id), PgArg.Bigint(t.Amount), PgArg.Bool(t.Instant), PgArg.Text(t.Note),
                 PgArg.Text(t.ClientRef), PgArg.Text(t.RequestHash), PgArg.Text(Clock.Format(t.HoldUntil)), PgArg.Text(Clock.Format(t.Now)),
                 PgArg.Text(t.FromUsername), PgArg.Text(t.To.Username), PgArg.Text(t.To.AccountNumber),
@@ -55,11 +60,11 @@ public sealed class PostgresLedgerStore(PostgresWriteQueue writer, PostgresDatab
         };
     }
 
-    public async Task<Outcome<TransferResult>> ResolveHoldAsync(long userId, long? transferId, string? clientRef, bool confirm, DateTimeOffset now)
+    public async Task<Outcome<TransferResult>> ResolveHoldAsync(long userId, long? transferId, string? clientRef, bool confirm, DateTimeOffset now, Guid? commandId = null)
     {
         var rows = await writer.ExecuteAsync(
-            ResolveSql,
-            [PgArg.Bigint(userId), PgArg.Bigint(transferId), PgArg.Text(clientRef), PgArg.Bool(confirm), PgArg.Text(Clock.Format(now))],
+            commandId is null ? ResolveSql : ResolveOnceSql,
+            [.. Inbox(commandId), PgArg.Bigint(userId), PgArg.Bigint(transferId), PgArg.Text(clientRef), PgArg.Bool(confirm), PgArg.Text(Clock.Format(now))],
             TransferCall.Read);
         var call = rows[0];
         switch (call.Code)
@@ -109,6 +114,17 @@ public sealed class PostgresLedgerStore(PostgresWriteQueue writer, PostgresDatab
         await batch.ExecuteNonQueryAsync();
     }
 
+    public async Task<int> PurgeAsync(DateTimeOffset before, int limit)
+    {
+        await using var command = database.DataSource.CreateCommand(
+            "DELETE FROM command_inbox WHERE command_id IN (SELECT command_id FROM command_inbox WHERE created_at < $1 LIMIT $2)");
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Clock.Format(before) });
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
+        return await command.ExecuteNonQueryAsync();
+    }
+
+    private static PgArg[] Inbox(Guid? commandId) => commandId is { } id ? [PgArg.Uuid(id)] : [];
+
     // After commit and before the write returns, so that no read after it is stale.
     private Outcome<TransferResult> Invalidated(TransferResult result)
     {
@@ -125,13 +141,20 @@ public sealed class PostgresLedgerStore(PostgresWriteQueue writer, PostgresDatab
         string Code, long? TransferId, string? Status, string? FromName, string? ToName, string? ToAccountNumber, long? Amount, string? Note,
         string? ClientRef, string? HoldUntil, string? CreatedAt, long? FromId, long? ToId, bool Replayed, long? ReceivedId, long? SentId)
     {
+        /// <summary>When the call first ran; only the *_once functions return it (a replayed row keeps its first time).</summary>
+        public string? At { get; init; }
+
         public static TransferCall Read(NpgsqlDataReader r) => new(
             r.GetString(0), Long(r, 1), Str(r, 2), Str(r, 3), Str(r, 4), Str(r, 5), Long(r, 6), Str(r, 7),
-            Str(r, 8), Str(r, 9), Str(r, 10), Long(r, 11), Long(r, 12), !r.IsDBNull(13) && r.GetBoolean(13), Long(r, 14), Long(r, 15));
+            Str(r, 8), Str(r, 9), Str(r, 10), Long(r, 11), Long(r, 12), !r.IsDBNull(13) && r.GetBoolean(13), Long(r, 14), Long(r, 15))
+        {
+            At = r.FieldCount > 16 ? Str(r, 16) : null,
+        };
 
         /// <summary>The result, with the notifications the call wrote at <paramref name="notifiedAt"/>.</summary>
         public TransferResult ToResult(string notifiedAt)
         {
+            notifiedAt = At ?? notifiedAt;
             var view = new TransferView(TransferId!.Value, Status!, FromName!, ToName!, ToAccountNumber!, Amount!.Value, Note, ClientRef, HoldUntil, CreatedAt!)
             {
                 FromUserId = FromId!.Value,

@@ -285,5 +285,86 @@ internal static class PostgresSchema
         END
         $fn$;
         """,
+        """
+        -- The inbox: the id of every command that a broker may redeliver, written in the same transaction as the
+        -- command's effect, with the row its function returned (the outcome, as JSON). A redelivered command
+        -- finds its id (the primary key decides, not a check-then-insert), changes nothing, and gets that row back.
+        CREATE TABLE command_inbox (
+            command_id uuid  PRIMARY KEY,
+            outcome    jsonb,
+            created_at text  COLLATE "C" NOT NULL
+        );
+        CREATE INDEX ix_command_inbox_created ON command_inbox (created_at);
+
+        -- The row of tally_transfer and tally_resolve_hold, plus o_at: when the call ran (its notifications' time).
+        CREATE TYPE tally_transfer_outcome AS (
+            o_code text, o_transfer_id bigint, o_status text, o_from_name text, o_to_name text,
+            o_to_account_number text, o_amount bigint, o_note text, o_client_ref text,
+            o_hold_until text, o_created_at text, o_from_id bigint, o_to_id bigint,
+            o_replayed boolean, o_received_id bigint, o_sent_id bigint, o_at text);
+
+        CREATE FUNCTION tally_register_once(
+            p_command_id uuid, p_phone text, p_username text, p_password_hash text, p_at text, p_numbers text[], p_opening bigint,
+            OUT o_id bigint, OUT o_account_number text)
+        LANGUAGE plpgsql AS $fn$
+        DECLARE
+            v_outcome jsonb;
+        BEGIN
+            INSERT INTO command_inbox (command_id, created_at) VALUES (p_command_id, p_at) ON CONFLICT (command_id) DO NOTHING;
+            IF NOT FOUND THEN
+                SELECT i.outcome INTO v_outcome FROM command_inbox i WHERE i.command_id = p_command_id;
+                o_id := (v_outcome ->> 'o_id')::bigint;
+                o_account_number := v_outcome ->> 'o_account_number';
+                RETURN;
+            END IF;
+            SELECT r.o_id, r.o_account_number INTO o_id, o_account_number
+              FROM tally_register(p_phone, p_username, p_password_hash, p_at, p_numbers, p_opening) r;
+            UPDATE command_inbox SET outcome = jsonb_build_object('o_id', o_id, 'o_account_number', o_account_number)
+             WHERE command_id = p_command_id;
+        END
+        $fn$;
+
+        CREATE FUNCTION tally_transfer_once(
+            p_command_id uuid, p_from bigint, p_to bigint, p_amount bigint, p_instant boolean, p_note text, p_client_ref text,
+            p_request_hash text, p_hold_until text, p_at text, p_from_name text, p_to_name text, p_to_number text,
+            p_received_message text, p_sent_message text)
+        RETURNS tally_transfer_outcome
+        LANGUAGE plpgsql AS $fn$
+        DECLARE
+            v_row tally_transfer_outcome;
+        BEGIN
+            INSERT INTO command_inbox (command_id, created_at) VALUES (p_command_id, p_at) ON CONFLICT (command_id) DO NOTHING;
+            IF NOT FOUND THEN
+                SELECT * INTO v_row FROM jsonb_populate_record(NULL::tally_transfer_outcome,
+                    (SELECT i.outcome FROM command_inbox i WHERE i.command_id = p_command_id));
+                RETURN v_row;
+            END IF;
+            SELECT t.*, p_at INTO v_row
+              FROM tally_transfer(p_from, p_to, p_amount, p_instant, p_note, p_client_ref, p_request_hash, p_hold_until, p_at,
+                                  p_from_name, p_to_name, p_to_number, p_received_message, p_sent_message) t;
+            UPDATE command_inbox SET outcome = to_jsonb(v_row) WHERE command_id = p_command_id;
+            RETURN v_row;
+        END
+        $fn$;
+
+        CREATE FUNCTION tally_resolve_hold_once(
+            p_command_id uuid, p_user bigint, p_transfer_id bigint, p_client_ref text, p_confirm boolean, p_at text)
+        RETURNS tally_transfer_outcome
+        LANGUAGE plpgsql AS $fn$
+        DECLARE
+            v_row tally_transfer_outcome;
+        BEGIN
+            INSERT INTO command_inbox (command_id, created_at) VALUES (p_command_id, p_at) ON CONFLICT (command_id) DO NOTHING;
+            IF NOT FOUND THEN
+                SELECT * INTO v_row FROM jsonb_populate_record(NULL::tally_transfer_outcome,
+                    (SELECT i.outcome FROM command_inbox i WHERE i.command_id = p_command_id));
+                RETURN v_row;
+            END IF;
+            SELECT t.*, p_at INTO v_row FROM tally_resolve_hold(p_user, p_transfer_id, p_client_ref, p_confirm, p_at) t;
+            UPDATE command_inbox SET outcome = to_jsonb(v_row) WHERE command_id = p_command_id;
+            RETURN v_row;
+        END
+        $fn$;
+        """,
     ];
 }

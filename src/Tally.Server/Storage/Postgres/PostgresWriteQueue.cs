@@ -232,4 +232,6 @@ public readonly record struct PgArg(object? Value, NpgsqlDbType Type)
     public static PgArg Int(int value) => new(value, NpgsqlDbType.Integer);
 
     public static PgArg TextArray(string[] value) => new(value, NpgsqlDbType.Array | NpgsqlDbType.Text);
+
+    public static PgArg Uuid(Guid value) => new(value, NpgsqlDbType.Uuid);
 }
