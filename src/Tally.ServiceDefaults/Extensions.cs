@@ -57,6 +57,7 @@ public static class ServiceDefaultsExtensions
                 .AddPrometheusExporter())
             .WithTracing(tracing => tracing
                 .AddSource("Tally*")
+                .AddSource("Npgsql")
                 .AddAspNetCoreInstrumentation(options => options.Filter = context => !IsOperationsPath(context.Request.Path))
                 .AddHttpClientInstrumentation());
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
