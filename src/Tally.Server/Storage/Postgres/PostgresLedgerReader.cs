@@ -212,50 +212,6 @@ public sealed class PostgresLedgerReader(PostgresDatabase database, IAccountCach
         return await query(connection);
     }
 
-    private sealed class UserRow
-    {
-        public long Id { get; set; }
-        public string Phone { get; set; } = "";
-        public string Username { get; set; } = "";
-        public string AccountNumber { get; set; } = "";
-        public long Balance { get; set; }
-
-        public UserView ToView() => new(Id, Phone, Username, AccountNumber, Balance);
-    }
-
-    private sealed class LoginRow
-    {
-        public long Id { get; set; }
-        public string Phone { get; set; } = "";
-        public string Username { get; set; } = "";
-        public string PasswordHash { get; set; } = "";
-        public string AccountNumber { get; set; } = "";
-        public long Balance { get; set; }
-
-        public LoginCandidate ToCandidate() => new(Id, Phone, Username, PasswordHash, AccountNumber, Balance);
-    }
-
-    private sealed class RecipientRow
-    {
-        public long Id { get; set; }
-        public string Username { get; set; } = "";
-        public string AccountNumber { get; set; } = "";
-
-        public Recipient ToRecipient() => new(Id, Username, AccountNumber);
-    }
-
-    private sealed class TransactionRow
-    {
-        public long TransferId { get; set; }
-        public string Direction { get; set; } = "";
-        public string CounterpartyAccountNumber { get; set; } = "";
-        public string CounterpartyUsername { get; set; } = "";
-        public long Amount { get; set; }
-        public string Status { get; set; } = "";
-        public string? Note { get; set; }
-        public string CreatedAt { get; set; } = "";
-    }
-
     private sealed class NotificationRow
     {
         public long Id { get; set; }
@@ -267,37 +223,5 @@ public sealed class PostgresLedgerReader(PostgresDatabase database, IAccountCach
         public long? TransferId { get; set; }
         public long? Amount { get; set; }
         public string CreatedAt { get; set; } = "";
-    }
-
-    private sealed class AdminUserTransferRow
-    {
-        public long Id { get; set; }
-        public long? FromUser { get; set; }
-        public long? ToUser { get; set; }
-        public long Amount { get; set; }
-        public string Direction { get; set; } = "";
-        public string CreatedAt { get; set; } = "";
-    }
-
-    private sealed class AdminTransferRow
-    {
-        public long Id { get; set; }
-        public long FromUser { get; set; }
-        public string FromUsername { get; set; } = "";
-        public long ToUser { get; set; }
-        public string ToUsername { get; set; } = "";
-        public long Amount { get; set; }
-        public string Status { get; set; } = "";
-        public string CreatedAt { get; set; } = "";
-    }
-
-    private sealed class AuditRow
-    {
-        public long Accounts { get; set; }
-        public long LedgerSum { get; set; }
-        public long TotalUserBalance { get; set; }
-        public long BankEquityBalance { get; set; }
-        public long PendingHolds { get; set; }
-        public long NegativeBalances { get; set; }
     }
 }
