@@ -3,6 +3,8 @@
 #   private-postgres.sh start <folder> <port>   initdb (as the postgres user when run as root), then start;
 #                                              installs the postgresql package with apt-get if it is missing
 #   private-postgres.sh stop <folder>           stops the server (fast) and removes the folder
+#   private-postgres.sh halt <folder>           stops the server (fast) and keeps its data (a fault test)
+#   private-postgres.sh resume <folder> <port>  starts a halted server again on the same port
 # Connect with: Host=127.0.0.1;Port=<port>;Username=postgres (trust authentication, loopback only).
 set -euo pipefail
 
@@ -38,6 +40,17 @@ case "$command" in
       || { cat "$folder/postgres.log" >&2; exit 1; }
     echo "started on 127.0.0.1:$port"
     ;;
+  halt)
+    as_postgres "$BIN/pg_ctl" -D "$folder/data" -m fast -w -t 60 stop >/dev/null
+    echo "halted"
+    ;;
+  resume)
+    port="${3:?usage: $0 resume <folder> <port>}"
+    as_postgres "$BIN/pg_ctl" -D "$folder/data" -l "$folder/postgres.log" -w -t 60 \
+      -o "-k $folder -p $port -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=256MB" start >/dev/null \
+      || { cat "$folder/postgres.log" >&2; exit 1; }
+    echo "resumed on 127.0.0.1:$port"
+    ;;
   stop)
     if [ -d "$folder/data" ]; then
       as_postgres "$BIN/pg_ctl" -D "$folder/data" -m fast -w -t 60 stop >/dev/null 2>&1 || true
@@ -45,7 +58,7 @@ case "$command" in
     rm -rf "$folder"
     ;;
   *)
-    echo "usage: $0 start|stop <folder> [port]" >&2
+    echo "usage: $0 start|stop|halt|resume <folder> [port]" >&2
     exit 2
     ;;
 esac

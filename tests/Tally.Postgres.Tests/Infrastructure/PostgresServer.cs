@@ -45,6 +45,26 @@ public sealed class PostgresServer : IAsyncLifetime
         AppDomain.CurrentDomain.ProcessExit += (_, _) => Stop();
     }
 
+    /// <summary>Stops the server as an outage would (fast shutdown), keeping its data.</summary>
+    public async Task HaltAsync()
+    {
+        var (code, output) = await RunScriptAsync("halt", Folder);
+        if (code != 0)
+        {
+            throw new InvalidOperationException($"PostgreSQL did not halt (exit {code}):\n{output}");
+        }
+    }
+
+    /// <summary>Starts a halted server again on the same port, with the same data.</summary>
+    public async Task ResumeAsync()
+    {
+        var (code, output) = await RunScriptAsync("resume", Folder, Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (code != 0)
+        {
+            throw new InvalidOperationException($"PostgreSQL did not resume (exit {code}):\n{output}");
+        }
+    }
+
     /// <summary>Creates an empty database and returns its connection string.</summary>
     public async Task<string> CreateDatabaseAsync(string prefix)
     {
