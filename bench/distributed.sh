@@ -4,6 +4,7 @@
 #      against pgbench TPC-B tps on the same server, at 16 and at 64 clients;
 #   2. the p50 that the RabbitMQ hop adds: one connection, one transfer at a time, with
 #      Bus:Transport=InProcess and then RabbitMq, on the same database.
+# WITH_REDIS=1 keeps Cache:Redis on (HybridCache, version bumps in Redis) for the HTTP runs.
 # Loopback only; every run is bounded by DURATION.
 set -euo pipefail
 
@@ -41,7 +42,7 @@ log "start private PostgreSQL, Redis and RabbitMQ"
 SERVICES_ENV="$(scripts/services.sh up)"
 eval "$SERVICES_ENV"
 # PostgreSQL mode alone (and RabbitMQ for the hop); Redis is measured separately.
-unset Cache__Redis
+[ -n "${WITH_REDIS:-}" ] || unset Cache__Redis
 log "publish Tally.Server (Release)"
 dotnet publish src/Tally.Server/Tally.Server.csproj -c Release -o "$WORK/publish" --nologo -v quiet >"$WORK/publish.log" 2>&1 \
   || { cat "$WORK/publish.log" >&2; exit 1; }

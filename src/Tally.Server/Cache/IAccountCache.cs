@@ -17,5 +17,6 @@ public interface IAccountCache
     void Store(long accountId, long version, UserView user, long held);
 
     /// <summary>Called after commit and before the write returns: no read after it may serve the old value.</summary>
-    void Invalidate(long accountId);
+    /// <remarks>Asynchronous, because a networked cache must not block a thread-pool thread per write under load.</remarks>
+    Task InvalidateAsync(long accountId);
 }

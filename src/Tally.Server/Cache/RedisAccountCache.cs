@@ -56,13 +56,13 @@ public sealed class RedisAccountCache : IAccountCache
     {
     }
 
-    public void Invalidate(long accountId)
+    public async Task InvalidateAsync(long accountId)
     {
         if (_redis.Database is { } db)
         {
             try
             {
-                db.StringIncrement(VersionKey(accountId));
+                await db.StringIncrementAsync(VersionKey(accountId)).ConfigureAwait(false);
                 return;
             }
             catch (Exception ex) when (ex is RedisException or TimeoutException)

@@ -40,10 +40,11 @@ public sealed class AccountReadCache : IAccountCache
         _entries[accountId] = new Entry(version, user, new BalanceView(user.Balance, user.Balance - held));
     }
 
-    public void Invalidate(long accountId)
+    public Task InvalidateAsync(long accountId)
     {
         _versions.AddOrUpdate(accountId, 1, static (_, v) => v + 1);
         _entries.TryRemove(accountId, out _);
+        return Task.CompletedTask;
     }
 
     private sealed record Entry(long Version, UserView User, BalanceView Balance);

@@ -143,7 +143,7 @@ public sealed class SqliteLedgerStore(WriteQueue writer, IAccountCache cache) : 
         });
         foreach (var account in outcome.Value!)
         {
-            cache.Invalidate(account);
+            await cache.InvalidateAsync(account);
         }
         return outcome.Value.Count;
     }
@@ -181,8 +181,8 @@ public sealed class SqliteLedgerStore(WriteQueue writer, IAccountCache cache) : 
         var outcome = await write;
         if (outcome.Value is { Replayed: false } result)
         {
-            cache.Invalidate(result.Transfer.FromUserId);
-            cache.Invalidate(result.Transfer.ToUserId);
+            await cache.InvalidateAsync(result.Transfer.FromUserId);
+            await cache.InvalidateAsync(result.Transfer.ToUserId);
         }
         return outcome;
     }

@@ -137,8 +137,8 @@ public sealed class RabbitMqCommandBus : ICommandBus, IAsyncDisposable
             // the accounts the write changed before it answers, so that no read after the write is stale here.
             if (_apiOnly && result is Outcome<TransferResult> { Value: { Replayed: false } transfer })
             {
-                _cache.Invalidate(transfer.Transfer.FromUserId);
-                _cache.Invalidate(transfer.Transfer.ToUserId);
+                await _cache.InvalidateAsync(transfer.Transfer.FromUserId).ConfigureAwait(false);
+                await _cache.InvalidateAsync(transfer.Transfer.ToUserId).ConfigureAwait(false);
             }
             return result;
         }

@@ -53,7 +53,7 @@ public sealed class PostgresLedgerStore(PostgresWriteQueue writer, PostgresDatab
         var call = rows[0];
         return call.Code switch
         {
-            "OK" => Invalidated(call.ToResult(Clock.Format(t.Now))),
+            "OK" => await InvalidatedAsync(call.ToResult(Clock.Format(t.Now))),
             ErrorCodes.InsufficientFunds => DomainError.BadRequest(ErrorCodes.InsufficientFunds, "The available balance is too low for this transfer."),
             ErrorCodes.DuplicateClientRef => DomainError.Conflict(ErrorCodes.DuplicateClientRef, "This client_ref was already used for a different transfer."),
             _ => throw new InvalidOperationException($"tally_transfer returned an unknown code '{call.Code}'."),
@@ -70,7 +70,7 @@ public sealed class PostgresLedgerStore(PostgresWriteQueue writer, PostgresDatab
         switch (call.Code)
         {
             case "OK":
-                return Invalidated(call.ToResult(Clock.Format(now)));
+                return await InvalidatedAsync(call.ToResult(Clock.Format(now)));
             case ErrorCodes.TransferNotFound:
                 return DomainError.NotFound(ErrorCodes.TransferNotFound, "No such transfer.");
             case ErrorCodes.NotOwner:
@@ -88,7 +88,7 @@ public sealed class PostgresLedgerStore(PostgresWriteQueue writer, PostgresDatab
         var senders = await writer.ExecuteAsync(ExpireSql, [PgArg.Text(Clock.Format(now)), PgArg.Int(limit)], r => r.GetInt64(0));
         foreach (var account in senders)
         {
-            cache.Invalidate(account);
+            await cache.InvalidateAsync(account);
         }
         return senders.Count;
     }
@@ -126,12 +126,12 @@ public sealed class PostgresLedgerStore(PostgresWriteQueue writer, PostgresDatab
     private static PgArg[] Inbox(Guid? commandId) => commandId is { } id ? [PgArg.Uuid(id)] : [];
 
     // After commit and before the write returns, so that no read after it is stale.
-    private Outcome<TransferResult> Invalidated(TransferResult result)
+    private async Task<Outcome<TransferResult>> InvalidatedAsync(TransferResult result)
     {
         if (!result.Replayed)
         {
-            cache.Invalidate(result.Transfer.FromUserId);
-            cache.Invalidate(result.Transfer.ToUserId);
+            await cache.InvalidateAsync(result.Transfer.FromUserId);
+            await cache.InvalidateAsync(result.Transfer.ToUserId);
         }
         return Outcome<TransferResult>.Ok(result);
     }
