@@ -1,5 +1,23 @@
 namespace Tally.Server.Storage;
 
+// The selects both readers share: the same SQL runs on SQLite and PostgreSQL.
+internal static class LedgerSql
+{
+    public const string UserSelect = """
+        SELECT u.id AS Id, u.phone AS Phone, u.username AS Username, a.account_number AS AccountNumber, a.balance AS Balance
+        FROM users u JOIN accounts a ON a.id = u.id
+        """;
+
+    public const string LoginSelect = """
+        SELECT u.id AS Id, u.phone AS Phone, u.username AS Username, u.password_hash AS PasswordHash, a.account_number AS AccountNumber, a.balance AS Balance
+        FROM users u JOIN accounts a ON a.id = u.id
+        """;
+
+    public const string RecipientSelect = """
+        SELECT u.id AS Id, u.username AS Username, a.account_number AS AccountNumber FROM users u JOIN accounts a ON a.id = u.id
+        """;
+}
+
 // Rows as Dapper maps them, shared by the SQLite and PostgreSQL readers.
 internal sealed class UserRow
 {

@@ -7,20 +7,6 @@ namespace Tally.Server.Storage;
 /// <summary>Reads on pooled connections; in WAL mode they never wait for the writer.</summary>
 public sealed class SqliteLedgerReader(SqliteDatabase database, IAccountCache cache) : ILedgerReader
 {
-    private const string UserSelect = """
-        SELECT u.id AS Id, u.phone AS Phone, u.username AS Username, a.account_number AS AccountNumber, a.balance AS Balance
-        FROM users u JOIN accounts a ON a.id = u.id
-        """;
-
-    private const string LoginSelect = """
-        SELECT u.id AS Id, u.phone AS Phone, u.username AS Username, u.password_hash AS PasswordHash, a.account_number AS AccountNumber, a.balance AS Balance
-        FROM users u JOIN accounts a ON a.id = u.id
-        """;
-
-    private const string RecipientSelect = """
-        SELECT u.id AS Id, u.username AS Username, a.account_number AS AccountNumber FROM users u JOIN accounts a ON a.id = u.id
-        """;
-
     public Task<UserView?> GetUserAsync(long userId) => Task.FromResult(LoadAccount(userId).User);
 
     public Task<BalanceView?> GetBalanceAsync(long userId) => Task.FromResult(LoadAccount(userId).Balance);
@@ -48,21 +34,21 @@ public sealed class SqliteLedgerReader(SqliteDatabase database, IAccountCache ca
     }
 
     public Task<LoginCandidate?> FindLoginByPhoneAsync(string phone) =>
-        Read(c => c.QuerySingleOrDefault<LoginRow>(LoginSelect + " WHERE u.phone = @phone", new { phone })?.ToCandidate());
+        Read(c => c.QuerySingleOrDefault<LoginRow>(LedgerSql.LoginSelect + " WHERE u.phone = @phone", new { phone })?.ToCandidate());
 
     public Task<IReadOnlyList<LoginCandidate>> FindLoginsByUsernameAsync(string username) =>
         Read<IReadOnlyList<LoginCandidate>>(c =>
-            c.Query<LoginRow>(LoginSelect + " WHERE u.username = @username LIMIT 2", new { username }).Select(r => r.ToCandidate()).ToList());
+            c.Query<LoginRow>(LedgerSql.LoginSelect + " WHERE u.username = @username LIMIT 2", new { username }).Select(r => r.ToCandidate()).ToList());
 
     public Task<Recipient?> FindByAccountNumberAsync(string accountNumber) =>
-        Read(c => c.QuerySingleOrDefault<RecipientRow>(RecipientSelect + " WHERE a.account_number = @accountNumber", new { accountNumber })?.ToRecipient());
+        Read(c => c.QuerySingleOrDefault<RecipientRow>(LedgerSql.RecipientSelect + " WHERE a.account_number = @accountNumber", new { accountNumber })?.ToRecipient());
 
     public Task<Recipient?> FindByPhoneAsync(string phone) =>
-        Read(c => c.QuerySingleOrDefault<RecipientRow>(RecipientSelect + " WHERE u.phone = @phone", new { phone })?.ToRecipient());
+        Read(c => c.QuerySingleOrDefault<RecipientRow>(LedgerSql.RecipientSelect + " WHERE u.phone = @phone", new { phone })?.ToRecipient());
 
     public Task<IReadOnlyList<Recipient>> FindByUsernameAsync(string username) =>
         Read<IReadOnlyList<Recipient>>(c =>
-            c.Query<RecipientRow>(RecipientSelect + " WHERE u.username = @username LIMIT 2", new { username }).Select(r => r.ToRecipient()).ToList());
+            c.Query<RecipientRow>(LedgerSql.RecipientSelect + " WHERE u.username = @username LIMIT 2", new { username }).Select(r => r.ToRecipient()).ToList());
 
     public Task<TransferView?> GetTransferAsync(long transferId) =>
         Read(c => c.QuerySingleOrDefault<TransferRow>(SqliteLedgerStore.TransferSelect + " WHERE t.id = @transferId AND t.kind = 'transfer'", new { transferId })?.ToView());
@@ -114,7 +100,7 @@ public sealed class SqliteLedgerReader(SqliteDatabase database, IAccountCache ca
             var like = string.IsNullOrEmpty(search) ? null : "%" + search.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal) + "%";
             const string where = " WHERE (@like IS NULL OR u.username LIKE @like ESCAPE '\\' OR u.phone LIKE @like ESCAPE '\\' OR a.account_number LIKE @like ESCAPE '\\')";
             var total = c.ExecuteScalar<long>("SELECT COUNT(*) FROM users u JOIN accounts a ON a.id = u.id" + where, new { like });
-            var users = c.Query<UserRow>(UserSelect + where + " ORDER BY u.id DESC LIMIT @size OFFSET @offset", new { like, size, offset = (long)(page - 1) * size })
+            var users = c.Query<UserRow>(LedgerSql.UserSelect + where + " ORDER BY u.id DESC LIMIT @size OFFSET @offset", new { like, size, offset = (long)(page - 1) * size })
                 .Select(r => new AdminUser(r.Id, r.Phone, r.Username, r.AccountNumber, r.Balance)).ToList();
             return new AdminUserPage(users, total, page, size, Paging.Pages(total, size));
         });
@@ -122,7 +108,7 @@ public sealed class SqliteLedgerReader(SqliteDatabase database, IAccountCache ca
     public Task<AdminUserDetail?> GetUserDetailAsync(long userId) =>
         Read(c =>
         {
-            var user = c.QuerySingleOrDefault<UserRow>(UserSelect + " WHERE u.id = @userId", new { userId });
+            var user = c.QuerySingleOrDefault<UserRow>(LedgerSql.UserSelect + " WHERE u.id = @userId", new { userId });
             if (user is null)
             {
                 return null;

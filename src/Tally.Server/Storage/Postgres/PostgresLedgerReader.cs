@@ -7,20 +7,6 @@ namespace Tally.Server.Storage.Postgres;
 /// <summary>Reads on pooled connections, with the queries and outputs of <see cref="SqliteLedgerReader"/>; under MVCC they never wait for the writer.</summary>
 public sealed class PostgresLedgerReader(PostgresDatabase database, IAccountCache cache) : ILedgerReader
 {
-    private const string UserSelect = """
-        SELECT u.id AS Id, u.phone AS Phone, u.username AS Username, a.account_number AS AccountNumber, a.balance AS Balance
-        FROM users u JOIN accounts a ON a.id = u.id
-        """;
-
-    private const string LoginSelect = """
-        SELECT u.id AS Id, u.phone AS Phone, u.username AS Username, u.password_hash AS PasswordHash, a.account_number AS AccountNumber, a.balance AS Balance
-        FROM users u JOIN accounts a ON a.id = u.id
-        """;
-
-    private const string RecipientSelect = """
-        SELECT u.id AS Id, u.username AS Username, a.account_number AS AccountNumber FROM users u JOIN accounts a ON a.id = u.id
-        """;
-
     public async Task<UserView?> GetUserAsync(long userId) => (await LoadAccountAsync(userId)).User;
 
     public async Task<BalanceView?> GetBalanceAsync(long userId) => (await LoadAccountAsync(userId)).Balance;
@@ -47,21 +33,21 @@ public sealed class PostgresLedgerReader(PostgresDatabase database, IAccountCach
     }
 
     public Task<LoginCandidate?> FindLoginByPhoneAsync(string phone) =>
-        Read(async c => (await c.QuerySingleOrDefaultAsync<LoginRow>(LoginSelect + " WHERE u.phone = @phone", new { phone }))?.ToCandidate());
+        Read(async c => (await c.QuerySingleOrDefaultAsync<LoginRow>(LedgerSql.LoginSelect + " WHERE u.phone = @phone", new { phone }))?.ToCandidate());
 
     public Task<IReadOnlyList<LoginCandidate>> FindLoginsByUsernameAsync(string username) =>
         Read<IReadOnlyList<LoginCandidate>>(async c =>
-            (await c.QueryAsync<LoginRow>(LoginSelect + " WHERE u.username = @username LIMIT 2", new { username })).Select(r => r.ToCandidate()).ToList());
+            (await c.QueryAsync<LoginRow>(LedgerSql.LoginSelect + " WHERE u.username = @username LIMIT 2", new { username })).Select(r => r.ToCandidate()).ToList());
 
     public Task<Recipient?> FindByAccountNumberAsync(string accountNumber) =>
-        Read(async c => (await c.QuerySingleOrDefaultAsync<RecipientRow>(RecipientSelect + " WHERE a.account_number = @accountNumber", new { accountNumber }))?.ToRecipient());
+        Read(async c => (await c.QuerySingleOrDefaultAsync<RecipientRow>(LedgerSql.RecipientSelect + " WHERE a.account_number = @accountNumber", new { accountNumber }))?.ToRecipient());
 
     public Task<Recipient?> FindByPhoneAsync(string phone) =>
-        Read(async c => (await c.QuerySingleOrDefaultAsync<RecipientRow>(RecipientSelect + " WHERE u.phone = @phone", new { phone }))?.ToRecipient());
+        Read(async c => (await c.QuerySingleOrDefaultAsync<RecipientRow>(LedgerSql.RecipientSelect + " WHERE u.phone = @phone", new { phone }))?.ToRecipient());
 
     public Task<IReadOnlyList<Recipient>> FindByUsernameAsync(string username) =>
         Read<IReadOnlyList<Recipient>>(async c =>
-            (await c.QueryAsync<RecipientRow>(RecipientSelect + " WHERE u.username = @username LIMIT 2", new { username })).Select(r => r.ToRecipient()).ToList());
+            (await c.QueryAsync<RecipientRow>(LedgerSql.RecipientSelect + " WHERE u.username = @username LIMIT 2", new { username })).Select(r => r.ToRecipient()).ToList());
 
     public Task<TransferView?> GetTransferAsync(long transferId) =>
         Read(async c => (await c.QuerySingleOrDefaultAsync<TransferRow>(SqliteLedgerStore.TransferSelect + " WHERE t.id = @transferId AND t.kind = 'transfer'", new { transferId }))?.ToView());
@@ -113,7 +99,7 @@ public sealed class PostgresLedgerReader(PostgresDatabase database, IAccountCach
             var like = string.IsNullOrEmpty(search) ? null : "%" + search.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal) + "%";
             const string where = " WHERE (@like IS NULL OR u.username ILIKE @like ESCAPE '\\' OR u.phone ILIKE @like ESCAPE '\\' OR a.account_number ILIKE @like ESCAPE '\\')";
             var total = await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM users u JOIN accounts a ON a.id = u.id" + where, new { like });
-            var users = (await c.QueryAsync<UserRow>(UserSelect + where + " ORDER BY u.id DESC LIMIT @size OFFSET @offset", new { like, size, offset = (long)(page - 1) * size }))
+            var users = (await c.QueryAsync<UserRow>(LedgerSql.UserSelect + where + " ORDER BY u.id DESC LIMIT @size OFFSET @offset", new { like, size, offset = (long)(page - 1) * size }))
                 .Select(r => new AdminUser(r.Id, r.Phone, r.Username, r.AccountNumber, r.Balance)).ToList();
             return new AdminUserPage(users, total, page, size, Paging.Pages(total, size));
         });
@@ -121,7 +107,7 @@ public sealed class PostgresLedgerReader(PostgresDatabase database, IAccountCach
     public Task<AdminUserDetail?> GetUserDetailAsync(long userId) =>
         Read(async c =>
         {
-            var user = await c.QuerySingleOrDefaultAsync<UserRow>(UserSelect + " WHERE u.id = @userId", new { userId });
+            var user = await c.QuerySingleOrDefaultAsync<UserRow>(LedgerSql.UserSelect + " WHERE u.id = @userId", new { userId });
             if (user is null)
             {
                 return null;
