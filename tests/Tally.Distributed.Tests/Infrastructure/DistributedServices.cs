@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Npgsql;
+
+namespace Tally.Server.Tests.Infrastructure;
+
+/// <summary>
+/// One private set of real servers for the whole test run: PostgreSQL, Redis (a master, a replica and three
+/// Sentinels) and RabbitMQ from <c>scripts/services.sh up</c>, in a state folder of its own, stopped with
+/// <c>down</c> when the test process exits (after every worker process it started).
+/// </summary>
+public static partial class DistributedServices
+{
+    private static readonly Lazy<IReadOnlyDictionary<string, string>> s_env = new(Start, LazyThreadSafetyMode.ExecutionAndPublication);
+    private static readonly List<WorkerProcess> s_workers = [];
+
+    public static string Folder { get; } = Path.Combine("/tmp", "tally-dist-tests-" + Guid.NewGuid().ToString("N")[..10]);
+
+    public static IReadOnlyDictionary<string, string> Env => s_env.Value;
+
+    public static string RepoRoot
+    {
+        get
+        {
+            var dir = new DirectoryInfo(AppContext.BaseDirectory);
+            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Tally.slnx")))
+            {
+                dir = dir.Parent;
+            }
+            return dir?.FullName ?? throw new InvalidOperationException("Tally.slnx not found above " + AppContext.BaseDirectory);
+        }
+    }
+
+    /// <summary>A new, empty database on the private server; Tally migrates it at start-up.</summary>
+    public static string CreateDatabase(string name)
+    {
+        var server = Env["ConnectionStrings__Postgres"];
+        using (var connection = new NpgsqlConnection(server + ";Pooling=false"))
+        {
+            connection.Open();
+            using var command = new NpgsqlCommand($"CREATE DATABASE {name}", connection);
+            command.ExecuteNonQuery();
+        }
+        return new NpgsqlConnectionStringBuilder(server) { Database = name, MaxPoolSize = 40 }.ConnectionString;
+    }
+
+    public static void Track(WorkerProcess worker)
+    {
+        lock (s_workers)
+        {
+            s_workers.Add(worker);
+        }
+    }
+
+    private static IReadOnlyDictionary<string, string> Start()
+    {
+        var (code, output, errors) = Run("up");
+        if (code != 0)
+        {
+            throw new InvalidOperationException($"scripts/services.sh up failed ({code}):\n{errors}");
+        }
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Stop();
+        var env = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (Match match in ExportLine().Matches(output))
+        {
+            env[match.Groups[1].Value] = match.Groups[2].Value;
+        }
+        return env;
+    }
+
+    private static void Stop()
+    {
+        lock (s_workers)
+        {
+            foreach (var worker in s_workers)
+            {
+                worker.Dispose();
+            }
+            s_workers.Clear();
+        }
+        NpgsqlConnection.ClearAllPools();
+        Run("down");
+    }
+
+    private static (int Code, string Output, string Errors) Run(string command)
+    {
+        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(RepoRoot, "scripts", "services.sh"));
+        start.ArgumentList.Add(command);
+        start.Environment["TALLY_SERVICES_DIR"] = Folder;
+        // Each test class has its own database, api and worker; their pools together need room.
+        start.Environment["TALLY_PG_MAX_CONNECTIONS"] = "600";
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(8)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"scripts/services.sh {command} did not finish within 8 minutes");
+        }
+        return (process.ExitCode, stdout.GetAwaiter().GetResult(), stderr.GetAwaiter().GetResult());
+    }
+
+    [GeneratedRegex(@"^export ([A-Za-z_][A-Za-z0-9_]*)='([^']*)'$", RegexOptions.Multiline)]
+    private static partial Regex ExportLine();
+}
