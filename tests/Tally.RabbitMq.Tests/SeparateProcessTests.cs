@@ -7,6 +7,7 @@ using System.Text.Json;
 using Npgsql;
 using Xunit.Abstractions;
 using Tally.RabbitMq.Tests.Infrastructure;
+using Tally.Testing;
 
 namespace Tally.RabbitMq.Tests;
 

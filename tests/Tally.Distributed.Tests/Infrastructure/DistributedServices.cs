@@ -1,35 +1,23 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Npgsql;
+using Tally.Testing;
 
 namespace Tally.Server.Tests.Infrastructure;
 
 /// <summary>
 /// One private set of real servers for the whole test run: PostgreSQL, Redis (a master, a replica and three
 /// Sentinels) and RabbitMQ from <c>scripts/services.sh up</c>, in a state folder of its own, stopped with
-/// <c>down</c> when the test process exits (after every worker process it started).
+/// <c>down</c> when the test process exits (after every worker process still running).
 /// </summary>
 public static partial class DistributedServices
 {
     private static readonly Lazy<IReadOnlyDictionary<string, string>> s_env = new(Start, LazyThreadSafetyMode.ExecutionAndPublication);
-    private static readonly List<WorkerProcess> s_workers = [];
+    private static readonly List<IDisposable> s_processes = [];
 
     public static string Folder { get; } = Path.Combine("/tmp", "tally-dist-tests-" + Guid.NewGuid().ToString("N")[..10]);
 
     public static IReadOnlyDictionary<string, string> Env => s_env.Value;
-
-    public static string RepoRoot
-    {
-        get
-        {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Tally.slnx")))
-            {
-                dir = dir.Parent;
-            }
-            return dir?.FullName ?? throw new InvalidOperationException("Tally.slnx not found above " + AppContext.BaseDirectory);
-        }
-    }
 
     /// <summary>A new, empty database on the private server; Tally migrates it at start-up.</summary>
     public static string CreateDatabase(string name)
@@ -44,12 +32,15 @@ public static partial class DistributedServices
         return new NpgsqlConnectionStringBuilder(server) { Database = name, MaxPoolSize = 40 }.ConnectionString;
     }
 
-    public static void Track(WorkerProcess worker)
+    /// <summary>Stopped when the test process exits, before the servers, if nothing disposed it earlier.</summary>
+    public static T Own<T>(T process)
+        where T : IDisposable
     {
-        lock (s_workers)
+        lock (s_processes)
         {
-            s_workers.Add(worker);
+            s_processes.Add(process);
         }
+        return process;
     }
 
     private static IReadOnlyDictionary<string, string> Start()
@@ -70,13 +61,13 @@ public static partial class DistributedServices
 
     private static void Stop()
     {
-        lock (s_workers)
+        lock (s_processes)
         {
-            foreach (var worker in s_workers)
+            foreach (var process in s_processes)
             {
-                worker.Dispose();
+                process.Dispose();
             }
-            s_workers.Clear();
+            s_processes.Clear();
         }
         NpgsqlConnection.ClearAllPools();
         Run("down");
@@ -85,7 +76,7 @@ public static partial class DistributedServices
     private static (int Code, string Output, string Errors) Run(string command)
     {
         var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(RepoRoot, "scripts", "services.sh"));
+        start.ArgumentList.Add(Path.Combine(TallyProcess.RepoRoot, "scripts", "services.sh"));
         start.ArgumentList.Add(command);
         start.Environment["TALLY_SERVICES_DIR"] = Folder;
         // Each test class has its own database, api and worker; their pools together need room.

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
+using Tally.Testing;
 
 namespace Tally.Server.Tests.Infrastructure;
 
@@ -20,7 +21,7 @@ public class TallyAppFactory : WebApplicationFactory<Program>
     private static readonly TimeSpan s_startBudget = TimeSpan.FromSeconds(60);
 
     private readonly Dictionary<string, string?> _settings;
-    private readonly WorkerProcess _worker;
+    private readonly TallyProcess _worker;
 
     public TallyAppFactory() : this(new Dictionary<string, string?>())
     {
@@ -52,7 +53,9 @@ public class TallyAppFactory : WebApplicationFactory<Program>
         {
             _settings[key] = value;
         }
-        _worker = WorkerProcess.Start(_settings, name);
+        var environment = _settings.ToDictionary(s => s.Key.Replace(":", "__", StringComparison.Ordinal), s => s.Value ?? "");
+        environment["Role"] = "worker";
+        _worker = DistributedServices.Own(TallyProcess.Start(environment, Path.Combine(DistributedServices.Folder, "workers"), name));
         _settings["Role"] = "api";
     }
 
@@ -62,7 +65,7 @@ public class TallyAppFactory : WebApplicationFactory<Program>
         new(settings.ToDictionary(s => s.Key, s => s.Value));
 
     /// <summary>A client of the process that runs the command handlers: the worker process.</summary>
-    public HttpClient CreateWorkerClient() => new() { BaseAddress = new Uri($"http://127.0.0.1:{_worker.Port}") };
+    public HttpClient CreateWorkerClient() => new() { BaseAddress = _worker.BaseAddress };
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
