@@ -8,7 +8,7 @@ namespace Tally.Server.Tests.Infrastructure;
 /// <summary>
 /// One private set of real servers for the whole test run: PostgreSQL, Redis (a master, a replica and three
 /// Sentinels) and RabbitMQ from <c>scripts/services.sh up</c>, in a state folder of its own, stopped with
-/// <c>down</c> when the test process exits (after every worker process still running).
+/// <c>down</c> once the test process has exited (its worker processes are killed as it exits).
 /// </summary>
 public static partial class DistributedServices
 {
@@ -18,6 +18,8 @@ public static partial class DistributedServices
     public static string Folder { get; } = Path.Combine("/tmp", "tally-dist-tests-" + Guid.NewGuid().ToString("N")[..10]);
 
     public static IReadOnlyDictionary<string, string> Env => s_env.Value;
+
+    private static string Script => Path.Combine(TallyProcess.RepoRoot, "scripts", "services.sh");
 
     /// <summary>A new, empty database on the private server; Tally migrates it at start-up.</summary>
     public static string CreateDatabase(string name)
@@ -50,7 +52,15 @@ public static partial class DistributedServices
         {
             throw new InvalidOperationException($"scripts/services.sh up failed ({code}):\n{errors}");
         }
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => Stop();
+        // The test host may be ended before a ProcessExit handler could finish a slow "down", so a detached
+        // watchdog stops the servers once this process is gone, however it ends.
+        var watchdog = new ProcessStartInfo("setsid") { UseShellExecute = false };
+        watchdog.ArgumentList.Add("bash");
+        watchdog.ArgumentList.Add("-c");
+        watchdog.ArgumentList.Add($"exec </dev/null >/dev/null 2>&1; while kill -0 {Environment.ProcessId}; do sleep 1; done; exec bash '{Script}' down");
+        watchdog.Environment["TALLY_SERVICES_DIR"] = Folder;
+        Process.Start(watchdog)!.Dispose();
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => StopProcesses();
         var env = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (Match match in ExportLine().Matches(output))
         {
@@ -59,7 +69,7 @@ public static partial class DistributedServices
         return env;
     }
 
-    private static void Stop()
+    private static void StopProcesses()
     {
         lock (s_processes)
         {
@@ -69,14 +79,12 @@ public static partial class DistributedServices
             }
             s_processes.Clear();
         }
-        NpgsqlConnection.ClearAllPools();
-        Run("down");
     }
 
     private static (int Code, string Output, string Errors) Run(string command)
     {
         var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(TallyProcess.RepoRoot, "scripts", "services.sh"));
+        start.ArgumentList.Add(Script);
         start.ArgumentList.Add(command);
         start.Environment["TALLY_SERVICES_DIR"] = Folder;
         // Each test class has its own database, api and worker; their pools together need room.
