@@ -16,6 +16,10 @@ public abstract partial class WebAppScenarioTests(WebAppSite site) : IAsyncLifet
     private static readonly LocatorAssertionsToContainTextOptions LiveContains = new() { Timeout = 2_000 };
     private static readonly LocatorAssertionsToHaveTextOptions LiveHasText = new() { Timeout = 2_000 };
 
+    private const string ContentSecurityPolicy =
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:; " +
+        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'";
+
     private BrowserHost _browser = null!;
     private readonly List<WatchedPage> _pages = [];
 
@@ -32,7 +36,15 @@ public abstract partial class WebAppScenarioTests(WebAppSite site) : IAsyncLifet
     {
         var page = await _browser.OpenAsync(site.BaseUrl, width, height);
         _pages.Add(page);
-        await page.Page.GotoAsync($"/#{route}");
+        var response = await page.Page.GotoAsync($"/#{route}");
+        Assert.NotNull(response);
+        Assert.Equal(200, response.Status);
+        // The page runs under the agreed policy: proof that it needs no inline script or style and no other origin.
+        var headers = await response.AllHeadersAsync();
+        Assert.Equal(ContentSecurityPolicy, headers.GetValueOrDefault("content-security-policy"));
+        Assert.Equal("nosniff", headers.GetValueOrDefault("x-content-type-options"));
+        Assert.Equal("DENY", headers.GetValueOrDefault("x-frame-options"));
+        Assert.Equal("no-referrer", headers.GetValueOrDefault("referrer-policy"));
         return page;
     }
 
@@ -244,3 +256,7 @@ public abstract partial class WebAppScenarioTests(WebAppSite site) : IAsyncLifet
 }
 
 public sealed class DirectWebAppTests(DirectSite site) : WebAppScenarioTests(site), IClassFixture<DirectSite>;
+
+#if TALLY_GATEWAY
+public sealed class GatewayWebAppTests(GatewaySite site) : WebAppScenarioTests(site), IClassFixture<GatewaySite>;
+#endif
