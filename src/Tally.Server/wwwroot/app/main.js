@@ -15,6 +15,7 @@ const routes = {
 const app = {
   notice: null,
   current: null,
+  renderedPath: null,
   navigate(path) {
     window.location.hash = `#${path}`;
   },
@@ -61,6 +62,11 @@ function route() {
     window.location.replace('#/dashboard');
     return;
   }
+  if (path === app.renderedPath) {
+    // Already on screen (the hashchange of a navigation that was rendered at once): keep it as it is.
+    return;
+  }
+  app.renderedPath = path;
   app.current?.dispose?.();
   app.current = null;
   const main = document.getElementById('main');
@@ -76,7 +82,11 @@ function route() {
   }
 }
 
+// Several calls of one page may fail with 401 at once: the first one leads to the login page and its notice.
 window.addEventListener(UNAUTHENTICATED_EVENT, (event) => {
+  if (app.renderedPath === '/login') {
+    return;
+  }
   app.notice = `${event.detail} Please log in again.`;
   if (window.location.hash === '#/login') {
     route();
