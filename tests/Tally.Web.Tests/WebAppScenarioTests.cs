@@ -171,25 +171,31 @@ public abstract partial class WebAppScenarioTests(WebAppSite site) : IAsyncLifet
 
         // A wrong password shows the API's own sentence.
         var wrong = await api.SendAsync(HttpMethod.Post, "/api/auth/login", null, new { phone = erin.Phone, password = "not-the-password" }, 401);
-        page.Expect(StatusError(401), null, "a wrong password, then calls with a revoked session");
+        page.Expect(StatusError(401), null, "a wrong password, then the calls of a revoked session");
         await page.Page.GetByLabel("Phone").FillAsync(erin.Phone);
         await page.Page.GetByLabel("Password").FillAsync("not-the-password");
         await page.Page.GetByRole(AriaRole.Button, new() { Name = "Log in" }).ClickAsync();
         await Expect(page.Page.Locator("#login-error")).ToHaveTextAsync(wrong.GetProperty("detail").GetString()!);
 
+        // Logging out from the page ends the session on the server too.
         await LogInAsync(page.Page, erin);
         await Expect(page.Page.Locator("#balance")).ToHaveTextAsync("100,000");
+        var loggedOut = await page.Page.EvaluateAsync<string>("() => sessionStorage.getItem('tally.session')");
+        await page.Page.GetByRole(AriaRole.Button, new() { Name = "Log out" }).ClickAsync();
+        await Expect(page.Page.Locator("#login-notice")).ToHaveTextAsync("You are logged out.");
+        await api.SendAsync(HttpMethod.Get, "/api/account/me", loggedOut, null, 401);
 
-        // The session ends on the server (as an expiry would); the page's next calls get 401.
-        var session = await page.Page.EvaluateAsync<string>("() => sessionStorage.getItem('tally.session')");
+        // A session that has ended on the server (revoked here, as an expiry would end it) is what this
+        // browser holds when the dashboard opens: its calls get 401, and the page goes back to login.
+        var session = await api.LoginAsync(erin);
         await api.SendAsync(HttpMethod.Post, "/api/auth/logout", session, null, 204);
         var unauthenticated = await api.SendAsync(HttpMethod.Get, "/api/account/me", session, null, 401);
-        await page.Page.ReloadAsync();
+        await page.Page.EvaluateAsync("token => { sessionStorage.setItem('tally.session', token); location.hash = '#/dashboard'; }", session);
 
+        await Expect(page.Page.Locator("#login-notice")).ToContainTextAsync(unauthenticated.GetProperty("detail").GetString()!);
         await Expect(page.Page).ToHaveURLAsync(new Regex("#/login$"));
         await Expect(page.Page.Locator("h1")).ToHaveTextAsync("Log in");
         await Expect(page.Page.Locator("h1")).ToBeFocusedAsync();
-        await Expect(page.Page.Locator("#login-notice")).ToContainTextAsync(unauthenticated.GetProperty("detail").GetString()!);
         Assert.Null(await page.Page.EvaluateAsync<string?>("() => sessionStorage.getItem('tally.session')"));
         AssertNoUnexpectedBrowserErrors();
     }
