@@ -200,6 +200,112 @@ public abstract partial class WebAppScenarioTests(WebAppSite site) : IAsyncLifet
         AssertNoUnexpectedBrowserErrors();
     }
 
+    [Fact]
+    public async Task UnknownRecipient_ShowsTheLookupProblemAndSendsNothing()
+    {
+        using var api = new TallyApi(site.BaseUrl);
+        var frank = Person.Create("Frank");
+        await api.RegisterAsync(frank);
+        var page = await OpenAsync("/login");
+        await LogInAsync(page.Page, frank);
+        await Expect(page.Page.Locator("#balance")).ToHaveTextAsync("100,000");
+        const string nobody = "000000000999";
+        var notFound = await api.SendAsync(HttpMethod.Get, $"/api/account/lookup?account_number={nobody}", await api.LoginAsync(frank), null, 404);
+        page.Expect(StatusError(404), null, "the lookup of an account that does not exist");
+
+        await page.Page.Locator("#to-account").FillAsync(nobody);
+        await Expect(page.Page.Locator("#recipient-name")).ToHaveTextAsync(notFound.GetProperty("detail").GetString()!);
+        await page.Page.Locator("#amount").FillAsync("100");
+        await page.Page.GetByRole(AriaRole.Button, new() { Name = "Send", Exact = true }).ClickAsync();
+
+        await Expect(page.Page.Locator("#transfer-error")).ToHaveTextAsync(notFound.GetProperty("detail").GetString()!);
+        await Expect(page.Page.Locator("#balance")).ToHaveTextAsync("100,000");
+        await Expect(page.Page.Locator("#history-rows tr")).ToHaveCountAsync(1);
+        AssertNoUnexpectedBrowserErrors();
+    }
+
+    [Fact]
+    public async Task CancelledHold_ReleasesTheAvailableBalanceAndPaysNobody()
+    {
+        using var api = new TallyApi(site.BaseUrl);
+        var grace = Person.Create("Grace");
+        var heidi = Person.Create("Heidi");
+        await api.RegisterAsync(grace);
+        var heidiAccount = await api.RegisterAsync(heidi);
+        var page = await OpenAsync("/login");
+        await LogInAsync(page.Page, grace);
+
+        await page.Page.Locator("#to-account").FillAsync(heidiAccount);
+        await Expect(page.Page.Locator("#recipient-name")).ToHaveTextAsync($"Recipient: {heidi.Name}");
+        await page.Page.Locator("#amount").FillAsync("2500");
+        await page.Page.GetByLabel("As a hold that I confirm later").CheckAsync();
+        await page.Page.GetByRole(AriaRole.Button, new() { Name = "Send", Exact = true }).ClickAsync();
+        await Expect(page.Page.Locator("#available")).ToHaveTextAsync("97,500");
+        await page.Page.GetByRole(AriaRole.Button, new() { Name = $"Cancel 2,500 to {heidi.Name}" }).ClickAsync();
+
+        await Expect(page.Page.Locator("#transfer-result")).ToHaveTextAsync($"Cancelled: the hold of 2,500 for {heidi.Name} is released.");
+        await Expect(page.Page.Locator("#available")).ToHaveTextAsync("100,000");
+        await Expect(page.Page.Locator("#balance")).ToHaveTextAsync("100,000");
+        await Expect(page.Page.Locator("#pending")).ToHaveTextAsync("No pending holds.");
+        await Expect(page.Page.Locator("#pending-heading")).ToBeFocusedAsync();
+        await Expect(page.Page.Locator("#history-rows")).ToContainTextAsync("CANCELLED");
+        var heidiBalance = await api.SendAsync(HttpMethod.Get, "/api/account/balance", await api.LoginAsync(heidi), null, 200);
+        Assert.Equal(100_000, heidiBalance.GetProperty("balance").GetInt64());
+        AssertNoUnexpectedBrowserErrors();
+    }
+
+    [Fact]
+    public async Task History_PagesTenAtATime()
+    {
+        using var api = new TallyApi(site.BaseUrl);
+        var ivan = Person.Create("Ivan");
+        var judy = Person.Create("Judy");
+        await api.RegisterAsync(ivan);
+        var judyAccount = await api.RegisterAsync(judy);
+        var ivanSession = await api.LoginAsync(ivan);
+        // With the opening balance, 13 transactions: pages of 10 and 3.
+        for (var amount = 101; amount <= 112; amount++)
+        {
+            await api.SendAsync(HttpMethod.Post, "/api/transfer/transfer", ivanSession, new { to_account_number = judyAccount, amount, instant = true }, 200);
+        }
+        var page = await OpenAsync("/login");
+        await LogInAsync(page.Page, ivan);
+
+        await Expect(page.Page.Locator("#history-page")).ToHaveTextAsync("Page 1 of 2 (13 in all)");
+        await Expect(page.Page.Locator("#history-rows tr")).ToHaveCountAsync(10);
+        await Expect(page.Page.Locator("#history-rows tr").First).ToContainTextAsync("−112");
+        await Expect(page.Page.Locator("#history-previous")).ToBeDisabledAsync();
+        await page.Page.Locator("#history-next").ClickAsync();
+
+        await Expect(page.Page.Locator("#history-page")).ToHaveTextAsync("Page 2 of 2 (13 in all)");
+        await Expect(page.Page.Locator("#history-rows tr")).ToHaveCountAsync(3);
+        await Expect(page.Page.Locator("#history-rows")).ToContainTextAsync("Opening balance");
+        await Expect(page.Page.Locator("#history-next")).ToBeDisabledAsync();
+        await page.Page.Locator("#history-previous").ClickAsync();
+        await Expect(page.Page.Locator("#history-page")).ToHaveTextAsync("Page 1 of 2 (13 in all)");
+        var left = 100_000 - Enumerable.Range(101, 12).Sum();
+        await Expect(page.Page.Locator("#balance")).ToHaveTextAsync(left.ToString("N0", CultureInfo.InvariantCulture));
+        AssertNoUnexpectedBrowserErrors();
+    }
+
+    [Fact]
+    public async Task AdminPage_WithAWrongSecret_ShowsTheProblemDetailAndNoData()
+    {
+        using var api = new TallyApi(site.BaseUrl);
+        var problem = await api.SendAsync(HttpMethod.Get, "/api/account/admin/audit", null, null, 403, ("X-Admin-Secret", "not-the-secret"));
+        var admin = await OpenAsync("/admin");
+        admin.Expect(StatusError(403), null, "calls with a wrong admin secret");
+
+        await admin.Page.GetByLabel("Admin secret").FillAsync("not-the-secret");
+        await admin.Page.GetByRole(AriaRole.Button, new() { Name = "Open the admin view" }).ClickAsync();
+
+        await Expect(admin.Page.Locator("#admin-error")).ToHaveTextAsync(problem.GetProperty("detail").GetString()!);
+        await Expect(admin.Page.Locator("#admin-panels")).ToBeHiddenAsync();
+        await Expect(admin.Page.GetByLabel("Admin secret")).ToBeFocusedAsync();
+        Assert.Null(await admin.Page.EvaluateAsync<string?>("() => sessionStorage.getItem('tally.admin-secret')"));
+        AssertNoUnexpectedBrowserErrors();
+    }
+
     private static async Task RegisterWithPointerAsync(IPage page, Person person)
     {
         await Expect(page.Locator("h1")).ToHaveTextAsync("Open an account");

@@ -29,12 +29,16 @@ internal sealed class TallyApi(Uri baseUrl) : IDisposable
         return (await ReadAsync(response, 200)).GetProperty("session").GetString()!;
     }
 
-    public async Task<JsonElement> SendAsync(HttpMethod method, string path, string? session, object? body, int expectedStatus)
+    public async Task<JsonElement> SendAsync(HttpMethod method, string path, string? session, object? body, int expectedStatus, params (string Name, string Value)[] headers)
     {
         using var request = new HttpRequestMessage(method, path);
         if (session is not null)
         {
             request.Headers.Add("X-Session", session);
+        }
+        foreach (var (name, value) in headers)
+        {
+            request.Headers.Add(name, value);
         }
         if (body is not null)
         {
