@@ -225,6 +225,51 @@ public abstract partial class WebAppScenarioTests(WebAppSite site) : IAsyncLifet
     }
 
     [Fact]
+    public async Task LostResponse_SendingAgain_AppliesTheTransferOnce()
+    {
+        using var api = new TallyApi(site.BaseUrl);
+        var kim = Person.Create("Kim");
+        var leo = Person.Create("Leo");
+        await api.RegisterAsync(kim);
+        var leoAccount = await api.RegisterAsync(leo);
+        var page = await OpenAsync("/login");
+        await LogInAsync(page.Page, kim);
+        await Expect(page.Page.Locator("#balance")).ToHaveTextAsync("100,000");
+
+        // The first send reaches Tally and is applied, but its response never reaches the page.
+        var delivered = 0;
+        await page.Page.RouteAsync("**/api/transfer/transfer", async route =>
+        {
+            if (Interlocked.Increment(ref delivered) == 1)
+            {
+                await using var applied = await route.FetchAsync();
+                Assert.Equal(200, applied.Status);
+                await route.AbortAsync("connectionreset");
+            }
+            else
+            {
+                await route.ContinueAsync();
+            }
+        });
+        page.Expect(new Regex("net::ERR_CONNECTION_RESET"), 1, "the response that the test cuts off");
+        await page.Page.Locator("#to-account").FillAsync(leoAccount);
+        await Expect(page.Page.Locator("#recipient-name")).ToHaveTextAsync($"Recipient: {leo.Name}");
+        await page.Page.Locator("#amount").FillAsync("300");
+        await page.Page.GetByRole(AriaRole.Button, new() { Name = "Send", Exact = true }).ClickAsync();
+        await Expect(page.Page.Locator("#transfer-error")).ToContainTextAsync("cannot be reached");
+
+        await page.Page.GetByRole(AriaRole.Button, new() { Name = "Send", Exact = true }).ClickAsync();
+
+        await Expect(page.Page.Locator("#transfer-result")).ToHaveTextAsync($"Sent 300 to {leo.Name}.");
+        Assert.Equal(2, delivered);
+        await Expect(page.Page.Locator("#balance")).ToHaveTextAsync("99,700");
+        var leoBalance = await api.SendAsync(HttpMethod.Get, "/api/account/balance", await api.LoginAsync(leo), null, 200);
+        Assert.Equal(100_300, leoBalance.GetProperty("balance").GetInt64());
+        await Expect(page.Page.Locator("#history-rows tr")).ToHaveCountAsync(2);
+        AssertNoUnexpectedBrowserErrors();
+    }
+
+    [Fact]
     public async Task CancelledHold_ReleasesTheAvailableBalanceAndPaysNobody()
     {
         using var api = new TallyApi(site.BaseUrl);

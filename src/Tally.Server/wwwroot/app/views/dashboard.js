@@ -23,6 +23,7 @@ export function dashboardView(main) {
   let recipient = null;
   let lookupTimer = null;
   let lookupRun = 0;
+  let retry = null;
 
   // Summary
   const username = h('span', { id: 'username' }, '…');
@@ -110,6 +111,7 @@ export function dashboardView(main) {
   async function loadMe() {
     const me = await api('/api/account/me');
     username.textContent = me.username;
+    document.title = `${me.username} · Tally`;
     accountNumber.textContent = me.account_number;
   }
 
@@ -265,7 +267,21 @@ export function dashboardView(main) {
         if (noteText) {
           body.note = noteText;
         }
-        const result = await api('/api/transfer/transfer', { method: 'POST', body, headers: { 'Idempotency-Key': randomKey() } });
+        // A retry of the same transfer after a network error or a 5xx reuses its key, so it applies at most once.
+        const payload = JSON.stringify(body);
+        if (retry?.payload !== payload) {
+          retry = { payload, key: randomKey() };
+        }
+        let result;
+        try {
+          result = await api('/api/transfer/transfer', { method: 'POST', body, headers: { 'Idempotency-Key': retry.key } });
+        } catch (problem) {
+          if (problem.status !== 0 && problem.status < 500) {
+            retry = null;
+          }
+          throw problem;
+        }
+        retry = null;
         transferResult.show(result.status === 'PENDING'
           ? `Held ${formatAmount(result.amount)} for ${to.username} until ${formatDate(result.hold_until)}. Confirm or cancel it under Pending holds.`
           : `Sent ${formatAmount(result.amount)} to ${to.username}.`);
