@@ -42,7 +42,8 @@ public sealed class GatewaySite : WebAppSite
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var argument in (string[])["build", project, "-c", Repository.Configuration, "--nologo", "-v", "quiet"])
+        // No build servers: nothing of this build outlives it (or holds the test host's pipes open).
+        foreach (var argument in (string[])["build", project, "-c", Repository.Configuration, "--nologo", "-v", "quiet", "--disable-build-servers"])
         {
             start.ArgumentList.Add(argument);
         }
