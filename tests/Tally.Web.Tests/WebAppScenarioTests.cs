@@ -129,6 +129,7 @@ public abstract partial class WebAppScenarioTests(WebAppSite site) : IAsyncLifet
         await Expect(admin.Page.Locator("#users-list")).ToContainTextAsync(alice.Name);
         await Expect(admin.Page.Locator("#users-list")).ToContainTextAsync(bob.Name);
         await Expect(admin.Page.Locator("#transfers-list")).ToContainTextAsync("5,000");
+        await admin.Page.ScreenshotAsync(new() { Path = Path.Combine(Repository.ScreenshotsFolder, $"admin-desktop-{site.Name}.png"), FullPage = true });
 
         await ScreenshotDashboardAsync(b.Page);
         AssertNoUnexpectedBrowserErrors();

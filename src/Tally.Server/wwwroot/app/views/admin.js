@@ -64,7 +64,7 @@ export function adminView(main) {
 
   const auditBox = h('div', { id: 'audit' });
   const statsBox = h('div', { id: 'stats' });
-  const search = field('Search users', { type: 'search', id: 'user-search', name: 'search', autocomplete: 'off' }, 'Name, phone or account number.');
+  const search = field('Search by name, phone or account number', { type: 'search', id: 'user-search', name: 'search', autocomplete: 'off' });
   let searchTerm = '';
   const searchForm = h('form', { class: 'inline-form', role: 'search', novalidate: true }, search, h('button', { type: 'submit' }, 'Search'));
 
