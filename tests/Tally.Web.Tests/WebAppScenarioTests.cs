@@ -130,6 +130,10 @@ public abstract partial class WebAppScenarioTests(WebAppSite site) : IAsyncLifet
         await Expect(admin.Page.Locator("#users-list")).ToContainTextAsync(bob.Name);
         await Expect(admin.Page.Locator("#transfers-list")).ToContainTextAsync("5,000");
         await admin.Page.ScreenshotAsync(new() { Path = Path.Combine(Repository.ScreenshotsFolder, $"admin-desktop-{site.Name}.png"), FullPage = true });
+        await admin.Page.GetByLabel("Search by name, phone or account number").FillAsync(alice.Phone);
+        await admin.Page.GetByRole(AriaRole.Button, new() { Name = "Search", Exact = true }).ClickAsync();
+        await Expect(admin.Page.Locator("#users-list tbody tr")).ToHaveCountAsync(1);
+        await Expect(admin.Page.Locator("#users-list tbody")).ToContainTextAsync(alice.Name);
 
         await ScreenshotDashboardAsync(b.Page);
         AssertNoUnexpectedBrowserErrors();
