@@ -5,6 +5,7 @@ using Tally.Server.Features.Auth;
 using Tally.Server.Features.Notifications;
 using Tally.Server.Features.Transfers;
 using Tally.Server.Http;
+using Tally.Server.Observability;
 using Tally.Server.Options;
 using Microsoft.Extensions.Options;
 
@@ -19,6 +20,7 @@ builder.AddTallyCache();
 builder.AddTallyBus();
 builder.AddTallyAuth();
 builder.AddTallyFeatures();
+builder.AddTallyObservability();
 
 var app = builder.Build();
 
