@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Cold start of Tally.Server: from process start until GET /ready answers 200, for the default Release publish
+# (JIT) and the cold-start publish profile (ReadyToRun, src/Tally.Server/Properties/PublishProfiles/ColdStart.pubxml).
+# RUNS starts of each (default 7), alternating, each with a fresh embedded database on 127.0.0.1; prints every
+# start, the median of each build and the ratio cold-start / default. Bounded: 60 s per start at most.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT="$(pwd)"
+RUNS="${RUNS:-7}"
+HOST="127.0.0.1"
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1
+export DOTNET_NOLOGO=1
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+command -v curl >/dev/null 2>&1 || { log "installing curl"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl; }
+
+WORK="$(mktemp -d -t tally-coldstart.XXXXXX)"
+SERVER_PID=""
+cleanup() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+log "publish default (Release, JIT)"
+dotnet publish src/Tally.Server/Tally.Server.csproj -c Release -o "$WORK/default" >"$WORK/publish-default.log" 2>&1 \
+  || { cat "$WORK/publish-default.log" >&2; exit 1; }
+log "publish cold-start profile (ReadyToRun, linux-x64)"
+dotnet publish src/Tally.Server/Tally.Server.csproj -c Release -p:PublishProfile=ColdStart -o "$WORK/coldstart" >"$WORK/publish-coldstart.log" 2>&1 \
+  || { cat "$WORK/publish-coldstart.log" >&2; exit 1; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+
+# Prints the milliseconds from process start until /ready answers 200.
+start_once() {
+  local build="$1" port data started now
+  port="$(free_port)"
+  data="$(mktemp -d -p "$WORK" data.XXXXXX)"
+  started="$(date +%s%N)"
+  (cd "$data" && Storage__DataDirectory="$data" Logging__LogLevel__Default=Warning \
+    exec dotnet "$WORK/$build/Tally.Server.dll" --urls "http://$HOST:$port" >"$data/server.log" 2>&1) &
+  SERVER_PID=$!
+  while true; do
+    if curl -s -o /dev/null -w '%{http_code}' "http://$HOST:$port/ready" 2>/dev/null | grep -q '^200$'; then
+      now="$(date +%s%N)"
+      break
+    fi
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      cat "$data/server.log" >&2
+      log "$build exited before /ready"
+      exit 1
+    fi
+    if [ $(( ($(date +%s%N) - started) / 1000000 )) -gt 60000 ]; then
+      log "$build not ready within 60 s"
+      exit 1
+    fi
+    sleep 0.005
+  done
+  kill "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+  echo $(( (now - started) / 1000000 ))
+}
+
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# One unmeasured start of each, so that both read their files from the page cache alike.
+start_once default >/dev/null
+start_once coldstart >/dev/null
+
+: >"$WORK/default.ms"
+: >"$WORK/coldstart.ms"
+for i in $(seq 1 "$RUNS"); do
+  d="$(start_once default)"
+  c="$(start_once coldstart)"
+  echo "$d" >>"$WORK/default.ms"
+  echo "$c" >>"$WORK/coldstart.ms"
+  printf 'run %d: default %5d ms   cold-start %5d ms\n' "$i" "$d" "$c"
+done
+
+D="$(median <"$WORK/default.ms")"
+C="$(median <"$WORK/coldstart.ms")"
+echo
+printf 'median time to /ready 200 over %d starts: default %s ms, cold-start (ReadyToRun) %s ms\n' "$RUNS" "$D" "$C"
+awk -v c="$C" -v d="$D" 'BEGIN { printf "ratio cold-start / default: %.2f\n", c / d }'
