@@ -48,11 +48,13 @@ public sealed class PrometheusRulesTests
     [Fact]
     public async Task UnitTests_Fail_WhenTheFastBurnThresholdIsWrong()
     {
-        // The alert tests can fail: with a fast-burn threshold of 50x instead of 14.4x, the 25% error case no longer pages.
+        // The alert tests can fail: with page thresholds of 50x instead of 14.4x and 6x, the 25% error case no longer pages.
         var folder = Directory.CreateTempSubdirectory("tally-rules-").FullName;
         try
         {
-            var broken = (await File.ReadAllTextAsync(Rules)).Replace("(14.4 * 0.01)", "(50 * 0.01)", StringComparison.Ordinal);
+            var broken = (await File.ReadAllTextAsync(Rules))
+                .Replace("(14.4 * 0.01)", "(50 * 0.01)", StringComparison.Ordinal)
+                .Replace("(6 * 0.01)", "(50 * 0.01)", StringComparison.Ordinal);
             Directory.CreateDirectory(Path.Combine(folder, "tests"));
             await File.WriteAllTextAsync(Path.Combine(folder, "tally.rules.yml"), broken);
             var test = Path.Combine(folder, "tests", "slo.test.yml");
