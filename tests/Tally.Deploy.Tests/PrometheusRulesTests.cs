@@ -1,4 +1,5 @@
 using Tally.Deploy.Tests.Infrastructure;
+using YamlDotNet.Serialization;
 
 namespace Tally.Deploy.Tests;
 
@@ -30,19 +31,35 @@ public sealed class PrometheusRulesTests
     }
 
     [Fact]
-    public async Task EveryAlert_IsUnitTested_AndHasARunbookEntry()
+    public async Task EveryAlert_IsUnitTestedFiringAndNotFiring_AndHasARunbookEntry()
     {
         var rules = await File.ReadAllTextAsync(Rules);
-        var tests = string.Concat(await Task.WhenAll(UnitTests.Select(f => File.ReadAllTextAsync(f))));
         var runbook = await File.ReadAllTextAsync(Repo.PathOf("docs", "operations.md"));
         var alerts = rules.Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith("- alert: ", StringComparison.Ordinal)).Select(l => l["- alert: ".Length..]).ToList();
+        var firing = new HashSet<string>();
+        var silent = new HashSet<string>();
+        var yaml = new DeserializerBuilder().Build();
+        foreach (var file in UnitTests)
+        {
+            var document = yaml.Deserialize<Dictionary<string, object>>(await File.ReadAllTextAsync(file));
+            foreach (var test in ((List<object>)document["tests"]).Cast<Dictionary<object, object>>())
+            {
+                foreach (var check in (test.GetValueOrDefault("alert_rule_test") as List<object> ?? []).Cast<Dictionary<object, object>>())
+                {
+                    var expected = check.GetValueOrDefault("exp_alerts") as List<object> ?? [];
+                    (expected.Count > 0 ? firing : silent).Add((string)check["alertname"]);
+                }
+            }
+        }
 
-        Assert.True(alerts.Count >= 12, $"{alerts.Count} alerts");
+        Assert.True(alerts.Count >= 14, $"{alerts.Count} alerts");
         Assert.All(alerts, alert =>
         {
-            Assert.Contains($"alertname: {alert}\n", tests, StringComparison.Ordinal);
+            Assert.True(firing.Contains(alert), $"{alert} has no test where it fires");
+            Assert.True(silent.Contains(alert), $"{alert} has no test where it stays silent");
             Assert.Contains($"### {alert}\n", runbook, StringComparison.Ordinal);
         });
+        Assert.Empty(firing.Union(silent).Except(alerts));
     }
 
     [Fact]
