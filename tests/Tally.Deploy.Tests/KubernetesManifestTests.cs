@@ -158,7 +158,7 @@ public sealed partial class KubernetesManifestTests
         }
         var config = manifests.Named<V1ConfigMap>("tally-config").Data;
         // Kestrel's drain fits inside the grace period, after the preStop pause.
-        Assert.True(TimeSpan.Parse(config["HostOptions__ShutdownTimeout"], System.Globalization.CultureInfo.InvariantCulture).TotalSeconds + 5
+        Assert.True(int.Parse(config["DOTNET_shutdownTimeoutSeconds"], System.Globalization.CultureInfo.InvariantCulture) + 5
             < manifests.Named<V1Deployment>("tally-api").Spec.Template.Spec.TerminationGracePeriodSeconds);
         // PostgreSQL storage: Tally writes nothing to its read-only root (./data is the SQLite mode's).
         Assert.Equal("Postgres", config["Storage__Provider"]);
