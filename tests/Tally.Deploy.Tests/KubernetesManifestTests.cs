@@ -279,6 +279,13 @@ public sealed partial class KubernetesManifestTests
         var query = triggers.Single(t => t.Text("type") == "prometheus").Text("metadata", "query")!;
         var recorded = RecordingRuleName().Match(query).Value;
         Assert.Contains($"record: {recorded}\n", rules, StringComparison.Ordinal);
+        // Prometheus (Operator) scrapes every Tally pod with the labels that query uses.
+        var monitor = Assert.Single(manifests.CustomOfKind("PodMonitor"));
+        var relabelled = monitor.Items("spec", "podMetricsEndpoints").Single()["relabelings"] as List<object>;
+        Assert.Equal(
+            ["component", "job", "namespace", "pod"],
+            relabelled!.Cast<Dictionary<object, object>>().Select(r => r.Text("targetLabel") ?? "").Order().ToArray());
+        Assert.Contains("namespace=\"tally\", component=\"api\"", query, StringComparison.Ordinal);
         foreach (var scaled in new[] { api, worker })
         {
             Assert.Equal("0", scaled.Text("spec", "advanced", "horizontalPodAutoscalerConfig", "behavior", "scaleUp", "stabilizationWindowSeconds"));

@@ -1,13 +1,15 @@
 // Validates every object of the given multi-document YAML files (e.g. `kubectl kustomize` output) against
 // the schema of its kind, offline:
 // - built-in kinds: the validators that kubernetes-models generates from the Kubernetes OpenAPI document;
-// - KEDA kinds: the validators that @kubernetes-models/keda generates from KEDA's CRD openAPIV3Schema, plus
-//   a check of field names (a CRD schema does not reject unknown fields; the API server prunes them).
+// - KEDA and Prometheus Operator kinds: the validators that @kubernetes-models/keda and
+//   @kubernetes-models/prometheus-operator generate from the CRDs' openAPIV3Schema, plus a check of field names
+//   (a CRD schema does not reject unknown fields; the API server prunes them).
 // An object of a kind without a schema is a failure. Prints one line per object; exits 1 on any failure.
 import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
 
-const kedaFields = {
+// Field names of the custom resources Tally uses, from their CRDs (KEDA 2.x, Prometheus Operator).
+const customFields = {
   ScaledObject: {
     "": ["apiVersion", "kind", "metadata", "spec"],
     spec: ["scaleTargetRef", "pollingInterval", "initialCooldownPeriod", "cooldownPeriod", "idleReplicaCount", "minReplicaCount", "maxReplicaCount", "advanced", "triggers", "fallback"],
@@ -24,6 +26,12 @@ const kedaFields = {
     "spec.secretTargetRef[]": ["parameter", "name", "key"],
     "spec.configMapTargetRef[]": ["parameter", "name", "key"],
     "spec.env[]": ["parameter", "name", "containerName"],
+  },
+  PodMonitor: {
+    "": ["apiVersion", "kind", "metadata", "spec"],
+    spec: ["selector", "namespaceSelector", "podMetricsEndpoints", "jobLabel", "podTargetLabels", "sampleLimit", "targetLimit", "labelLimit", "labelNameLengthLimit", "labelValueLengthLimit", "attachMetadata", "scrapeProtocols", "scrapeClass", "bodySizeLimit", "keepDroppedTargets", "fallbackScrapeProtocol", "scrapeClassicHistograms", "nativeHistogramBucketLimit", "nativeHistogramMinBucketFactor", "convertClassicHistogramsToNHCB", "selectorMechanism"],
+    "spec.podMetricsEndpoints[]": ["port", "portNumber", "targetPort", "path", "scheme", "params", "interval", "scrapeTimeout", "honorLabels", "honorTimestamps", "trackTimestampsStaleness", "metricRelabelings", "relabelings", "proxyUrl", "followRedirects", "enableHttp2", "filterRunning", "basicAuth", "oauth2", "authorization", "bearerTokenSecret", "tlsConfig", "noProxy", "proxyFromEnvironment", "proxyConnectHeader"],
+    "spec.podMetricsEndpoints[].relabelings[]": ["sourceLabels", "separator", "targetLabel", "regex", "modulus", "replacement", "action"],
   },
 };
 
@@ -54,6 +62,8 @@ async function modelFor(apiVersion, kind) {
   const [group, version] = apiVersion.includes("/") ? apiVersion.split("/") : ["", apiVersion];
   const path = group === "keda.sh"
     ? `@kubernetes-models/keda/keda.sh/${version}/${kind}`
+    : group === "monitoring.coreos.com"
+    ? `@kubernetes-models/prometheus-operator/monitoring.coreos.com/${version}/${kind}`
     : group === ""
       ? `kubernetes-models/${version}/${kind}`
       : `kubernetes-models/${group}/${version}/${kind}`;
@@ -99,8 +109,8 @@ for (const file of process.argv.slice(2)) {
     } catch (error) {
       errors.push(error.message);
     }
-    if (kedaFields[object.kind] && object.apiVersion.startsWith("keda.sh/")) {
-      errors.push(...unknownFields(object, kedaFields[object.kind]));
+    if (customFields[object.kind] && /^(keda\.sh|monitoring\.coreos\.com)\//.test(object.apiVersion)) {
+      errors.push(...unknownFields(object, customFields[object.kind]));
     }
     if (errors.length > 0) {
       failures++;

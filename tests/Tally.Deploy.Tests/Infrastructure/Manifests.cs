@@ -37,7 +37,7 @@ internal sealed class Manifests
         {
             var map = plain.Deserialize<Dictionary<string, object>>(document);
             var apiVersion = (string)map["apiVersion"];
-            if (apiVersion.StartsWith("keda.sh/", StringComparison.Ordinal))
+            if (apiVersion.StartsWith("keda.sh/", StringComparison.Ordinal) || apiVersion.StartsWith("monitoring.coreos.com/", StringComparison.Ordinal))
             {
                 custom.Add(map);
             }

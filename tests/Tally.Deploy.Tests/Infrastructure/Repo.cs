@@ -69,17 +69,20 @@ internal static class Repo
 
     private static readonly SemaphoreSlim s_npm = new(1, 1);
 
-    /// <summary>Installs the schema validator's pinned npm packages (package-lock.json) once, with `npm ci`.</summary>
+    /// <summary>Installs the schema validator's pinned npm packages (package-lock.json) with `npm ci`, again whenever the lock changes.</summary>
     public static async Task<string> SchemaValidatorAsync()
     {
         var folder = PathOf("deploy", "k8s", "validate");
         await s_npm.WaitAsync();
         try
         {
-            if (!File.Exists(Path.Combine(folder, "node_modules", ".package-lock.json")))
+            var lockHash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(Path.Combine(folder, "package-lock.json"))));
+            var stamp = Path.Combine(folder, "node_modules", ".tally-lock-sha256");
+            if (!File.Exists(stamp) || await File.ReadAllTextAsync(stamp) != lockHash)
             {
                 var install = await RunAsync("npm", ["ci", "--no-audit", "--no-fund"], folder, TimeSpan.FromMinutes(8));
                 Assert.True(install.ExitCode == 0, "npm ci failed:\n" + install.All);
+                await File.WriteAllTextAsync(stamp, lockHash);
             }
         }
         finally
