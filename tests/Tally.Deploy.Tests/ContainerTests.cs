@@ -119,6 +119,35 @@ public sealed partial class ContainerTests
         }
     }
 
+    [Fact]
+    public async Task Dockerfile_PassesTheDockerfileLinter()
+    {
+        var result = await Repo.LintDockerfileAsync(Path.Combine(Docker, "Dockerfile"));
+
+        Assert.True(result.ExitCode == 0, result.All);
+        Assert.Contains("0 problems", result.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task DockerfileLinter_RejectsUnknownInstructionsFlagsAndPorts()
+    {
+        var broken = Path.Combine(Path.GetTempPath(), $"tally-{Guid.NewGuid():N}.Dockerfile");
+        await File.WriteAllTextAsync(broken, "FROM alpine AS a\nRUNN echo\nCOPY --chownn=1 a b\nEXPOSE http\n");
+        try
+        {
+            var result = await Repo.LintDockerfileAsync(broken);
+
+            Assert.Equal(1, result.ExitCode);
+            Assert.Contains("Unknown instruction: RUNN", result.Output, StringComparison.Ordinal);
+            Assert.Contains("Unknown flag: chownn", result.Output, StringComparison.Ordinal);
+            Assert.Contains("Invalid containerPort: http", result.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(broken);
+        }
+    }
+
     private static string StageBody(string dockerfile, string stage)
     {
         var start = dockerfile.IndexOf($" AS {stage}\n", StringComparison.Ordinal);

@@ -69,10 +69,10 @@ internal static class Repo
 
     private static readonly SemaphoreSlim s_npm = new(1, 1);
 
-    /// <summary>Installs the schema validator's pinned npm packages (package-lock.json) with `npm ci`, again whenever the lock changes.</summary>
-    public static async Task<string> SchemaValidatorAsync()
+    /// <summary>Installs deploy/validate's pinned npm packages (package-lock.json) with `npm ci`, again whenever the lock changes; returns the folder.</summary>
+    public static async Task<string> ValidatorsAsync()
     {
-        var folder = PathOf("deploy", "k8s", "validate");
+        var folder = PathOf("deploy", "validate");
         await s_npm.WaitAsync();
         try
         {
@@ -89,12 +89,15 @@ internal static class Repo
         {
             s_npm.Release();
         }
-        return Path.Combine(folder, "validate.mjs");
+        return folder;
     }
+
+    public static async Task<Result> LintDockerfileAsync(string path) =>
+        await RunAsync("node", [Path.Combine(await ValidatorsAsync(), "dockerfile.mjs"), path]);
 
     public static async Task<Result> ValidateSchemasAsync(string yaml)
     {
-        var validator = await SchemaValidatorAsync();
+        var validator = Path.Combine(await ValidatorsAsync(), "k8s.mjs");
         var file = Path.Combine(Path.GetTempPath(), $"tally-k8s-{Guid.NewGuid():N}.yaml");
         await File.WriteAllTextAsync(file, yaml, Encoding.UTF8);
         try
