@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Cold start of Tally.Server: from process start until GET /ready answers 200, for the default Release publish
-# (JIT) and the cold-start publish profile (ReadyToRun, src/Tally.Server/Properties/PublishProfiles/ColdStart.pubxml).
+# (framework-dependent, JIT) and the cold-start publish profile (self-contained, composite ReadyToRun of the app and
+# the frameworks: src/Tally.Server/Properties/PublishProfiles/ColdStart.pubxml).
 # RUNS starts of each (default 7), alternating, each with a fresh embedded database on 127.0.0.1. For each start it
 # records the wall time to /ready and the CPU time the process had used by then (user + system, from /proc: the
 # work done, JIT included, which other load on the machine disturbs far less than wall time). Prints every start,
-# the medians, the ratio cold-start / default of each, and the median of the per-pair wall ratios (a default
-# start and the cold-start right after it share the machine's load). Bounded: 60 s per start at most.
+# the medians, the ratio cold-start / default of each, and the median of the per-pair wall ratios (the two starts
+# of a pair run back to back, in alternating order, and share the machine's load). Bounded: 60 s per start at most.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -34,7 +35,7 @@ trap cleanup EXIT
 log "publish default (Release, JIT)"
 dotnet publish src/Tally.Server/Tally.Server.csproj -c Release -o "$WORK/default" >"$WORK/publish-default.log" 2>&1 \
   || { cat "$WORK/publish-default.log" >&2; exit 1; }
-log "publish cold-start profile (ReadyToRun, linux-x64)"
+log "publish cold-start profile (self-contained composite ReadyToRun, linux-x64; minutes)"
 dotnet publish src/Tally.Server/Tally.Server.csproj -c Release -p:PublishProfile=ColdStart -o "$WORK/coldstart" >"$WORK/publish-coldstart.log" 2>&1 \
   || { cat "$WORK/publish-coldstart.log" >&2; exit 1; }
 
@@ -47,8 +48,12 @@ start_once() {
   port="$(free_port)"
   data="$(mktemp -d -p "$WORK" data.XXXXXX)"
   started="$(date +%s%N)"
+  local command=(dotnet "$WORK/default/Tally.Server.dll")
+  if [ "$build" = coldstart ]; then
+    command=("$WORK/coldstart/Tally.Server")
+  fi
   (cd "$data" && Storage__DataDirectory="$data" Logging__LogLevel__Default=Warning \
-    exec dotnet "$WORK/$build/Tally.Server.dll" --urls "http://$HOST:$port" >"$data/server.log" 2>&1) &
+    exec "${command[@]}" --urls "http://$HOST:$port" >"$data/server.log" 2>&1) &
   SERVER_PID=$!
   while true; do
     if curl -s -o /dev/null -w '%{http_code}' "http://$HOST:$port/ready" 2>/dev/null | grep -q '^200$'; then
@@ -85,8 +90,13 @@ start_once coldstart >/dev/null
 : >"$WORK/coldstart.cpu"
 : >"$WORK/pairs"
 for i in $(seq 1 "$RUNS"); do
-  read -r dw dc <<<"$(start_once default)"
-  read -r cw cc <<<"$(start_once coldstart)"
+  if [ $((i % 2)) -eq 1 ]; then
+    read -r dw dc <<<"$(start_once default)"
+    read -r cw cc <<<"$(start_once coldstart)"
+  else
+    read -r cw cc <<<"$(start_once coldstart)"
+    read -r dw dc <<<"$(start_once default)"
+  fi
   echo "$dw" >>"$WORK/default.ms"
   echo "$cw" >>"$WORK/coldstart.ms"
   echo "$dc" >>"$WORK/default.cpu"
@@ -101,8 +111,8 @@ DC="$(median <"$WORK/default.cpu")"
 CC="$(median <"$WORK/coldstart.cpu")"
 P="$(median <"$WORK/pairs")"
 echo
-printf 'median wall time to /ready 200 over %d starts: default %s ms, cold-start (ReadyToRun) %s ms, ratio %s\n' \
+printf 'median wall time to /ready 200 over %d starts: default %s ms, cold-start %s ms, ratio %s\n' \
   "$RUNS" "$DW" "$CW" "$(awk -v c="$CW" -v d="$DW" 'BEGIN { printf "%.2f", c / d }')"
-printf 'median CPU time to /ready 200:                 default %s ms, cold-start (ReadyToRun) %s ms, ratio %s\n' \
+printf 'median CPU time to /ready 200:                 default %s ms, cold-start %s ms, ratio %s\n' \
   "$DC" "$CC" "$(awk -v c="$CC" -v d="$DC" 'BEGIN { printf "%.2f", c / d }')"
 printf 'median of the per-pair wall ratios cold-start / default: %.2f\n' "$P"

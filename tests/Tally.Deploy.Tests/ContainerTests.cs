@@ -99,7 +99,9 @@ public sealed partial class ContainerTests
             .Where(s => s.ContainsKey("build")).Select(s => (string)Map(s, "build")["target"]).Distinct().Order().ToArray();
 
         Assert.Equal(["gateway", "server"], targets);
-        Assert.All(targets, t => Assert.Equal("${DOTNET_RUNTIME}", stages[t]));
+        Assert.Equal("${DOTNET_RUNTIME_DEPS}", stages["server"]);
+        Assert.Equal("${DOTNET_RUNTIME}", stages["gateway"]);
+        Assert.Contains("ARG DOTNET_RUNTIME_DEPS=mcr.microsoft.com/dotnet/runtime-deps:10.0-noble-chiseled", dockerfile, StringComparison.Ordinal);
         Assert.Contains("ARG DOTNET_RUNTIME=mcr.microsoft.com/dotnet/aspnet:10.0-noble-chiseled", dockerfile, StringComparison.Ordinal);
         Assert.Equal("${DOTNET_SDK}", stages["build"]);
         foreach (var target in targets)
@@ -108,7 +110,7 @@ public sealed partial class ContainerTests
             Assert.Contains("USER $APP_UID", stage, StringComparison.Ordinal);
             Assert.DoesNotContain("USER root", stage, StringComparison.Ordinal);
         }
-        Assert.Contains("ENTRYPOINT [\"dotnet\", \"Tally.Server.dll\"]", StageBody(dockerfile, "server"), StringComparison.Ordinal);
+        Assert.Contains("ENTRYPOINT [\"./Tally.Server\"]", StageBody(dockerfile, "server"), StringComparison.Ordinal);
         Assert.Contains("ENTRYPOINT [\"dotnet\", \"Tally.Gateway.dll\"]", StageBody(dockerfile, "gateway"), StringComparison.Ordinal);
         Assert.Contains("-p:PublishProfile=ColdStart", StageBody(dockerfile, "publish-server"), StringComparison.Ordinal);
         Assert.True(File.Exists(Repo.PathOf("src", "Tally.Server", "Properties", "PublishProfiles", "ColdStart.pubxml")));
