@@ -49,7 +49,7 @@ fi
 
 # Headless Chromium opens tally-load's HTML reports. The private PostgreSQL, Redis and RabbitMQ
 # servers are installed by the fixtures that start them (scripts/services.sh, private-postgres.sh).
-ensure_commands chromium:chromium
+ensure_commands chromium:chromium kubectl:kubectl promtool:prometheus npm:npm
 
 log "restore"
 dotnet restore Tally.slnx

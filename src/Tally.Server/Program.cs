@@ -6,6 +6,7 @@ using Tally.Server.Features.Notifications;
 using Tally.Server.Features.Transfers;
 using Tally.Server.Features.WebApp;
 using Tally.Server.Http;
+using Tally.Server.Observability;
 using Tally.Server.Options;
 using Microsoft.Extensions.Options;
 
@@ -20,6 +21,7 @@ builder.AddTallyCache();
 builder.AddTallyBus();
 builder.AddTallyAuth();
 builder.AddTallyFeatures();
+builder.AddTallyObservability();
 
 var app = builder.Build();
 

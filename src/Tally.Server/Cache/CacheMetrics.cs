@@ -2,7 +2,7 @@ using System.Diagnostics.Metrics;
 
 namespace Tally.Server.Cache;
 
-/// <summary>Cache reads by kind (me, balance, lookup) and result (hit, miss, bypass when Redis is unreachable): tally_cache_reads_total.</summary>
+/// <summary>Cache reads by kind (me, balance, lookup with Redis; account for the embedded in-memory cache) and result (hit, miss, bypass when Redis is unreachable): tally_cache_reads_total.</summary>
 public sealed class CacheMetrics
 {
     public const string MeterName = "Tally.Cache";

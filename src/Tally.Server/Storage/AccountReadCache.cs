@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Tally.Server.Cache;
 
 namespace Tally.Server.Storage;
 
@@ -8,7 +9,7 @@ namespace Tally.Server.Storage;
 /// served only while its version is current: a read that raced a write can store a value, but
 /// never serve it, so no read is stale once the write has returned.
 /// </summary>
-public sealed class AccountReadCache : IAccountCache
+public sealed class AccountReadCache(CacheMetrics? metrics = null) : IAccountCache
 {
     private const int MaxEntries = 200_000;
 
@@ -24,8 +25,10 @@ public sealed class AccountReadCache : IAccountCache
         {
             user = entry.User;
             balance = entry.Balance;
+            metrics?.Hit("account");
             return true;
         }
+        metrics?.Miss("account");
         user = null;
         balance = null;
         return false;

@@ -1,0 +1,31 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using OpenTelemetry.Metrics;
+using Tally.Server.Bus;
+
+namespace Tally.Server.Observability;
+
+public static class ObservabilitySetup
+{
+    /// <summary>
+    /// The request-duration buckets of the latency SLO (a 0.3 s bucket, so that "p95 &lt; 300 ms" is an exact
+    /// ratio of counters), the money audit as metrics, run where the workers run (Role=worker or all), and /ready
+    /// as metrics (tally_ready, tally_health_check_status).
+    /// </summary>
+    public static WebApplicationBuilder AddTallyObservability(this WebApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.ConfigureOpenTelemetryMeterProvider(metrics => metrics.AddView(
+            "http.server.request.duration",
+            new ExplicitBucketHistogramConfiguration { Boundaries = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2.5, 5, 10] }));
+        builder.Services.AddOptions<AuditOptions>().BindConfiguration(AuditOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddHostedService<WorkerRoleHostedService<LedgerAuditMetrics>>();
+        builder.Services.AddSingleton<IHealthCheckPublisher, ReadinessMetrics>();
+        builder.Services.Configure<HealthCheckPublisherOptions>(options =>
+        {
+            options.Delay = TimeSpan.FromSeconds(1);
+            options.Period = TimeSpan.FromSeconds(5);
+            options.Predicate = check => check.Tags.Contains(ServiceDefaultsExtensions.ReadyTag);
+        });
+        return builder;
+    }
+}

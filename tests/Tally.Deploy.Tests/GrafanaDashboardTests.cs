@@ -1,0 +1,86 @@
+using System.Text.Json;
+using Tally.Deploy.Tests.Infrastructure;
+
+namespace Tally.Deploy.Tests;
+
+/// <summary>deploy/grafana: the dashboard parses, has the panels operators need, and queries only metrics that a running Tally really exposes.</summary>
+[Collection(TallyCollection.Name)]
+public sealed class GrafanaDashboardTests(TallyProcess tally)
+{
+    private static JsonDocument Dashboard() => JsonDocument.Parse(File.ReadAllText(Repo.PathOf("deploy", "grafana", "tally.json")));
+
+    private static IEnumerable<JsonElement> Panels(JsonElement dashboard) =>
+        dashboard.GetProperty("panels").EnumerateArray().SelectMany(p => p.TryGetProperty("panels", out var inner) ? inner.EnumerateArray().Prepend(p) : [p]);
+
+    private static List<string> Expressions(JsonElement dashboard)
+    {
+        var expressions = Panels(dashboard)
+            .Where(p => p.TryGetProperty("targets", out _))
+            .SelectMany(p => p.GetProperty("targets").EnumerateArray())
+            .Select(t => t.GetProperty("expr").GetString()!)
+            .ToList();
+        foreach (var variable in dashboard.GetProperty("templating").GetProperty("list").EnumerateArray().Where(v => v.GetProperty("type").GetString() == "query"))
+        {
+            // label_values(metric, label): the metric is what the variable reads.
+            var definition = variable.GetProperty("definition").GetString()!;
+            expressions.Add(definition["label_values(".Length..definition.IndexOf(',', StringComparison.Ordinal)]);
+        }
+        return expressions;
+    }
+
+    [Fact]
+    public void Dashboard_Parses_AndShowsRedPerRoute_TransfersByStatus_Percentiles_QueueDepth_Instances_AndCacheHitRate()
+    {
+        using var json = Dashboard();
+        var root = json.RootElement;
+        var panels = Panels(root).Where(p => p.GetProperty("type").GetString() != "row").ToList();
+        var expressions = Expressions(root);
+
+        Assert.Equal("tally-overview", root.GetProperty("uid").GetString());
+        Assert.Equal(panels.Count, panels.Select(p => p.GetProperty("id").GetInt32()).Distinct().Count());
+        string Query(string title) => string.Join('\n', Assert.Single(panels, p => p.GetProperty("title").GetString() == title)
+            .GetProperty("targets").EnumerateArray().Select(t => t.GetProperty("expr").GetString()));
+        Assert.Contains("sum by (http_route) (rate(http_server_request_duration_seconds_count", Query("Requests per second by route"), StringComparison.Ordinal);
+        Assert.Contains("http_response_status_code=~\"5..\"", Query("Errors per second by route (5xx, and 4xx dashed)"), StringComparison.Ordinal);
+        Assert.Contains("histogram_quantile(0.95, sum by (http_route, le)", Query("p95 duration by route"), StringComparison.Ordinal);
+        var percentiles = Query("Latency p50, p95, p99 (all API routes)");
+        Assert.All(new[] { "0.50", "0.95", "0.99" }, q => Assert.Contains($"histogram_quantile({q},", percentiles, StringComparison.Ordinal));
+        Assert.Contains("sum by (status) (rate(tally_transfers_total", Query("Transfers per second by status"), StringComparison.Ordinal);
+        Assert.Contains("tally_bus_queue_depth", Query("Queue depth"), StringComparison.Ordinal);
+        Assert.Contains("count by (job) (target_info", Query("Instances"), StringComparison.Ordinal);
+        Assert.Contains("tally_cache_reads_total{job=~\"$job\", result=\"hit\"}", Query("Cache hit rate"), StringComparison.Ordinal);
+        Assert.Contains("tally_ledger_audit_ok", Query("Money audit"), StringComparison.Ordinal);
+        Assert.True(expressions.Count >= 20, $"{expressions.Count} queries");
+    }
+
+    [Fact]
+    public async Task EveryMetricTheDashboardQueries_IsInTheMetricsOfARunningTally()
+    {
+        using var json = Dashboard();
+        var rules = PromQl.RecordingRules(await File.ReadAllTextAsync(Repo.PathOf("deploy", "prometheus", "tally.rules.yml")));
+        var unknownRules = new HashSet<string>();
+        var metrics = Expressions(json.RootElement).SelectMany(e => PromQl.RawMetrics(e, rules, unknownRules)).ToHashSet();
+
+        var exposed = (await tally.Client.GetStringAsync(new Uri(tally.BaseUrl, "/metrics")))
+            .Split('\n')
+            .Where(l => l.Length > 0 && l[0] != '#')
+            .Select(l => l[..l.IndexOfAny(['{', ' '])])
+            .ToHashSet();
+
+        Assert.Empty(unknownRules);
+        Assert.True(metrics.Count >= 10, $"only {metrics.Count} metrics: {string.Join(", ", metrics)}");
+        Assert.All(metrics, m => Assert.True(exposed.Contains(m), $"the dashboard queries {m}, which Tally's /metrics does not expose"));
+    }
+
+    [Fact]
+    public void MetricExtraction_FindsSelectors_AndSkipsFunctionsLabelsAndVariables()
+    {
+        var rules = new Dictionary<string, string> { ["tally:x:rate5m"] = "sum by (job) (rate(inner_total{a=\"b\"}[5m]))" };
+
+        var names = PromQl.RawMetrics(
+            "histogram_quantile(0.95, sum by (le, http_route) (rate(a_bucket{job=~\"$job\", le=\"0.3\"}[$__rate_interval]))) / on(job) group_left b_total + tally:x:rate5m",
+            rules).ToList();
+
+        Assert.Equal(["a_bucket", "b_total", "inner_total"], names.Order().ToArray());
+    }
+}

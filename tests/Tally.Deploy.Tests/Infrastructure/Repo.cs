@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using System.Reflection;
+using System.Text;
+
+namespace Tally.Deploy.Tests.Infrastructure;
+
+/// <summary>Paths in the repository, and running its command-line tools with a bound on time.</summary>
+internal static class Repo
+{
+    public static string Root { get; } = FindRoot();
+
+    public static string Configuration { get; } =
+        typeof(Repo).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Release";
+
+    public static string PathOf(params string[] parts) => Path.Combine([Root, .. parts]);
+
+    private static string FindRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Tally.slnx")))
+        {
+            dir = dir.Parent;
+        }
+        return dir?.FullName ?? throw new InvalidOperationException("Tally.slnx not found above " + AppContext.BaseDirectory);
+    }
+
+    public sealed record Result(int ExitCode, string Output, string Error)
+    {
+        public string All => Output + Error;
+    }
+
+    public static async Task<Result> RunAsync(string file, IEnumerable<string> arguments, string? workingDirectory = null, TimeSpan? timeout = null)
+    {
+        var start = new ProcessStartInfo(file)
+        {
+            WorkingDirectory = workingDirectory ?? Root,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"{file} did not start");
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var limit = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(3));
+        try
+        {
+            await process.WaitForExitAsync(limit.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{file} {string.Join(' ', start.ArgumentList)} did not finish within {timeout ?? TimeSpan.FromMinutes(3)}");
+        }
+        return new Result(process.ExitCode, await output, await error);
+    }
+
+    /// <summary>`kubectl kustomize` of a folder under deploy/k8s, offline.</summary>
+    public static async Task<string> KustomizeAsync(string folder)
+    {
+        var result = await RunAsync("kubectl", ["kustomize", PathOf("deploy", "k8s", folder)]);
+        Assert.True(result.ExitCode == 0, $"kubectl kustomize {folder} failed:\n{result.Error}");
+        Assert.False(string.IsNullOrWhiteSpace(result.Output));
+        return result.Output;
+    }
+
+    private static readonly SemaphoreSlim s_npm = new(1, 1);
+
+    /// <summary>Installs deploy/validate's pinned npm packages (package-lock.json) with `npm ci`, again whenever the lock changes; returns the folder.</summary>
+    public static async Task<string> ValidatorsAsync()
+    {
+        var folder = PathOf("deploy", "validate");
+        await s_npm.WaitAsync();
+        try
+        {
+            var lockHash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(Path.Combine(folder, "package-lock.json"))));
+            var stamp = Path.Combine(folder, "node_modules", ".tally-lock-sha256");
+            if (!File.Exists(stamp) || await File.ReadAllTextAsync(stamp) != lockHash)
+            {
+                var install = await RunAsync("npm", ["ci", "--no-audit", "--no-fund"], folder, TimeSpan.FromMinutes(8));
+                Assert.True(install.ExitCode == 0, "npm ci failed:\n" + install.All);
+                await File.WriteAllTextAsync(stamp, lockHash);
+            }
+        }
+        finally
+        {
+            s_npm.Release();
+        }
+        return folder;
+    }
+
+    public static async Task<Result> LintDockerfileAsync(string path) =>
+        await RunAsync("node", [Path.Combine(await ValidatorsAsync(), "dockerfile.mjs"), path]);
+
+    public static async Task<Result> ValidateSchemasAsync(string yaml)
+    {
+        var validator = Path.Combine(await ValidatorsAsync(), "k8s.mjs");
+        var file = Path.Combine(Path.GetTempPath(), $"tally-k8s-{Guid.NewGuid():N}.yaml");
+        await File.WriteAllTextAsync(file, yaml, Encoding.UTF8);
+        try
+        {
+            return await RunAsync("node", [validator, file]);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+}

@@ -1,0 +1,236 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+
+namespace Tally.Deploy.Tests.Infrastructure;
+
+/// <summary>
+/// The real Tally (the built Tally.Server.dll, embedded mode) as a child process on a free loopback port, its data in a
+/// temporary folder, the money audit every second; started once, with a little traffic of every kind, for the tests that
+/// read its /metrics.
+/// </summary>
+public sealed class TallyProcess : IAsyncLifetime
+{
+    public const string AdminSecret = "deploy-tests-secret";
+    private readonly System.Text.StringBuilder _output = new();
+    private Process? _process;
+    private string? _data;
+
+    public Uri BaseUrl { get; } = new($"http://127.0.0.1:{FreePort()}");
+
+    public HttpClient Client { get; } = new() { Timeout = TimeSpan.FromSeconds(30) };
+
+    public string Output { get { lock (_output) { return _output.ToString(); } } }
+
+    /// <summary>Alice's session, after <see cref="MakeTrafficAsync"/>.</summary>
+    public string Session { get; private set; } = "";
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public async Task InitializeAsync()
+    {
+        var dll = Path.Combine(Repo.Root, "src", "Tally.Server", "bin", Repo.Configuration, "net10.0", "Tally.Server.dll");
+        Assert.True(File.Exists(dll), $"{dll} is missing: build tests/Tally.Deploy.Tests -c {Repo.Configuration}");
+        _data = Directory.CreateTempSubdirectory("tally-deploy-").FullName;
+        var start = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = _data,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(dll);
+        start.ArgumentList.Add("--urls");
+        start.ArgumentList.Add(BaseUrl.ToString().TrimEnd('/'));
+        start.Environment["Storage__DataDirectory"] = _data;
+        start.Environment["Admin__Secret"] = AdminSecret;
+        start.Environment["Audit__Interval"] = "00:00:01";
+        start.Environment["Auth__PasswordIterations"] = "1000";
+        start.Environment["Logging__LogLevel__Default"] = "Warning";
+        _process = Process.Start(start)!;
+        _process.OutputDataReceived += (_, e) => Append(e.Data);
+        _process.ErrorDataReceived += (_, e) => Append(e.Data);
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+
+        await WaitForAsync(async () => (await Client.GetAsync(new Uri(BaseUrl, "/ready"))).IsSuccessStatusCode, TimeSpan.FromSeconds(90), "/ready to answer 200");
+        await MakeTrafficAsync();
+        // The audit and readiness gauges appear once their first run completes.
+        await WaitForAsync(
+            async () =>
+            {
+                var metrics = await Client.GetStringAsync(new Uri(BaseUrl, "/metrics"));
+                return metrics.Contains("\ntally_ledger_audit_ok{", StringComparison.Ordinal) && metrics.Contains("\ntally_ready{", StringComparison.Ordinal);
+            },
+            TimeSpan.FromSeconds(60),
+            "the audit and readiness gauges in /metrics");
+    }
+
+    /// <summary>Two users, logins, transfers (completed, rejected, a hold then cancelled), cached reads twice, a 401 and a 404.</summary>
+    public async Task MakeTrafficAsync()
+    {
+        var alice = await RegisterAsync("5550001111", "Alice", "alice-secret-1");
+        var bob = await RegisterAsync("5550002222", "Bob", "bob-secret-22");
+        var session = Session = await LoginAsync("5550001111", "alice-secret-1");
+        await LoginAsync("5550002222", "bob-secret-22");
+        Assert.NotEqual(alice, bob);
+
+        using (var ok = await SendAsync(HttpMethod.Post, "/api/transfer/transfer", session, new { to_account_number = bob, amount = 500 }))
+        {
+            Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        }
+        using (var tooMuch = await SendAsync(HttpMethod.Post, "/api/transfer/transfer", session, new { to_account_number = bob, amount = 999_999_999 }))
+        {
+            Assert.True((int)tooMuch.StatusCode is >= 400 and < 500, $"overdraft answered {(int)tooMuch.StatusCode}");
+        }
+        long hold;
+        using (var held = await SendAsync(HttpMethod.Post, "/api/transfer/transfer", session, new { to_account_number = bob, amount = 100, instant = false }))
+        {
+            Assert.Equal(HttpStatusCode.OK, held.StatusCode);
+            hold = (await held.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("transfer_id").GetInt64();
+        }
+        using (var cancel = await SendAsync(HttpMethod.Post, "/api/transfer/cancel", session, new { transfer_id = hold }))
+        {
+            Assert.Equal(HttpStatusCode.OK, cancel.StatusCode);
+        }
+        for (var i = 0; i < 3; i++)
+        {
+            using var me = await SendAsync(HttpMethod.Get, "/api/account/me", session, null);
+            Assert.Equal(HttpStatusCode.OK, me.StatusCode);
+            using var balance = await SendAsync(HttpMethod.Get, "/api/account/balance", session, null);
+            Assert.Equal(HttpStatusCode.OK, balance.StatusCode);
+        }
+        using (var anonymous = await SendAsync(HttpMethod.Get, "/api/account/me", null, null))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        }
+        using (var audit = new HttpRequestMessage(HttpMethod.Get, new Uri(BaseUrl, "/api/account/admin/audit")))
+        {
+            audit.Headers.Add("X-Admin-Secret", AdminSecret);
+            using var response = await Client.SendAsync(audit);
+            Assert.True((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("ok").GetBoolean());
+        }
+    }
+
+    /// <summary>Two cached reads with Alice's session.</summary>
+    public async Task ReadAsync()
+    {
+        foreach (var path in new[] { "/api/account/me", "/api/account/balance" })
+        {
+            using var response = await SendAsync(HttpMethod.Get, path, Session, null);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+    }
+
+    private async Task<string> RegisterAsync(string phone, string username, string password)
+    {
+        using var response = await SendAsync(HttpMethod.Post, "/api/auth/register", null, new { phone, username, password });
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(response.IsSuccessStatusCode, body.ToString());
+        return body.GetProperty("account_number").GetString()!;
+    }
+
+    private async Task<string> LoginAsync(string phone, string password)
+    {
+        using var response = await SendAsync(HttpMethod.Post, "/api/auth/login", null, new { phone, password });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("session").GetString()!;
+    }
+
+    public async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string? session, object? body)
+    {
+        using var request = new HttpRequestMessage(method, new Uri(BaseUrl, path));
+        if (session is not null)
+        {
+            request.Headers.Add("X-Session", session);
+        }
+        if (body is not null)
+        {
+            request.Content = JsonContent.Create(body);
+        }
+        return await Client.SendAsync(request);
+    }
+
+    public async Task WaitForAsync(Func<Task<bool>> condition, TimeSpan limit, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < limit)
+        {
+            Assert.False(_process is { HasExited: true }, $"Tally exited:\n{Output}");
+            try
+            {
+                if (await condition())
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+            catch (TaskCanceledException)
+            {
+            }
+            await Task.Delay(250);
+        }
+        throw new TimeoutException($"Waited {limit} for {what}:\n{Output}");
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+        lock (_output)
+        {
+            if (_output.Length < 200_000)
+            {
+                _output.AppendLine(line);
+            }
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        Client.Dispose();
+        if (_process is not null)
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+                using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+                try
+                {
+                    await _process.WaitForExitAsync(wait.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+            _process.Dispose();
+        }
+        if (_data is not null)
+        {
+            try
+            {
+                Directory.Delete(_data, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class TallyCollection : ICollectionFixture<TallyProcess>
+{
+    public const string Name = "A running Tally";
+}
