@@ -56,6 +56,8 @@ public sealed class EdgeHeadersMiddleware
         var context = (HttpContext)state;
         var headers = context.Response.Headers;
         headers[RequestIdHeader] = context.Request.Headers[RequestIdHeader];
+        // The instances' server software is nobody's business.
+        headers.Remove("Server");
         headers.XContentTypeOptions = s_nosniff;
         headers.XFrameOptions = s_deny;
         headers["Referrer-Policy"] = _referrerPolicy;

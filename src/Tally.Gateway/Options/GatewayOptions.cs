@@ -83,6 +83,17 @@ public sealed class HealthCheckOptions
     [Range(0.01, 1.0)]
     public double PassiveFailureRate { get; set; } = 0.3;
 
+    /// <summary>
+    /// The window over which the failure rate is computed. YARP keeps the failures of an outage in it after
+    /// the instance comes back, so a long window would eject a recovered instance again until it clears.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan PassiveWindow { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Requests in the window below which the rate is not judged.</summary>
+    [Range(1, 1_000_000)]
+    public int PassiveMinimalRequests { get; set; } = 10;
+
     /// <summary>How long a passively ejected instance stays out before it is tried again.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
     public TimeSpan PassiveReactivationPeriod { get; set; } = TimeSpan.FromSeconds(5);

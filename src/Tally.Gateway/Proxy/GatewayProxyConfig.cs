@@ -62,6 +62,8 @@ public sealed class GatewayProxyConfig : IProxyConfigProvider
             Destinations = destinations,
             HealthCheck = new HealthCheckConfig
             {
+                // With every instance out, answer 503 at once rather than send traffic to known-dead instances.
+                AvailableDestinationsPolicy = "HealthyAndUnknown",
                 Active = new ActiveHealthCheckConfig
                 {
                     Enabled = health.ActiveEnabled,

@@ -1,4 +1,7 @@
+using Microsoft.Extensions.Options;
 using OpenTelemetry.Trace;
+using Tally.Gateway.Options;
+using Yarp.ReverseProxy.Health;
 using Tally.Gateway.Observability;
 using Yarp.ReverseProxy.Configuration;
 
@@ -12,6 +15,12 @@ public static class ProxySetup
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddSingleton<IProxyConfigProvider, GatewayProxyConfig>();
         builder.Services.AddReverseProxy();
+        builder.Services.AddOptions<TransportFailureRateHealthPolicyOptions>().Configure<IOptions<GatewayOptions>>((passive, gateway) =>
+        {
+            passive.DetectionWindowSize = gateway.Value.HealthChecks.PassiveWindow;
+            passive.MinimalTotalCountThreshold = gateway.Value.HealthChecks.PassiveMinimalRequests;
+            passive.DefaultFailureRateLimit = gateway.Value.HealthChecks.PassiveFailureRate;
+        });
         builder.Services.AddHealthChecks().AddCheck<UpstreamReadinessCheck>("upstreams", tags: [ServiceDefaultsExtensions.ReadyTag]);
         builder.Services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddSource("Yarp.ReverseProxy"));
         return builder;

@@ -90,6 +90,18 @@ public sealed class UpstreamFailureMiddleware(RequestDelegate next, GatewayMetri
         return false;
     }
 
+    private static bool IsBodyTooLarge(Exception? exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge })
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private static bool TryExclude(IReadOnlyList<DestinationState> candidates, DestinationState? failed, out IReadOnlyList<DestinationState> others)
     {
         var rest = new List<DestinationState>(candidates.Count);
@@ -106,7 +118,7 @@ public sealed class UpstreamFailureMiddleware(RequestDelegate next, GatewayMetri
 
     private static ValueTask WriteProblemAsync(HttpContext context, IForwarderErrorFeature error)
     {
-        if (error.Exception is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge })
+        if (IsBodyTooLarge(error.Exception))
         {
             return GatewayProblems.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, GatewayProblems.PayloadTooLarge, "The request body is too large.");
         }

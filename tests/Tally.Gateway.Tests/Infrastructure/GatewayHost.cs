@@ -1,0 +1,91 @@
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+
+namespace Tally.Gateway.Tests.Infrastructure;
+
+/// <summary>The real gateway (its Program) on Kestrel, on a free loopback port, with the given settings.</summary>
+internal sealed class GatewayHost : WebApplicationFactory<Program>
+{
+    private readonly Dictionary<string, string> _settings;
+
+    private GatewayHost(Dictionary<string, string> settings)
+    {
+        _settings = settings;
+        UseKestrel(0);
+    }
+
+    public Uri BaseUrl { get; private set; } = null!;
+
+    /// <summary>Starts a gateway in front of <paramref name="backends"/>; fast active probes unless overridden.</summary>
+    public static GatewayHost Start(IEnumerable<Uri> backends, IDictionary<string, string>? settings = null)
+    {
+        var all = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
+        {
+            ["Gateway:HealthChecks:ActiveInterval"] = "00:00:00.200",
+            ["Gateway:HealthChecks:ActiveTimeout"] = "00:00:02",
+            ["Logging:LogLevel:Default"] = "Warning",
+        };
+        var i = 0;
+        foreach (var backend in backends)
+        {
+            all[$"Gateway:Backends:{i++}"] = backend.ToString().TrimEnd('/');
+        }
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            all[key] = value;
+        }
+        var host = new GatewayHost(all);
+        host.StartServer();
+        using var client = host.CreateClient();
+        host.BaseUrl = client.BaseAddress!;
+        return host;
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        foreach (var (key, value) in _settings)
+        {
+            builder.UseSetting(key, value);
+        }
+    }
+
+    /// <summary>A plain client to the gateway (no cookies, no redirects), like an API client.</summary>
+    public HttpClient Client() => new(new SocketsHttpHandler
+    {
+        UseCookies = false,
+        AllowAutoRedirect = false,
+        // The gateway's tracer listens in this process too: the client must not stamp its own traceparent.
+        ActivityHeadersPropagator = null,
+    })
+    {
+        BaseAddress = BaseUrl,
+        Timeout = TimeSpan.FromSeconds(60),
+    };
+
+    /// <summary>Polls until the gateway's /ready answers 200 (bounded).</summary>
+    public async Task WaitUntilReadyAsync(TimeSpan? limit = null)
+    {
+        using var client = Client();
+        await Eventually.HoldsAsync(async () =>
+        {
+            using var response = await client.GetAsync(new Uri("/ready", UriKind.Relative));
+            return response.IsSuccessStatusCode;
+        }, limit ?? TimeSpan.FromSeconds(30), "the gateway never became ready");
+    }
+
+    /// <summary>The value of the upstream health gauge for one backend address, from /metrics.</summary>
+    public async Task<int?> UpstreamHealthyAsync(Uri backend)
+    {
+        using var client = Client();
+        var text = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        var address = backend.ToString().TrimEnd('/');
+        foreach (var line in text.Split('\n'))
+        {
+            if (line.StartsWith("tally_gateway_upstream_healthy{", StringComparison.Ordinal) && line.Contains($"address=\"{address}\"", StringComparison.Ordinal))
+            {
+                return int.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+        return null;
+    }
+}
