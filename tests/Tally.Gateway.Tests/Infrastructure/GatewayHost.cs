@@ -1,5 +1,8 @@
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Tally.Gateway.Observability;
+using Yarp.ReverseProxy;
 
 namespace Tally.Gateway.Tests.Infrastructure;
 
@@ -71,6 +74,15 @@ internal sealed class GatewayHost : WebApplicationFactory<Program>
             using var response = await client.GetAsync(new Uri("/ready", UriKind.Relative));
             return response.IsSuccessStatusCode;
         }, limit ?? TimeSpan.FromSeconds(30), "the gateway never became ready");
+    }
+
+    /// <summary>Whether the gateway currently routes to <paramref name="backend"/>, from YARP's own state (not the cached scrape).</summary>
+    public bool InPool(Uri backend)
+    {
+        var address = backend.ToString().TrimEnd('/');
+        var lookup = Services.GetRequiredService<IProxyStateLookup>();
+        var destination = lookup.GetClusters().SelectMany(c => c.Destinations.Values).Single(d => d.Model.Config.Address == address);
+        return GatewayMetrics.IsInPool(destination);
     }
 
     /// <summary>The value of the upstream health gauge for one backend address, from /metrics.</summary>

@@ -187,10 +187,20 @@ public sealed class ProtectionTests : IAsyncLifetime
             new StringContent(new string('x', 2000), Encoding.UTF8, "application/json"));
         await AssertProblemAsync(declared, HttpStatusCode.RequestEntityTooLarge, "PAYLOAD_TOO_LARGE");
 
+        // A chunked body declares no length: Kestrel cuts it off at the limit as YARP streams it. The client
+        // gets the 413 problem, or, when the rest of its body arrives after the gateway has answered and closed
+        // (a race inherent to HTTP/1.1), a reset connection. Either way no instance receives the body whole.
         var streamed = new StreamContent(new UnknownLengthStream(new byte[1100]));
         streamed.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        using var chunked = await client.PostAsync(new Uri("/api/transfer/transfer", UriKind.Relative), streamed);
-        await AssertProblemAsync(chunked, HttpStatusCode.RequestEntityTooLarge, "PAYLOAD_TOO_LARGE");
+        try
+        {
+            using var chunked = await client.PostAsync(new Uri("/api/transfer/transfer?streamed=1", UriKind.Relative), streamed);
+            await AssertProblemAsync(chunked, HttpStatusCode.RequestEntityTooLarge, "PAYLOAD_TOO_LARGE");
+        }
+        catch (HttpRequestException e) when (e.InnerException is HttpIOException or IOException)
+        {
+        }
+        Assert.DoesNotContain(_stub.Requests, r => r["path"] == "/api/transfer/transfer" && r.TryGetValue("body_length", out var length) && length == "1100");
 
         using var fits = await client.PostAsync(new Uri("/api/transfer/transfer", UriKind.Relative),
             new StringContent(new string('x', 1000), Encoding.UTF8, "application/json"));
