@@ -89,6 +89,7 @@ start() {
   log "starting $name on 127.0.0.1:$port"
   (
     cd "$STATE"
+    exec 9>&-
     exec env "$@" setsid dotnet "$dll" --urls "http://127.0.0.1:$port" >>"$STATE/$name.log" 2>&1 </dev/null
   ) &
   echo $! >"$STATE/$name.pid"
@@ -113,7 +114,7 @@ cmd_up() {
 
   log "starting PostgreSQL, Redis with Sentinel and RabbitMQ (scripts/services.sh)"
   local services
-  services=$("$ROOT/scripts/services.sh" up)
+  services=$("$ROOT/scripts/services.sh" up 9>&-)
   eval "$services"
 
   if [[ ! -f $STATE/cluster.env ]]; then
@@ -189,7 +190,7 @@ cmd_down() {
   for entry in api-1:api api-2:api worker-1:worker worker-2:worker; do
     stop "${entry%%:*}"
   done
-  "$ROOT/scripts/services.sh" down
+  "$ROOT/scripts/services.sh" down 9>&-
   rm -rf -- "$STATE"
   rm -f -- "$STATE.lock"
   log "down"
