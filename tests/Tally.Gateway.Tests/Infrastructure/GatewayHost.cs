@@ -1,3 +1,5 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -11,16 +13,26 @@ internal sealed class GatewayHost : WebApplicationFactory<Program>
 {
     private readonly Dictionary<string, string> _settings;
 
-    private GatewayHost(Dictionary<string, string> settings)
+    private readonly X509Certificate2? _certificate;
+
+    private GatewayHost(Dictionary<string, string> settings, X509Certificate2? certificate)
     {
         _settings = settings;
-        UseKestrel(0);
+        _certificate = certificate;
+        if (certificate is null)
+        {
+            UseKestrel(0);
+        }
+        else
+        {
+            UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen => listen.UseHttps(certificate)));
+        }
     }
 
     public Uri BaseUrl { get; private set; } = null!;
 
     /// <summary>Starts a gateway in front of <paramref name="backends"/>; fast active probes unless overridden.</summary>
-    public static GatewayHost Start(IEnumerable<Uri> backends, IDictionary<string, string>? settings = null)
+    public static GatewayHost Start(IEnumerable<Uri> backends, IDictionary<string, string>? settings = null, X509Certificate2? httpsCertificate = null)
     {
         var all = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
         {
@@ -37,7 +49,7 @@ internal sealed class GatewayHost : WebApplicationFactory<Program>
         {
             all[key] = value;
         }
-        var host = new GatewayHost(all);
+        var host = new GatewayHost(all, httpsCertificate);
         host.StartServer();
         using var client = host.CreateClient();
         host.BaseUrl = client.BaseAddress!;
@@ -59,6 +71,8 @@ internal sealed class GatewayHost : WebApplicationFactory<Program>
         AllowAutoRedirect = false,
         // The gateway's tracer listens in this process too: the client must not stamp its own traceparent.
         ActivityHeadersPropagator = null,
+        // Over HTTPS the gateway presents the test's own self-signed certificate.
+        SslOptions = { RemoteCertificateValidationCallback = (_, certificate, _, _) => _certificate is not null && certificate is not null && certificate.GetCertHashString() == _certificate.GetCertHashString() },
     })
     {
         BaseAddress = BaseUrl,

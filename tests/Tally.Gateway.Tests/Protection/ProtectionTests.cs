@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Tally.Gateway.Tests.Infrastructure;
 
@@ -224,6 +226,25 @@ public sealed class ProtectionTests : IAsyncLifetime
         Assert.Equal("no-referrer", Assert.Single(response.Headers.GetValues("Referrer-Policy")));
         Assert.False(response.Headers.Contains("Strict-Transport-Security"), "HSTS must not be sent over plain HTTP");
         Assert.False(response.Headers.Contains("Server"));
+    }
+
+    [Fact]
+    public async Task Hsts_IsSentOverHttps_AndTheInstanceIsToldTheRequestWasHttps()
+    {
+        using var rsa = RSA.Create(2048);
+        var request = new CertificateRequest("CN=localhost", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        using var ephemeral = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        using var certificate = X509CertificateLoader.LoadPkcs12(ephemeral.Export(X509ContentType.Pkcs12), null);
+        await using var gateway = GatewayHost.Start([_stub.Url], httpsCertificate: certificate);
+        Assert.Equal("https", gateway.BaseUrl.Scheme);
+        await gateway.WaitUntilReadyAsync();
+        using var client = gateway.Client();
+        using var response = await client.GetAsync(new Uri("/api/account/balance", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("max-age=31536000; includeSubDomains", Assert.Single(response.Headers.GetValues("Strict-Transport-Security")));
+        Assert.Equal(Csp, Assert.Single(response.Headers.GetValues("Content-Security-Policy")));
+        var seen = await response.Content.ReadFromJsonAsync<Dictionary<string, string>>();
+        Assert.Equal("https", seen!["h:x-forwarded-proto"]);
     }
 
     [Fact]
