@@ -7,6 +7,7 @@ using System.Text.Json;
 using Npgsql;
 using Xunit.Abstractions;
 using Tally.RabbitMq.Tests.Infrastructure;
+using Tally.Testing;
 
 namespace Tally.RabbitMq.Tests;
 
@@ -70,6 +71,12 @@ public sealed class SeparateProcessTests(PrivateServices services, ITestOutputHe
         return applied;
     }
 
+    private static double ResidentMegabytes(int pid)
+    {
+        var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024.0;
+    }
+
     private static async Task AssertAuditOkAsync(TallyProcess api)
     {
         using var admin = new HttpClient { BaseAddress = api.BaseAddress };
@@ -85,7 +92,7 @@ public sealed class SeparateProcessTests(PrivateServices services, ITestOutputHe
         var (environment, logs) = Environment(prefix, new Dictionary<string, string>
         {
             ["Bus__Capacity"] = "50",
-            ["Bus__Deadline"] = "00:00:05",
+            ["Bus__Deadline"] = "00:00:15",
             ["Bus__RabbitMq__Prefetch"] = "16",
         });
         using var api = TallyProcess.Start(new Dictionary<string, string>(environment) { ["Role"] = "api" }, logs, "api");
@@ -128,13 +135,30 @@ public sealed class SeparateProcessTests(PrivateServices services, ITestOutputHe
                 await SendAsync(i);
                 probes.Add(watch.Elapsed.TotalMilliseconds);
             }
+
+            // Memory stays bounded: the broker holds at most the queue's length, and 2,000 more writes against
+            // the full queue (each refused) leave the api's resident memory about where it was.
+            await using (var broker = await RawBroker.ConnectAsync(services.RabbitMq))
+            {
+                var depth = await broker.MessageCountAsync(prefix + ".commands.transfer");
+                output.WriteLine($"transfer queue depth with the worker paused: {depth}");
+                Assert.True(depth <= 50, $"the bounded queue holds {depth} messages, more than its 50");
+            }
+            var rssBefore = ResidentMegabytes(api.Id);
+            for (var wave = 0; wave < 10; wave++)
+            {
+                await Task.WhenAll(Enumerable.Range(0, 200).Select(j => SendAsync(1_000 + (wave * 200) + j)));
+            }
+            var rssAfter = ResidentMegabytes(api.Id);
+            output.WriteLine($"api resident memory: {rssBefore:F0} MB before 2,000 refused writes, {rssAfter:F0} MB after");
+            Assert.True(rssAfter - rssBefore < 100, $"the api grew from {rssBefore:F0} MB to {rssAfter:F0} MB while refusing writes");
         }
         finally
         {
             worker.Signal("CONT");
         }
         await burst.WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.Equal(320, results.Count);
+        Assert.Equal(2_320, results.Count);
 
         var refused = results.Where(r => r.Status == HttpStatusCode.ServiceUnavailable).Select(r => r.Took.TotalMilliseconds).Order().ToList();
         var ok = results.Where(r => r.Status == HttpStatusCode.OK).ToList();

@@ -133,7 +133,7 @@ public sealed class RedisDownTests(RedisDownServices services, ITestOutputHelper
         Assert.True(revoked is not null, "B accepted a session revoked on A while Redis was down");
 
         // A new instance starts while Redis is down (AbortOnConnectFail=false), serves, and says degraded.
-        var (c, _) = await services.PairAsync("downstart");
+        var (c, _) = await services.PairAsync("downstart", waitForRedis: false);
         var carol = await c.RegisterAndLoginAsync();
         Assert.Equal(100_000, await c.BalanceAsync(carol));
         Assert.Equal("degraded", (await c.ReadyAsync()).GetProperty("checks").GetProperty("cache").GetProperty("status").GetString());

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
+using Tally.Testing;
 
 namespace Tally.RabbitMq.Tests.Infrastructure;
 
@@ -31,18 +32,7 @@ public sealed partial class PrivateServices : IAsyncLifetime
 
     public string Postgres => Env["ConnectionStrings__Postgres"];
 
-    public static string RepoRoot
-    {
-        get
-        {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Tally.slnx")))
-            {
-                dir = dir.Parent;
-            }
-            return dir?.FullName ?? throw new InvalidOperationException("Tally.slnx not found above " + AppContext.BaseDirectory);
-        }
-    }
+    public static string RepoRoot => TallyProcess.RepoRoot;
 
     public async Task InitializeAsync()
     {

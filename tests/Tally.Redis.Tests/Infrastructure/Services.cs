@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using Tally.Server.Cache;
 
 [assembly: CollectionBehavior(DisableTestParallelization = true)]
 
@@ -90,7 +92,7 @@ public class Services : IAsyncLifetime
     }
 
     /// <summary>Two api instances (A and B) on one new database, one Redis key prefix and one signing key.</summary>
-    public async Task<(RedisTallyFactory A, RedisTallyFactory B)> PairAsync(string name, IDictionary<string, string?>? overrides = null)
+    public async Task<(RedisTallyFactory A, RedisTallyFactory B)> PairAsync(string name, IDictionary<string, string?>? overrides = null, bool waitForRedis = true)
     {
         var database = await CreateDatabaseAsync(name);
         var shared = new Dictionary<string, string?>(overrides ?? new Dictionary<string, string?>())
@@ -102,6 +104,18 @@ public class Services : IAsyncLifetime
         var b = Own(new RedisTallyFactory(database, Redis, shared));
         _ = a.Server;
         _ = b.Server;
+        // Redis connects in the background; until it does an instance counts logins and caches in memory,
+        // so a test of shared state starts only once both instances use Redis.
+        foreach (var instance in waitForRedis ? new[] { a, b } : [])
+        {
+            var redis = instance.Services.GetRequiredService<RedisConnection>();
+            await redis.WhenConnectedAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            var connected = await Kit.WithinAsync(TimeSpan.FromSeconds(30), () => Task.FromResult(redis.IsConnected));
+            if (connected is null)
+            {
+                throw new InvalidOperationException("An instance did not connect to Redis within 30 s");
+            }
+        }
         return (a, b);
     }
 

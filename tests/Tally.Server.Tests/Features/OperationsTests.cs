@@ -56,20 +56,29 @@ public sealed partial class OperationsTests(SharedTallyApp factory) : IClassFixt
         {
             await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 10 });
         }
-        using var scraper = factory.CreateClient();
+        using var apiScraper = factory.CreateClient();
+        using var workerScraper = factory.CreateWorkerClient();
 
-        // The exporter may serve a cached scrape for a moment, so poll until the new series show.
+        // The exporter may serve a cached scrape for a moment, so poll until the new series show. The transfer
+        // counter lives where the handlers run: this process when embedded, the worker process when distributed.
         var text = await ApiTestKit.PollAsync(async () =>
         {
-            var response = await scraper.GetAsync("/metrics");
-            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            var body = await response.Content.ReadAsStringAsync();
-            var lines = body.Split('\n');
-            return lines.Any(l => l.StartsWith("http_", StringComparison.Ordinal)) && lines.Any(l => l.StartsWith("tally_transfers", StringComparison.Ordinal)) ? body : null;
+            var api = await ScrapeAsync(apiScraper);
+            var worker = await ScrapeAsync(workerScraper);
+            return api.Any(l => l.StartsWith("http_", StringComparison.Ordinal)) && worker.Any(l => l.StartsWith("tally_transfers", StringComparison.Ordinal))
+                ? string.Join('\n', api) + string.Join('\n', worker)
+                : null;
         }, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(250));
 
         Assert.NotNull(text);
         Assert.Contains("# TYPE", text, StringComparison.Ordinal);
+    }
+
+    private static async Task<string[]> ScrapeAsync(HttpClient scraper)
+    {
+        using var response = await scraper.GetAsync("/metrics");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return (await response.Content.ReadAsStringAsync()).Split('\n');
     }
 
     [Fact]

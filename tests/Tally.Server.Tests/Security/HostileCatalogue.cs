@@ -105,6 +105,9 @@ public static class HostileCatalogue
             Add($"admin-notifications.size[{label}]", _ => Admin("/api/account/admin/notifications?size=" + escaped));
         }
         Add("register.username[nul]", _ => Post("/api/auth/register", Json(new { phone = TallyTestClient.NewPhone(), username = "nul\u0000byte", password = "correct horse battery" })));
+        Add("login.username[nul-padded]", _ => Post("/api/auth/login", Json(new { username = " nul\u0000 ", password = "correct horse battery" })));
+        Add("admin-users.search[nul]", _ => Admin("/api/account/admin/users?search=nul%00byte"));
+        Add("admin-users.search[escape]", _ => Admin("/api/account/admin/users?search=%1B%5B31m"));
         Add("register.username[bell]", _ => Post("/api/auth/register", Json(new { phone = TallyTestClient.NewPhone(), username = "bell\u0007", password = "correct horse battery" })));
         Add("register.username[newline]", _ => Post("/api/auth/register", Json(new { phone = TallyTestClient.NewPhone(), username = "line\nbreak", password = "correct horse battery" })));
         Add("transfer.note[nul]", f => Post("/api/transfer/transfer", Json(new { to_account_number = f.VictimB.AccountNumber, amount = 1, note = "nul\u0000byte" }), f.Attacker.Session));

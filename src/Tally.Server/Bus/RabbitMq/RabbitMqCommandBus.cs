@@ -115,7 +115,19 @@ public sealed class RabbitMqCommandBus : ICommandBus, IAsyncDisposable
         _pending[id] = reply;
         try
         {
-            await PublishAsync(command, properties, body, deadline, cancellationToken).ConfigureAwait(false);
+            // The confirm and the work overlap: the broker confirms a persistent message once it is on disk, but
+            // a worker may take it and reply first, and a reply proves the broker had it. So wait for whichever
+            // comes first; a refusal (full queue, broker gone) still answers 503 or 504 as soon as it is known.
+            var publish = PublishAsync(command, properties, body, deadline, cancellationToken);
+            if (await Task.WhenAny(publish, reply.Task).ConfigureAwait(false) == publish)
+            {
+                await publish.ConfigureAwait(false);
+            }
+            else
+            {
+                // Replied before confirmed: the reply is the outcome; a late publish fault changes nothing.
+                _ = publish.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
             Reply answer;
             try
             {

@@ -38,6 +38,10 @@ public static class AdminApi
         {
             return Problems.BadRequest(ErrorCodes.InvalidRequest, "search is at most 100 characters.");
         }
+        if (term is not null && term.Any(char.IsControl))
+        {
+            return Problems.BadRequest(ErrorCodes.InvalidRequest, "search may not hold control characters.");
+        }
         return TypedResults.Ok(await reader.GetUsersAsync(paging.Page, paging.Size, string.IsNullOrEmpty(term) ? null : term));
     }
 

@@ -148,7 +148,8 @@ public static class AuthApi
         }
         else
         {
-            var matches = await reader.FindLoginsByUsernameAsync(username!.Trim());
+            // A name that is not a valid username (a NUL byte, say) belongs to nobody: no query is needed.
+            var matches = Username.Normalize(username) is { } name ? await reader.FindLoginsByUsernameAsync(name) : [];
             if (matches.Count > 1)
             {
                 hasher.VerifyDummy(password);

@@ -75,7 +75,7 @@ public sealed class MakeTransferHandler(
         }
         else if (command.ToUsername is not null)
         {
-            var matches = await reader.FindByUsernameAsync(command.ToUsername);
+            var matches = Username.Normalize(command.ToUsername) is { } name ? await reader.FindByUsernameAsync(name) : [];
             if (matches.Count > 1)
             {
                 return DomainError.BadRequest(ErrorCodes.AmbiguousUsername, "Several users share this username; send to an account number instead.");

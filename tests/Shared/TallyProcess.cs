@@ -2,9 +2,12 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Tally.RabbitMq.Tests.Infrastructure;
+namespace Tally.Testing;
 
-/// <summary>A real Tally.Server process (the built Tally.Server.dll) on a free loopback port, its output in a log file.</summary>
+/// <summary>
+/// A real Tally.Server process (the built Tally.Server.dll) on a free loopback port, its output in a log file.
+/// Linked into each test project that starts Tally as a separate process.
+/// </summary>
 public sealed class TallyProcess : IDisposable
 {
     private readonly Process _process;
@@ -25,13 +28,27 @@ public sealed class TallyProcess : IDisposable
 
     public int Id => _process.Id;
 
+    /// <summary>The folder that holds Tally.slnx, above the test assembly.</summary>
+    public static string RepoRoot
+    {
+        get
+        {
+            var dir = new DirectoryInfo(AppContext.BaseDirectory);
+            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Tally.slnx")))
+            {
+                dir = dir.Parent;
+            }
+            return dir?.FullName ?? throw new InvalidOperationException("Tally.slnx not found above " + AppContext.BaseDirectory);
+        }
+    }
+
     public static string ServerDll
     {
         get
         {
             foreach (var configuration in new[] { "Release", "Debug" })
             {
-                var dll = Path.Combine(PrivateServices.RepoRoot, "src", "Tally.Server", "bin", configuration, "net10.0", "Tally.Server.dll");
+                var dll = Path.Combine(RepoRoot, "src", "Tally.Server", "bin", configuration, "net10.0", "Tally.Server.dll");
                 if (File.Exists(dll))
                 {
                     return dll;
