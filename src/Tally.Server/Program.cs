@@ -4,6 +4,7 @@ using Tally.Server.Features.Accounts;
 using Tally.Server.Features.Auth;
 using Tally.Server.Features.Notifications;
 using Tally.Server.Features.Transfers;
+using Tally.Server.Features.WebApp;
 using Tally.Server.Http;
 using Tally.Server.Options;
 using Microsoft.Extensions.Options;
@@ -39,6 +40,7 @@ if (app.Services.GetRequiredService<IOptions<RoleOptions>>().Value.ServesApi)
     app.MapTransferApi();
     app.MapNotificationApi();
     app.MapTallyDocs();
+    app.MapTallyWebApp();
 }
 
 app.Run();
