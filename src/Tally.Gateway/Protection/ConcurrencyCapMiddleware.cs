@@ -1,0 +1,90 @@
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
+using Tally.Gateway.Http;
+using Tally.Gateway.Observability;
+using Tally.Gateway.Options;
+
+namespace Tally.Gateway.Protection;
+
+/// <summary>
+/// Caps the requests in flight with a <see cref="ConcurrencyLimiter"/> and a small queue: a request that
+/// finds the queue full is answered 503 at once, and one that waits longer than the queue timeout gets 503
+/// too, so a flood can't pile up without bound in front of the instances. WebSocket sessions and the
+/// operations endpoints are not counted (a socket would hold its slot for hours).
+/// </summary>
+public sealed class ConcurrencyCapMiddleware : IDisposable
+{
+    private readonly RequestDelegate _next;
+    private readonly ConcurrencyLimiter _limiter;
+    private readonly TimeSpan _queueTimeout;
+    private readonly GatewayMetrics _metrics;
+
+    public ConcurrencyCapMiddleware(RequestDelegate next, IOptions<GatewayOptions> options, GatewayMetrics metrics)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _next = next;
+        _metrics = metrics;
+        var limits = options.Value.Limits;
+        _queueTimeout = limits.QueueTimeout;
+        _limiter = new ConcurrencyLimiter(new ConcurrencyLimiterOptions
+        {
+            PermitLimit = limits.MaxConcurrentRequests,
+            QueueLimit = limits.QueueLimit,
+            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+        });
+    }
+
+    public Task InvokeAsync(HttpContext context)
+    {
+        if (ServiceDefaultsExtensions.IsOperationsPath(context.Request.Path)
+            || context.Features.Get<IHttpUpgradeFeature>()?.IsUpgradableRequest == true)
+        {
+            return _next(context);
+        }
+        var lease = _limiter.AttemptAcquire();
+        return lease.IsAcquired ? RunAsync(context, lease) : WaitThenRunAsync(context, lease);
+    }
+
+    private async Task RunAsync(HttpContext context, RateLimitLease lease)
+    {
+        using (lease)
+        {
+            await _next(context);
+        }
+    }
+
+    private async Task WaitThenRunAsync(HttpContext context, RateLimitLease refused)
+    {
+        refused.Dispose();
+        RateLimitLease lease;
+        using (var wait = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted))
+        {
+            wait.CancelAfter(_queueTimeout);
+            try
+            {
+                lease = await _limiter.AcquireAsync(1, wait.Token);
+            }
+            catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
+            {
+                await RefuseAsync(context, "queue_timeout", "The gateway is at capacity and the request waited too long; retry shortly.");
+                return;
+            }
+        }
+        if (!lease.IsAcquired)
+        {
+            lease.Dispose();
+            await RefuseAsync(context, "queue_full", "The gateway is at capacity; retry shortly.");
+            return;
+        }
+        await RunAsync(context, lease);
+    }
+
+    private ValueTask RefuseAsync(HttpContext context, string reason, string detail)
+    {
+        _metrics.Rejected(reason);
+        return GatewayProblems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, GatewayProblems.Overloaded, detail, retryAfterSeconds: 1);
+    }
+
+    public void Dispose() => _limiter.Dispose();
+}

@@ -1,0 +1,56 @@
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
+using Tally.Gateway.Http;
+using Tally.Gateway.Observability;
+using Tally.Gateway.Options;
+
+namespace Tally.Gateway.Protection;
+
+public static class ProtectionSetup
+{
+    public const string CorsPolicy = "gateway";
+
+    /// <summary>Options, Kestrel's limits, rate limits, CORS, problem details and the gateway's metrics.</summary>
+    public static WebApplicationBuilder AddGatewayProtection(this WebApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddOptions<GatewayOptions>().BindConfiguration(GatewayOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<GatewayMetrics>();
+        builder.AddGatewayProblems();
+        builder.Services.AddOptions<KestrelServerOptions>().Configure<IOptions<GatewayOptions>>((kestrel, gateway) =>
+        {
+            var limits = gateway.Value.Limits;
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = limits.MaxBodyBytes;
+            kestrel.Limits.RequestHeadersTimeout = limits.RequestHeadersTimeout;
+            kestrel.Limits.KeepAliveTimeout = limits.KeepAliveTimeout;
+            kestrel.Limits.MaxRequestHeadersTotalSize = limits.MaxRequestHeadersTotalSize;
+        });
+        builder.AddGatewayRateLimits();
+        builder.Services.AddCors();
+        builder.Services.AddOptions<Microsoft.AspNetCore.Cors.Infrastructure.CorsOptions>().Configure<IOptions<GatewayOptions>>((cors, gateway) =>
+            cors.AddPolicy(CorsPolicy, policy => policy
+                .WithOrigins(gateway.Value.CorsOrigins)
+                .AllowAnyHeader()
+                .AllowAnyMethod()
+                .WithExposedHeaders(EdgeHeadersMiddleware.RequestIdHeader, "Retry-After", "Idempotent-Replayed")
+                .SetPreflightMaxAge(TimeSpan.FromMinutes(10))));
+        return builder;
+    }
+
+    /// <summary>
+    /// The edge, in order: request id and security headers on every answer, problems for exceptions, CORS,
+    /// the concurrency cap, the body limit, then the rate limits. The proxy comes after.
+    /// </summary>
+    public static WebApplication UseGatewayProtection(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.UseMiddleware<EdgeHeadersMiddleware>();
+        app.UseExceptionHandler();
+        app.UseCors(CorsPolicy);
+        app.UseMiddleware<ConcurrencyCapMiddleware>();
+        app.UseMiddleware<BodyLimitMiddleware>();
+        app.UseRateLimiter();
+        return app;
+    }
+}
