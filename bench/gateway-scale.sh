@@ -17,14 +17,15 @@ cd "$(dirname "$0")/.."
 ROOT="$(pwd)"
 HOST="127.0.0.1"
 USERS="${USERS:-500}"
-SLO="${SLO:-p95<100ms,errors<1%}"
+SLO="${SLO:-p95<300ms,errors<1%}"
 LAT_RATE="${LAT_RATE:-500}"
 LAT_DURATION="${LAT_DURATION:-15s}"
 STEP="${STEP:-5s}"
 MAX_STEPS="${MAX_STEPS:-14}"
-# PBKDF2 cost of the seeded passwords (Tally's default is 100000; lower keeps login runs short).
-ITERATIONS="${ITERATIONS:-20000}"
-SCENARIOS=(login balance)
+# PBKDF2 cost of the seeded passwords: Tally's default, so a login costs what it costs in production
+# (about 20 ms of one core here) and its work is in the api tier, not in the gateway or the generator.
+ITERATIONS="${ITERATIONS:-100000}"
+read -r -a SCENARIOS <<<"${SCENARIOS:-login balance}"
 TARGET_RATIO="1.6"
 TARGET_ADDED_P50_MS="0.5"
 
