@@ -29,18 +29,7 @@ public sealed class TallyProcess : IDisposable
     public int Id => _process.Id;
 
     /// <summary>The folder that holds Tally.slnx, above the test assembly.</summary>
-    public static string RepoRoot
-    {
-        get
-        {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Tally.slnx")))
-            {
-                dir = dir.Parent;
-            }
-            return dir?.FullName ?? throw new InvalidOperationException("Tally.slnx not found above " + AppContext.BaseDirectory);
-        }
-    }
+    public static string RepoRoot => ServerProcess.RepoRoot;
 
     public static string ServerDll
     {

@@ -1,5 +1,6 @@
 #if TALLY_GATEWAY
 using System.Diagnostics;
+using Tally.Testing;
 
 namespace Tally.Web.Tests.Infrastructure;
 

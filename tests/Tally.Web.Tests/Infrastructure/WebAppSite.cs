@@ -1,3 +1,5 @@
+using Tally.Testing;
+
 namespace Tally.Web.Tests.Infrastructure;
 
 /// <summary>

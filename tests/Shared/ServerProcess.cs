@@ -1,15 +1,17 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Reflection;
 using System.Text;
 
-namespace Tally.Web.Tests.Infrastructure;
+namespace Tally.Testing;
 
 /// <summary>
 /// A .NET server started as a real child process (`dotnet some.dll --urls ...`) on a loopback port,
 /// ready once a GET of its readiness path answers 200. It can be killed and started again on the same port.
+/// Linked into each test project that runs Tally or the gateway as a child process with its output captured.
 /// </summary>
-internal sealed class ServerProcess : IAsyncDisposable
+public sealed class ServerProcess : IAsyncDisposable
 {
     private readonly ProcessStartInfo _start;
     private readonly string _readyPath;
@@ -36,6 +38,40 @@ internal sealed class ServerProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>The folder that holds Tally.slnx, above the test assembly.</summary>
+    public static string RepoRoot
+    {
+        get
+        {
+            var dir = new DirectoryInfo(AppContext.BaseDirectory);
+            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Tally.slnx")))
+            {
+                dir = dir.Parent;
+            }
+            return dir?.FullName ?? throw new InvalidOperationException("Tally.slnx not found above " + AppContext.BaseDirectory);
+        }
+    }
+
+    /// <summary>The build configuration of the test assembly (this file is compiled into each); the servers come from the same one.</summary>
+    public static string Configuration =>
+        typeof(ServerProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Release";
+
+    /// <summary>The built dll of a project under src/, e.g. <c>Tally.Server</c>.</summary>
+    public static string BuiltDll(string project) =>
+        Path.Combine(RepoRoot, "src", project, "bin", Configuration, "net10.0", project + ".dll");
+
+    /// <summary>Tally on the embedded default (SQLite in <paramref name="dataDirectory"/>), with cheap password hashing and no login limits.</summary>
+    public static Task<ServerProcess> StartEmbeddedTallyAsync(string dataDirectory, string adminSecret, int? port = null) =>
+        StartAsync(BuiltDll("Tally.Server"), dataDirectory, new Dictionary<string, string>
+        {
+            ["Storage__DataDirectory"] = dataDirectory,
+            ["Admin__Secret"] = adminSecret,
+            ["Auth__PasswordIterations"] = "1000",
+            ["Auth__LoginPermitsPerIpPerMinute"] = "1000000",
+            ["Auth__LoginPermitsPerPhonePerMinute"] = "1000000",
+            ["Logging__LogLevel__Default"] = "Warning",
+        }, "/ready", port);
+
     public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
@@ -43,10 +79,14 @@ internal sealed class ServerProcess : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    public static async Task<ServerProcess> StartAsync(string dll, string workingDirectory, IReadOnlyDictionary<string, string> environment, string readyPath)
+    /// <summary>Starts <paramref name="dll"/> on <paramref name="port"/> (a free one if null) and waits until it is ready.</summary>
+    public static async Task<ServerProcess> StartAsync(string dll, string workingDirectory, IReadOnlyDictionary<string, string> environment, string readyPath, int? port = null)
     {
-        Assert.True(File.Exists(dll), $"{dll} is missing: build it with -c {Repository.Configuration} first");
-        var baseUrl = new Uri($"http://127.0.0.1:{FreePort()}");
+        if (!File.Exists(dll))
+        {
+            throw new FileNotFoundException($"{dll} is missing: build it in the configuration of the tests first", dll);
+        }
+        var baseUrl = new Uri($"http://127.0.0.1:{port ?? FreePort()}");
         var start = new ProcessStartInfo("dotnet")
         {
             WorkingDirectory = workingDirectory,
@@ -79,7 +119,7 @@ internal sealed class ServerProcess : IAsyncDisposable
         }
         catch
         {
-            await StopAsync();
+            await KillAsync();
             throw;
         }
     }
@@ -87,7 +127,7 @@ internal sealed class ServerProcess : IAsyncDisposable
     /// <summary>Kills the process (as a crash would) and starts it again with the same port, data and settings.</summary>
     public async Task RestartAsync()
     {
-        await StopAsync();
+        await KillAsync();
         await LaunchAsync();
     }
 
@@ -112,7 +152,10 @@ internal sealed class ServerProcess : IAsyncDisposable
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < limit)
         {
-            Assert.False(_process!.HasExited, $"{_start.ArgumentList[0]} exited with {(_process.HasExited ? _process.ExitCode : 0)}:\n{Output}");
+            if (_process!.HasExited)
+            {
+                throw new InvalidOperationException($"{_start.ArgumentList[0]} exited with {_process.ExitCode}:\n{Output}");
+            }
             try
             {
                 using var response = await client.GetAsync(new Uri(BaseUrl, _readyPath));
@@ -132,7 +175,8 @@ internal sealed class ServerProcess : IAsyncDisposable
         throw new TimeoutException($"{_start.ArgumentList[0]} was not ready within {limit}:\n{Output}");
     }
 
-    private async Task StopAsync()
+    /// <summary>SIGKILL to the process tree: no graceful shutdown, in-flight requests are cut.</summary>
+    public async Task KillAsync()
     {
         if (_process is null)
         {
@@ -154,5 +198,5 @@ internal sealed class ServerProcess : IAsyncDisposable
         _process = null;
     }
 
-    public ValueTask DisposeAsync() => new(StopAsync());
+    public ValueTask DisposeAsync() => new(KillAsync());
 }
