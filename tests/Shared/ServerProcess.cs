@@ -27,6 +27,9 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public Uri BaseUrl { get; }
 
+    /// <summary>True once the process has ended (a crash, or <see cref="KillAsync"/>).</summary>
+    public bool HasExited => _process is not { HasExited: false };
+
     public string Output
     {
         get

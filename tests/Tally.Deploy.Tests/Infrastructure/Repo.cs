@@ -1,28 +1,15 @@
 using System.Diagnostics;
-using System.Reflection;
 using System.Text;
+using Tally.Testing;
 
 namespace Tally.Deploy.Tests.Infrastructure;
 
 /// <summary>Paths in the repository, and running its command-line tools with a bound on time.</summary>
 internal static class Repo
 {
-    public static string Root { get; } = FindRoot();
-
-    public static string Configuration { get; } =
-        typeof(Repo).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Release";
+    public static string Root => ServerProcess.RepoRoot;
 
     public static string PathOf(params string[] parts) => Path.Combine([Root, .. parts]);
-
-    private static string FindRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Tally.slnx")))
-        {
-            dir = dir.Parent;
-        }
-        return dir?.FullName ?? throw new InvalidOperationException("Tally.slnx not found above " + AppContext.BaseDirectory);
-    }
 
     public sealed record Result(int ExitCode, string Output, string Error)
     {

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Text.Json;
+using Tally.Testing;
 
 namespace Tally.Deploy.Tests.Infrastructure;
 
@@ -14,53 +14,31 @@ namespace Tally.Deploy.Tests.Infrastructure;
 public sealed class TallyProcess : IAsyncLifetime
 {
     public const string AdminSecret = "deploy-tests-secret";
-    private readonly System.Text.StringBuilder _output = new();
-    private Process? _process;
+    private ServerProcess? _server;
     private string? _data;
 
-    public Uri BaseUrl { get; } = new($"http://127.0.0.1:{FreePort()}");
+    public Uri BaseUrl => _server?.BaseUrl ?? throw new InvalidOperationException("Tally has not started");
 
     public HttpClient Client { get; } = new() { Timeout = TimeSpan.FromSeconds(30) };
 
-    public string Output { get { lock (_output) { return _output.ToString(); } } }
+    public string Output => _server?.Output ?? "";
 
     /// <summary>Alice's session, after <see cref="MakeTrafficAsync"/>.</summary>
     public string Session { get; private set; } = "";
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public static int FreePort() => ServerProcess.FreePort();
 
     public async Task InitializeAsync()
     {
-        var dll = Path.Combine(Repo.Root, "src", "Tally.Server", "bin", Repo.Configuration, "net10.0", "Tally.Server.dll");
-        Assert.True(File.Exists(dll), $"{dll} is missing: build tests/Tally.Deploy.Tests -c {Repo.Configuration}");
         _data = Directory.CreateTempSubdirectory("tally-deploy-").FullName;
-        var start = new ProcessStartInfo("dotnet")
+        _server = await ServerProcess.StartAsync(ServerProcess.BuiltDll("Tally.Server"), _data, new Dictionary<string, string>
         {
-            WorkingDirectory = _data,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(dll);
-        start.ArgumentList.Add("--urls");
-        start.ArgumentList.Add(BaseUrl.ToString().TrimEnd('/'));
-        start.Environment["Storage__DataDirectory"] = _data;
-        start.Environment["Admin__Secret"] = AdminSecret;
-        start.Environment["Audit__Interval"] = "00:00:01";
-        start.Environment["Auth__PasswordIterations"] = "1000";
-        start.Environment["Logging__LogLevel__Default"] = "Warning";
-        _process = Process.Start(start)!;
-        _process.OutputDataReceived += (_, e) => Append(e.Data);
-        _process.ErrorDataReceived += (_, e) => Append(e.Data);
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
-
-        await WaitForAsync(async () => (await Client.GetAsync(new Uri(BaseUrl, "/ready"))).IsSuccessStatusCode, TimeSpan.FromSeconds(90), "/ready to answer 200");
+            ["Storage__DataDirectory"] = _data,
+            ["Admin__Secret"] = AdminSecret,
+            ["Audit__Interval"] = "00:00:01",
+            ["Auth__PasswordIterations"] = "1000",
+            ["Logging__LogLevel__Default"] = "Warning",
+        }, "/ready");
         await MakeTrafficAsync();
         // The audit and readiness gauges appear once their first run completes.
         await WaitForAsync(
@@ -163,7 +141,7 @@ public sealed class TallyProcess : IAsyncLifetime
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < limit)
         {
-            Assert.False(_process is { HasExited: true }, $"Tally exited:\n{Output}");
+            Assert.False(_server is { HasExited: true }, $"Tally exited:\n{Output}");
             try
             {
                 if (await condition())
@@ -182,39 +160,12 @@ public sealed class TallyProcess : IAsyncLifetime
         throw new TimeoutException($"Waited {limit} for {what}:\n{Output}");
     }
 
-    private void Append(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-        lock (_output)
-        {
-            if (_output.Length < 200_000)
-            {
-                _output.AppendLine(line);
-            }
-        }
-    }
-
     public async Task DisposeAsync()
     {
         Client.Dispose();
-        if (_process is not null)
+        if (_server is not null)
         {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-                using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-                try
-                {
-                    await _process.WaitForExitAsync(wait.Token);
-                }
-                catch (OperationCanceledException)
-                {
-                }
-            }
-            _process.Dispose();
+            await _server.DisposeAsync();
         }
         if (_data is not null)
         {
