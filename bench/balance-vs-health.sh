@@ -5,6 +5,7 @@
 # Bounded: three wrk runs of DURATION each (default 10s), nothing but loopback.
 set -euo pipefail
 
+source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 ROOT="$(pwd)"
 DURATION="${DURATION:-10s}"
@@ -13,26 +14,10 @@ THREADS="${THREADS:-2}"
 TARGET_RATIO="0.5"
 HOST="127.0.0.1"
 
-export DOTNET_CLI_TELEMETRY_OPTOUT=1
-export DOTNET_NOLOGO=1
 
-log() { printf '==> %s\n' "$*" >&2; }
 
-# Installs the Debian package for each missing command, given as "command:package".
-ensure_commands() {
-  local missing=() pair
-  for pair in "$@"; do
-    command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
-  done
-  [ "${#missing[@]}" -eq 0 ] && return 0
-  local sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  log "installing: ${missing[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-}
 
-ensure_commands wrk:wrk curl:curl jq:jq
+ensure_commands wrk:wrk curl:curl jq:jq python3:python3
 
 WORK="$(mktemp -d -t tally-bench.XXXXXX)"
 SERVER_PID=""
@@ -50,19 +35,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A loopback port that nothing answers on.
-free_port() {
-  local port
-  for _ in $(seq 1 100); do
-    port=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/$HOST/$port") 2>/dev/null; then
-      echo "$port"
-      return 0
-    fi
-  done
-  echo "error: no free port found" >&2
-  return 1
-}
 
 log "publish Tally.Server (Release)"
 dotnet publish src/Tally.Server/Tally.Server.csproj -c Release -o "$WORK/publish" --nologo -v quiet >"$WORK/publish.log" 2>&1 \

@@ -9,17 +9,15 @@
 # of a pair run back to back, in alternating order, and share the machine's load). Bounded: 60 s per start at most.
 set -euo pipefail
 
+source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 ROOT="$(pwd)"
 RUNS="${RUNS:-7}"
 HOST="127.0.0.1"
 
-export DOTNET_CLI_TELEMETRY_OPTOUT=1
-export DOTNET_NOLOGO=1
 
-log() { printf '==> %s\n' "$*" >&2; }
 
-command -v curl >/dev/null 2>&1 || { log "installing curl"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl; }
+ensure_commands curl:curl python3:python3
 
 WORK="$(mktemp -d -t tally-coldstart.XXXXXX)"
 SERVER_PID=""
@@ -39,7 +37,6 @@ log "publish cold-start profile (self-contained composite ReadyToRun, linux-x64;
 dotnet publish src/Tally.Server/Tally.Server.csproj -c Release -p:PublishProfile=ColdStart -o "$WORK/coldstart" >"$WORK/publish-coldstart.log" 2>&1 \
   || { cat "$WORK/publish-coldstart.log" >&2; exit 1; }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
 
 # Prints "wall_ms cpu_ms": from process start until /ready answers 200, and the CPU the process used by then.
 TICKS="$(getconf CLK_TCK)"

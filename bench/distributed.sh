@@ -8,15 +8,13 @@
 # Loopback only; every run is bounded by DURATION.
 set -euo pipefail
 
+source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 DURATION="${DURATION:-10s}"
 USERS="${USERS:-20}"
 HOST=127.0.0.1
 
-log() { printf '==> %s\n' "$*" >&2; }
-for c in wrk:wrk curl:curl jq:jq; do
-  command -v "${c%%:*}" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${c#*:}"; }
-done
+ensure_commands wrk:wrk curl:curl jq:jq python3:python3
 
 WORK="$(mktemp -d -t tally-dist-bench.XXXXXX)"
 chmod 755 "$WORK" # the servers run as their own users and must reach their folders

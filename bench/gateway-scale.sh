@@ -13,6 +13,7 @@
 # Bounded: every run has a fixed duration; capacity searches stop after --max-steps.
 set -euo pipefail
 
+source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 ROOT="$(pwd)"
 HOST="127.0.0.1"
@@ -29,21 +30,9 @@ read -r -a SCENARIOS <<<"${SCENARIOS:-login balance}"
 TARGET_RATIO="1.6"
 TARGET_ADDED_P50_MS="0.5"
 
-export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
-log() { printf '==> %s\n' "$*" >&2; }
 
-ensure_commands() {
-  local missing=() pair
-  for pair in "$@"; do
-    command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
-  done
-  [ "${#missing[@]}" -eq 0 ] && return 0
-  log "installing: ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-}
-ensure_commands curl:curl jq:jq taskset:util-linux bc:bc
+ensure_commands curl:curl jq:jq taskset:util-linux bc:bc python3:python3
 
 WORK="$(mktemp -d -t tally-gateway-bench.XXXXXX)"
 # PostgreSQL, Redis and RabbitMQ run as their own users inside it.
@@ -68,18 +57,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  local port
-  for _ in $(seq 1 200); do
-    port=$((20000 + RANDOM % 12000))
-    if ! ss -Htan "( sport = :$port )" 2>/dev/null | grep -q .; then
-      echo "$port"
-      return 0
-    fi
-  done
-  echo "error: no free port found" >&2
-  return 1
-}
 
 wait_ready() {
   local url=$1

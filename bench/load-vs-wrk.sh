@@ -4,16 +4,15 @@
 # Target: tally-load >= 0.6x wrk's request rate. Bounded: two runs of DURATION (default 10s).
 set -euo pipefail
 
+source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-64}"
 THREADS="${THREADS:-2}"
 TARGET_RATIO="0.6"
 HOST="127.0.0.1"
-export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
-log() { printf '==> %s\n' "$*" >&2; }
-command -v wrk >/dev/null || { sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo; $sudo apt-get install -y -qq wrk; }
+ensure_commands wrk:wrk
 
 WORK="$(mktemp -d -t tally-load-bench.XXXXXX)"
 SERVER_PID=""
