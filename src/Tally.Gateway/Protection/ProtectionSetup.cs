@@ -26,6 +26,9 @@ public static class ProtectionSetup
             kestrel.Limits.KeepAliveTimeout = limits.KeepAliveTimeout;
             kestrel.Limits.MaxRequestHeadersTotalSize = limits.MaxRequestHeadersTotalSize;
         });
+        // The edge trusts no proxy's X-Forwarded-For unless configured (an ingress in front): the per-IP limits
+        // then see the client, and YARP forwards that address on; otherwise a client's own header is overwritten.
+        builder.AddTrustedProxies(trustLoopbackByDefault: false);
         builder.AddGatewayRateLimits();
         builder.Services.AddCors();
         builder.Services.AddOptions<Microsoft.AspNetCore.Cors.Infrastructure.CorsOptions>().Configure<IOptions<GatewayOptions>>((cors, gateway) =>
@@ -39,12 +42,13 @@ public static class ProtectionSetup
     }
 
     /// <summary>
-    /// The edge, in order: request id and security headers on every answer, problems for exceptions, CORS,
+    /// The edge, in order: the client's address (from a trusted proxy only), request id and security headers on every answer, problems for exceptions, CORS,
     /// the concurrency cap, the body limit, then the rate limits. The proxy comes after.
     /// </summary>
     public static WebApplication UseGatewayProtection(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
+        app.UseForwardedHeaders();
         app.UseMiddleware<EdgeHeadersMiddleware>();
         app.UseExceptionHandler();
         app.UseCors(CorsPolicy);

@@ -34,12 +34,14 @@ public static class HttpSetup
             kestrel.AddServerHeader = false;
         });
         builder.Services.AddOpenApi(options => options.AddDocumentTransformer<SessionSecurityTransformer>());
+        builder.AddTrustedProxies(trustLoopbackByDefault: true);
         return builder;
     }
 
     public static WebApplication UseTallyHttp(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
+        app.UseForwardedHeaders();
         app.Use(RequestIdAsync);
         app.UseExceptionHandler();
         app.UseStatusCodePages();

@@ -131,6 +131,56 @@ public sealed class RoutingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ForwardedFor_FromAClient_IsOverwrittenWithItsAddress()
+    {
+        using var client = _gateway.Client();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/account/me");
+        request.Headers.TryAddWithoutValidation("X-Forwarded-For", "203.0.113.9");
+        request.Headers.TryAddWithoutValidation("X-Forwarded-Proto", "https");
+        using var response = await client.SendAsync(request);
+        var seen = await response.Content.ReadFromJsonAsync<Dictionary<string, string>>();
+        Assert.Equal("127.0.0.1", seen!["h:x-forwarded-for"]);
+        Assert.Equal("http", seen["h:x-forwarded-proto"]);
+    }
+
+    [Fact]
+    public async Task BehindATrustedProxy_TheClientItNames_IsForwardedAndRateLimited()
+    {
+        await using var behindIngress = GatewayHost.Start(_stubs.Select(s => s.Url), new Dictionary<string, string>
+        {
+            ["ForwardedHeaders:KnownProxies"] = "127.0.0.1",
+            ["Gateway:RateLimits:LoginPerIpPerMinute"] = "2",
+        });
+        await behindIngress.WaitUntilReadyAsync();
+        using var client = behindIngress.Client();
+
+        async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string clientAddress)
+        {
+            using var request = new HttpRequestMessage(method, path);
+            request.Headers.TryAddWithoutValidation("X-Forwarded-For", clientAddress);
+            request.Headers.TryAddWithoutValidation("X-Forwarded-Proto", "https");
+            return await client.SendAsync(request);
+        }
+
+        using (var response = await SendAsync(HttpMethod.Get, "/api/account/me", "203.0.113.9"))
+        {
+            var seen = await response.Content.ReadFromJsonAsync<Dictionary<string, string>>();
+            Assert.Equal("203.0.113.9", seen!["h:x-forwarded-for"]);
+            Assert.Equal("https", seen["h:x-forwarded-proto"]);
+        }
+
+        var first = new List<HttpStatusCode>();
+        for (var i = 0; i < 3; i++)
+        {
+            using var response = await SendAsync(HttpMethod.Post, "/api/auth/login", "203.0.113.10");
+            first.Add(response.StatusCode);
+        }
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests], first);
+        using var other = await SendAsync(HttpMethod.Post, "/api/auth/login", "203.0.113.11");
+        Assert.Equal(HttpStatusCode.OK, other.StatusCode);
+    }
+
+    [Fact]
     public async Task Trace_IsJoined_TheInstanceSeesTheClientsTraceIdWithTheGatewaysSpan()
     {
         using var client = _gateway.Client();

@@ -1,0 +1,120 @@
+using System.Net;
+using System.Net.Http.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Tally.Server.Tests.Infrastructure;
+
+namespace Tally.Server.Tests.Features;
+
+/// <summary>
+/// Behind the gateway every request comes from the gateway's address. The per-IP login limit must count the
+/// client the trusted proxy names in X-Forwarded-For, and ignore that header from anyone else.
+/// </summary>
+public sealed class ForwardedHeadersTests
+{
+    private const string Password = "correct horse battery";
+
+    [Fact]
+    public async Task BehindALoopbackProxy_ThePerIpLoginLimit_CountsEachForwardedClient()
+    {
+        using var app = new PeerTallyApp(("Auth:LoginPermitsPerIpPerMinute", "3"));
+        using var client = app.CreateClient();
+
+        var first = await FailedLoginsAsync(client, peer: "127.0.0.1", forwardedFor: "203.0.113.10", count: 4);
+        Assert.Equal([HttpStatusCode.Unauthorized, HttpStatusCode.Unauthorized, HttpStatusCode.Unauthorized, HttpStatusCode.TooManyRequests], first);
+
+        // Another client behind the same proxy still has its own attempts.
+        var second = await FailedLoginsAsync(client, peer: "127.0.0.1", forwardedFor: "203.0.113.11", count: 1);
+        Assert.Equal([HttpStatusCode.Unauthorized], second);
+    }
+
+    [Fact]
+    public async Task FromAnUntrustedPeer_AForgedForwardedFor_DoesNotEscapeThePerIpLimit()
+    {
+        using var app = new PeerTallyApp(("Auth:LoginPermitsPerIpPerMinute", "3"));
+        using var client = app.CreateClient();
+
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 4; i++)
+        {
+            statuses.AddRange(await FailedLoginsAsync(client, peer: "198.51.100.7", forwardedFor: $"203.0.113.{20 + i}", count: 1));
+        }
+
+        Assert.Equal([HttpStatusCode.Unauthorized, HttpStatusCode.Unauthorized, HttpStatusCode.Unauthorized, HttpStatusCode.TooManyRequests], statuses);
+    }
+
+    [Fact]
+    public async Task ConfiguredProxyNetwork_ReplacesTheLoopbackDefault()
+    {
+        using var app = new PeerTallyApp(("Auth:LoginPermitsPerIpPerMinute", "2"), ("ForwardedHeaders:KnownNetworks", "10.0.0.0/8"));
+        using var client = app.CreateClient();
+
+        // A pod-network gateway is trusted: two clients behind it, two attempts each, no refusal.
+        var pod = await FailedLoginsAsync(client, peer: "10.1.2.3", forwardedFor: "203.0.113.30", count: 2);
+        pod.AddRange(await FailedLoginsAsync(client, peer: "10.1.2.3", forwardedFor: "203.0.113.31", count: 2));
+        Assert.All(pod, status => Assert.Equal(HttpStatusCode.Unauthorized, status));
+
+        // Loopback is no longer trusted, so its forwarded clients all count as loopback itself.
+        var local = await FailedLoginsAsync(client, peer: "127.0.0.1", forwardedFor: "203.0.113.40", count: 2);
+        local.AddRange(await FailedLoginsAsync(client, peer: "127.0.0.1", forwardedFor: "203.0.113.41", count: 1));
+        Assert.Equal([HttpStatusCode.Unauthorized, HttpStatusCode.Unauthorized, HttpStatusCode.TooManyRequests], local);
+    }
+
+    [Theory]
+    [InlineData("ForwardedHeaders:KnownNetworks", "10.0.0.0/33")]
+    [InlineData("ForwardedHeaders:KnownNetworks", "not-a-network")]
+    [InlineData("ForwardedHeaders:KnownProxies", "10.0.0.300")]
+    public void AnInvalidProxySetting_StopsStartUp(string key, string value)
+    {
+        using var app = new PeerTallyApp((key, value));
+
+        var error = Assert.ThrowsAny<Exception>(() => app.CreateClient());
+
+        Assert.Contains(value, error.ToString(), StringComparison.Ordinal);
+    }
+
+    private static async Task<List<HttpStatusCode>> FailedLoginsAsync(HttpClient client, string peer, string forwardedFor, int count)
+    {
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < count; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/auth/login")
+            {
+                Content = JsonContent.Create(new { phone = TallyTestClient.NewPhone(), password = Password }),
+            };
+            request.Headers.Add(PeerTallyApp.PeerHeader, peer);
+            request.Headers.Add("X-Forwarded-For", forwardedFor);
+            using var response = await client.SendAsync(request);
+            statuses.Add(response.StatusCode);
+        }
+        return statuses;
+    }
+
+    /// <summary>Tally whose in-memory test server sees the TCP peer named by a test-only header, as Kestrel would.</summary>
+    private sealed class PeerTallyApp(params (string Key, string? Value)[] settings)
+        : TallyAppFactory(settings.ToDictionary(s => s.Key, s => s.Value))
+    {
+        public const string PeerHeader = "X-Test-Peer";
+
+        protected override void ConfigureWebHost(IWebHostBuilder builder)
+        {
+            base.ConfigureWebHost(builder);
+            builder.ConfigureServices(services => services.AddSingleton<IStartupFilter, PeerFilter>());
+        }
+
+        private sealed class PeerFilter : IStartupFilter
+        {
+            public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+            {
+                app.Use((context, nextMiddleware) =>
+                {
+                    context.Connection.RemoteIpAddress = IPAddress.Parse(context.Request.Headers[PeerHeader].ToString());
+                    context.Request.Headers.Remove(PeerHeader);
+                    return nextMiddleware(context);
+                });
+                next(app);
+            };
+        }
+    }
+}
