@@ -2,59 +2,26 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.Extensions.Configuration;
+using Tally.Testing;
 
 namespace Tally.Postgres.Tests.Infrastructure;
 
 /// <summary>Tally with Storage:Provider=Postgres on its own database of the private server.</summary>
-public sealed class PgTallyFactory : WebApplicationFactory<Program>
+public sealed class PgTallyFactory(string connectionString, IDictionary<string, string?>? overrides = null) : TallyTestHost(
+    "tally-pg-tests",
+    AdminSecret,
+    new Dictionary<string, string?>
+    {
+        ["Storage:Provider"] = "Postgres",
+        ["ConnectionStrings:Postgres"] = connectionString,
+        ["Auth:SigningKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
+    },
+    overrides)
 {
     public const string AdminSecret = "pg-admin-secret";
 
-    private readonly Dictionary<string, string?> _settings;
-
-    public PgTallyFactory(string connectionString, IDictionary<string, string?>? overrides = null)
-    {
-        ConnectionString = connectionString;
-        DataDirectory = Path.Combine(Path.GetTempPath(), "tally-pg-tests", Guid.NewGuid().ToString("N"));
-        _settings = new Dictionary<string, string?>
-        {
-            ["Storage:Provider"] = "Postgres",
-            ["ConnectionStrings:Postgres"] = connectionString,
-            ["Storage:DataDirectory"] = DataDirectory,
-            ["Auth:SigningKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
-            ["Auth:PasswordIterations"] = "1000",
-            ["Auth:LoginPermitsPerIpPerMinute"] = "100000",
-            ["Auth:LoginPermitsPerPhonePerMinute"] = "100000",
-            ["Admin:Secret"] = AdminSecret,
-            ["Logging:LogLevel:Default"] = "Warning",
-        };
-        foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
-        {
-            _settings[key] = value;
-        }
-    }
-
-    public string ConnectionString { get; }
-
-    public string DataDirectory { get; }
-
-    protected override void ConfigureWebHost(IWebHostBuilder builder)
-    {
-        builder.UseEnvironment("Testing");
-        builder.ConfigureAppConfiguration((_, config) => config.AddInMemoryCollection(_settings));
-    }
-
-    protected override void Dispose(bool disposing)
-    {
-        base.Dispose(disposing);
-        if (disposing && Directory.Exists(DataDirectory))
-        {
-            Directory.Delete(DataDirectory, recursive: true);
-        }
-    }
+    public string ConnectionString { get; } = connectionString;
 }
 
 /// <summary>A registered user with a live session.</summary>

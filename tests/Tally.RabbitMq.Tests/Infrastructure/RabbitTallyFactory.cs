@@ -2,64 +2,30 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.Extensions.Configuration;
+using Tally.Testing;
 
 namespace Tally.RabbitMq.Tests.Infrastructure;
 
 /// <summary>Tally with Bus:Transport=RabbitMq on the private broker, its queues under a prefix of its own.</summary>
-public sealed class RabbitTallyFactory : WebApplicationFactory<Program>
+/// <param name="provider">Sqlite (a temp folder of its own) or Postgres (the private server's database).</param>
+public sealed class RabbitTallyFactory(PrivateServices services, string role = "all", string provider = "Sqlite", string? queuePrefix = null, string? signingKey = null, IDictionary<string, string?>? overrides = null)
+    : TallyTestHost("tally-rmq-tests", AdminSecret, Mode(services, role, provider, queuePrefix, signingKey), overrides)
 {
     public const string AdminSecret = "rmq-admin-secret";
 
-    private readonly Dictionary<string, string?> _settings;
+    public string QueuePrefix => Settings["Bus:RabbitMq:QueuePrefix"]!;
 
-    /// <param name="provider">Sqlite (a temp folder of its own) or Postgres (the private server's database).</param>
-    public RabbitTallyFactory(PrivateServices services, string role = "all", string provider = "Sqlite", string? queuePrefix = null, string? signingKey = null, IDictionary<string, string?>? overrides = null)
+    private static Dictionary<string, string?> Mode(PrivateServices services, string role, string provider, string? queuePrefix, string? signingKey) => new()
     {
-        QueuePrefix = queuePrefix ?? "t" + Guid.NewGuid().ToString("N")[..10];
-        DataDirectory = Path.Combine(Path.GetTempPath(), "tally-rmq-tests", Guid.NewGuid().ToString("N"));
-        _settings = new Dictionary<string, string?>
-        {
-            ["Role"] = role,
-            ["Bus:Transport"] = "RabbitMq",
-            ["ConnectionStrings:RabbitMq"] = services.RabbitMq,
-            ["Bus:RabbitMq:QueuePrefix"] = QueuePrefix,
-            ["Storage:Provider"] = provider,
-            ["ConnectionStrings:Postgres"] = services.Postgres,
-            ["Storage:DataDirectory"] = DataDirectory,
-            ["Auth:SigningKey"] = signingKey ?? Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
-            ["Auth:PasswordIterations"] = "1000",
-            ["Auth:LoginPermitsPerIpPerMinute"] = "100000",
-            ["Auth:LoginPermitsPerPhonePerMinute"] = "100000",
-            ["Admin:Secret"] = AdminSecret,
-            ["Logging:LogLevel:Default"] = "Warning",
-        };
-        foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
-        {
-            _settings[key] = value;
-        }
-    }
-
-    public string QueuePrefix { get; }
-
-    public string DataDirectory { get; }
-
-    protected override void ConfigureWebHost(IWebHostBuilder builder)
-    {
-        builder.UseEnvironment("Testing");
-        builder.ConfigureAppConfiguration((_, config) => config.AddInMemoryCollection(_settings));
-    }
-
-    protected override void Dispose(bool disposing)
-    {
-        base.Dispose(disposing);
-        if (disposing && Directory.Exists(DataDirectory))
-        {
-            Directory.Delete(DataDirectory, recursive: true);
-        }
-    }
+        ["Role"] = role,
+        ["Bus:Transport"] = "RabbitMq",
+        ["ConnectionStrings:RabbitMq"] = services.RabbitMq,
+        ["Bus:RabbitMq:QueuePrefix"] = queuePrefix ?? "t" + Guid.NewGuid().ToString("N")[..10],
+        ["Storage:Provider"] = provider,
+        ["ConnectionStrings:Postgres"] = services.Postgres,
+        ["Auth:SigningKey"] = signingKey ?? Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
+    };
 }
 
 public sealed record TestUser(long Id, string Phone, string Username, string AccountNumber, string Session);

@@ -1,56 +1,24 @@
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.Extensions.Configuration;
+using Tally.Testing;
 
 namespace Tally.Redis.Tests.Infrastructure;
 
 /// <summary>Tally in distributed storage mode (PostgreSQL) with Cache:Redis pointing at the sentinels.</summary>
-public sealed class RedisTallyFactory : WebApplicationFactory<Program>
+public sealed class RedisTallyFactory(string postgres, string redis, IDictionary<string, string?> overrides) : TallyTestHost(
+    "tally-redis-tests",
+    AdminSecret,
+    new Dictionary<string, string?>
+    {
+        ["Storage:Provider"] = "Postgres",
+        ["ConnectionStrings:Postgres"] = postgres,
+        ["Cache:Redis"] = redis,
+    },
+    overrides)
 {
     public const string AdminSecret = "redis-admin-secret";
-
-    private readonly Dictionary<string, string?> _settings;
-
-    public RedisTallyFactory(string postgres, string redis, IDictionary<string, string?> overrides)
-    {
-        DataDirectory = Path.Combine(Path.GetTempPath(), "tally-redis-tests", Guid.NewGuid().ToString("N"));
-        _settings = new Dictionary<string, string?>
-        {
-            ["Storage:Provider"] = "Postgres",
-            ["ConnectionStrings:Postgres"] = postgres,
-            ["Storage:DataDirectory"] = DataDirectory,
-            ["Cache:Redis"] = redis,
-            ["Auth:PasswordIterations"] = "1000",
-            ["Auth:LoginPermitsPerIpPerMinute"] = "100000",
-            ["Auth:LoginPermitsPerPhonePerMinute"] = "100000",
-            ["Admin:Secret"] = AdminSecret,
-            ["Logging:LogLevel:Default"] = "Warning",
-        };
-        foreach (var (key, value) in overrides)
-        {
-            _settings[key] = value;
-        }
-    }
-
-    public string DataDirectory { get; }
-
-    protected override void ConfigureWebHost(IWebHostBuilder builder)
-    {
-        builder.UseEnvironment("Testing");
-        builder.ConfigureAppConfiguration((_, config) => config.AddInMemoryCollection(_settings));
-    }
-
-    protected override void Dispose(bool disposing)
-    {
-        base.Dispose(disposing);
-        if (disposing && Directory.Exists(DataDirectory))
-        {
-            Directory.Delete(DataDirectory, recursive: true);
-        }
-    }
 }
 
 public sealed record TestUser(long Id, string Phone, string Password, string AccountNumber, string Session);

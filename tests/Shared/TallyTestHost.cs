@@ -1,0 +1,59 @@
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Configuration;
+
+namespace Tally.Testing;
+
+/// <summary>
+/// Tally.Server in the test process (WebApplicationFactory) with a data folder of its own and test-friendly
+/// settings: a cheap KDF, login limits out of the way, an admin secret, quiet logs. A subclass adds the settings of
+/// its mode (storage, bus, cache); the caller's overrides come last. Linked into each project that hosts Tally so.
+/// </summary>
+public abstract class TallyTestHost : WebApplicationFactory<Program>
+{
+    private readonly Dictionary<string, string?> _settings;
+
+    protected TallyTestHost(string folder, string adminSecret, IEnumerable<KeyValuePair<string, string?>> mode, IEnumerable<KeyValuePair<string, string?>>? overrides)
+    {
+        DataDirectory = Path.Combine(Path.GetTempPath(), folder, Guid.NewGuid().ToString("N"));
+        _settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
+        {
+            ["Storage:DataDirectory"] = DataDirectory,
+            ["Auth:PasswordIterations"] = "1000",
+            ["Auth:LoginPermitsPerIpPerMinute"] = "100000",
+            ["Auth:LoginPermitsPerPhonePerMinute"] = "100000",
+            ["Admin:Secret"] = adminSecret,
+            ["Logging:LogLevel:Default"] = "Warning",
+        };
+        foreach (var (key, value) in mode.Concat(overrides ?? []))
+        {
+            _settings[key] = value;
+        }
+    }
+
+    public string DataDirectory { get; }
+
+    protected IReadOnlyDictionary<string, string?> Settings => _settings;
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Testing");
+        builder.ConfigureAppConfiguration((_, config) => config.AddInMemoryCollection(_settings));
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        if (disposing && Directory.Exists(DataDirectory))
+        {
+            try
+            {
+                Directory.Delete(DataDirectory, recursive: true);
+            }
+            catch (IOException)
+            {
+                // SQLite may still hold the file for a moment; the temp folder is cleaned by the OS.
+            }
+        }
+    }
+}
