@@ -73,11 +73,9 @@ public abstract partial class WebAppScenarioTests(WebAppSite site) : IAsyncLifet
         var bobAccount = (await b.Page.Locator("#account-number").TextContentAsync())!;
 
         // An instant transfer: the recipient's name is looked up before sending.
-        await a.Page.Locator("#to-account").FillAsync(bobAccount);
-        await Expect(a.Page.Locator("#recipient-name")).ToHaveTextAsync($"Recipient: {bob.Name}");
-        await a.Page.Locator("#amount").FillAsync("5000");
+        await FillTransferAsync(a.Page, bobAccount, bob.Name, "5000");
         await a.Page.Locator("#note").FillAsync("lunch");
-        await a.Page.GetByRole(AriaRole.Button, new() { Name = "Send", Exact = true }).ClickAsync();
+        await ClickSendAsync(a.Page);
         await Expect(a.Page.Locator("#transfer-result")).ToHaveTextAsync($"Sent 5,000 to {bob.Name}.");
         await Expect(b.Page.Locator("#notifications")).ToContainTextAsync($"You received 5000 from {alice.Name}", LiveContains);
         await Expect(b.Page.Locator("#balance")).ToHaveTextAsync("105,000", LiveHasText);
@@ -86,8 +84,8 @@ public abstract partial class WebAppScenarioTests(WebAppSite site) : IAsyncLifet
 
         // A hold: reserved from Alice's available balance, nothing for Bob until Alice confirms it.
         await a.Page.Locator("#amount").FillAsync("700");
-        await a.Page.GetByLabel("As a hold that I confirm later").CheckAsync();
-        await a.Page.GetByRole(AriaRole.Button, new() { Name = "Send", Exact = true }).ClickAsync();
+        await HoldAsync(a.Page);
+        await ClickSendAsync(a.Page);
         await Expect(a.Page.Locator("#transfer-result")).ToContainTextAsync($"Held 700 for {bob.Name}");
         await Expect(a.Page.Locator("#available")).ToHaveTextAsync("94,300");
         await Expect(a.Page.Locator("#balance")).ToHaveTextAsync("95,000");
@@ -115,7 +113,7 @@ public abstract partial class WebAppScenarioTests(WebAppSite site) : IAsyncLifet
         var detail = problem.GetProperty("detail").GetString()!;
         a.Expect(StatusError(400), 1, "the bad amount's 400 response");
         await a.Page.Locator("#amount").FillAsync("1.5");
-        await a.Page.GetByRole(AriaRole.Button, new() { Name = "Send", Exact = true }).ClickAsync();
+        await ClickSendAsync(a.Page);
         await Expect(a.Page.Locator("#transfer-error")).ToHaveTextAsync(detail);
         await Expect(a.Page.Locator("#amount")).ToBeFocusedAsync();
         await Expect(a.Page.Locator("#balance")).ToHaveTextAsync("94,300");
@@ -223,7 +221,7 @@ public abstract partial class WebAppScenarioTests(WebAppSite site) : IAsyncLifet
         await page.Page.Locator("#to-account").FillAsync(nobody);
         await Expect(page.Page.Locator("#recipient-name")).ToHaveTextAsync(notFound.GetProperty("detail").GetString()!);
         await page.Page.Locator("#amount").FillAsync("100");
-        await page.Page.GetByRole(AriaRole.Button, new() { Name = "Send", Exact = true }).ClickAsync();
+        await ClickSendAsync(page.Page);
 
         await Expect(page.Page.Locator("#transfer-error")).ToHaveTextAsync(notFound.GetProperty("detail").GetString()!);
         await Expect(page.Page.Locator("#balance")).ToHaveTextAsync("100,000");
@@ -259,13 +257,11 @@ public abstract partial class WebAppScenarioTests(WebAppSite site) : IAsyncLifet
             }
         });
         page.Expect(new Regex("net::ERR_CONNECTION_RESET"), 1, "the response that the test cuts off");
-        await page.Page.Locator("#to-account").FillAsync(leoAccount);
-        await Expect(page.Page.Locator("#recipient-name")).ToHaveTextAsync($"Recipient: {leo.Name}");
-        await page.Page.Locator("#amount").FillAsync("300");
-        await page.Page.GetByRole(AriaRole.Button, new() { Name = "Send", Exact = true }).ClickAsync();
+        await FillTransferAsync(page.Page, leoAccount, leo.Name, "300");
+        await ClickSendAsync(page.Page);
         await Expect(page.Page.Locator("#transfer-error")).ToContainTextAsync("cannot be reached");
 
-        await page.Page.GetByRole(AriaRole.Button, new() { Name = "Send", Exact = true }).ClickAsync();
+        await ClickSendAsync(page.Page);
 
         await Expect(page.Page.Locator("#transfer-result")).ToHaveTextAsync($"Sent 300 to {leo.Name}.");
         Assert.Equal(2, delivered);
@@ -287,11 +283,8 @@ public abstract partial class WebAppScenarioTests(WebAppSite site) : IAsyncLifet
         var page = await OpenAsync("/login");
         await LogInAsync(page.Page, grace);
 
-        await page.Page.Locator("#to-account").FillAsync(heidiAccount);
-        await Expect(page.Page.Locator("#recipient-name")).ToHaveTextAsync($"Recipient: {heidi.Name}");
-        await page.Page.Locator("#amount").FillAsync("2500");
-        await page.Page.GetByLabel("As a hold that I confirm later").CheckAsync();
-        await page.Page.GetByRole(AriaRole.Button, new() { Name = "Send", Exact = true }).ClickAsync();
+        await FillTransferAsync(page.Page, heidiAccount, heidi.Name, "2500", hold: true);
+        await ClickSendAsync(page.Page);
         await Expect(page.Page.Locator("#available")).ToHaveTextAsync("97,500");
         await page.Page.GetByRole(AriaRole.Button, new() { Name = $"Cancel 2,500 to {heidi.Name}" }).ClickAsync();
 
@@ -385,6 +378,22 @@ public abstract partial class WebAppScenarioTests(WebAppSite site) : IAsyncLifet
         await Expect(page.Locator("h1")).ToHaveTextAsync($"Hello, {person.Name}");
         await Expect(page.Locator("h1")).ToBeFocusedAsync();
     }
+
+    // The transfer form: the recipient's name is looked up from the account number before anything is sent.
+    private static async Task FillTransferAsync(IPage page, string account, string recipient, string amount, bool hold = false)
+    {
+        await page.Locator("#to-account").FillAsync(account);
+        await Expect(page.Locator("#recipient-name")).ToHaveTextAsync($"Recipient: {recipient}");
+        await page.Locator("#amount").FillAsync(amount);
+        if (hold)
+        {
+            await HoldAsync(page);
+        }
+    }
+
+    private static Task HoldAsync(IPage page) => page.GetByLabel("As a hold that I confirm later").CheckAsync();
+
+    private static Task ClickSendAsync(IPage page) => page.GetByRole(AriaRole.Button, new() { Name = "Send", Exact = true }).ClickAsync();
 
     private static async Task LogInAsync(IPage page, Person person)
     {
