@@ -111,6 +111,13 @@ p50_of() { awk '$1 == "50%" { print $2 }' "$1"; }
 non2xx_of() { awk '/Non-2xx or 3xx responses:/ { n = $NF } END { print n + 0 }' "$1"; }
 to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) { sub(/us$/, "", v); print v / 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v); print v } else { sub(/s$/, "", v); print v * 1000 } }'; }
 
+# Every 200 must be a committed transfer: count them in the ledger before and after.
+total_transfers() { curl -fsS -H 'X-Admin-Secret: bench' "$BASE/api/account/admin/stats" | jq .total_transfers; }
+ok_of() { # 2xx answers in a wrk output
+  awk '/ requests in / { n = $1 } /Non-2xx or 3xx responses:/ { bad = $NF } END { print n - bad }' "$1"
+}
+TRANSFERS_BEFORE="$(total_transfers)"
+
 declare -A TPS HTTP
 for c in 16 64; do
   log "pgbench -c $c ($DURATION)"
@@ -121,6 +128,8 @@ for c in 16 64; do
 done
 log "one connection, in-process bus"
 timeout 60 wrk -t1 -c1 -d5s --latency -s "$WORK/transfer.lua" "$BASE" >"$WORK/hop-inprocess.txt"
+TRANSFERS_AFTER="$(total_transfers)"
+ANSWERED_OK=$(($(ok_of "$WORK/transfer-16.txt") + $(ok_of "$WORK/transfer-64.txt") + $(ok_of "$WORK/hop-inprocess.txt")))
 AUDIT_1="$(curl -fsS -H 'X-Admin-Secret: bench' "$BASE/api/account/admin/audit" | jq -c '{ok, ledger_sum, negative_balances}')"
 stop_server
 
@@ -141,5 +150,12 @@ for c in 16 64; do
 done
 printf 'one connection p50: in-process %s ms, RabbitMQ %s ms, hop adds %s ms (target <= 1 ms)\n' \
   "$P50_IN" "$P50_MQ" "$(awk -v a="$P50_MQ" -v b="$P50_IN" 'BEGIN { printf "%.2f", a - b }')"
+# wrk stops counting at the end of each run while up to one request per connection is still in flight.
+COMMITTED=$((TRANSFERS_AFTER - TRANSFERS_BEFORE))
+echo "transfers committed in the ledger: $COMMITTED; answered 200 by Tally: $ANSWERED_OK (in flight when wrk stopped: up to 81)"
 echo "audit after the in-process runs: $AUDIT_1"
 echo "audit after the RabbitMQ run:    $AUDIT_2"
+if [ "$COMMITTED" -lt "$ANSWERED_OK" ] || [ "$COMMITTED" -gt $((ANSWERED_OK + 81)) ]; then
+  echo "error: the ledger holds $COMMITTED new transfers for $ANSWERED_OK answered 200" >&2
+  exit 1
+fi

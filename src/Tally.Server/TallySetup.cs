@@ -71,6 +71,7 @@ public static class TallySetup
         services.AddSingleton<ILedgerReader>(sp => IsPostgres(sp)
             ? sp.GetRequiredService<PostgresLedgerReader>()
             : sp.GetRequiredService<SqliteLedgerReader>());
+        services.AddSingleton<UserDirectory>();
         services.AddSingleton<AccountReadCache>();
         services.AddSingleton<IAccountCache>(sp => sp.GetRequiredService<AccountReadCache>());
         services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: [ServiceDefaultsExtensions.ReadyTag]);

@@ -26,6 +26,7 @@ public sealed record ResolveTransfer(long UserId, long? TransferId, string? Clie
 
 public sealed class MakeTransferHandler(
     ILedgerReader reader,
+    UserDirectory directory,
     ILedgerStore store,
     INotificationPublisher notifications,
     TallyMetrics metrics,
@@ -48,7 +49,7 @@ public sealed class MakeTransferHandler(
         {
             return DomainError.BadRequest(ErrorCodes.SelfTransfer, "You cannot send money to yourself.");
         }
-        var sender = await reader.GetUserAsync(command.SenderId);
+        var sender = await directory.GetAsync(command.SenderId);
         if (sender is null)
         {
             return new DomainError(ErrorCodes.Unauthenticated, StatusCodes.Status401Unauthorized, "The session's user no longer exists.");
@@ -71,7 +72,7 @@ public sealed class MakeTransferHandler(
             {
                 return DomainError.BadRequest(ErrorCodes.InvalidAccount, "An account number is 12 digits.");
             }
-            found = await reader.FindByAccountNumberAsync(command.ToAccountNumber);
+            found = await directory.FindByAccountNumberAsync(command.ToAccountNumber);
         }
         else if (command.ToUsername is not null)
         {
@@ -81,10 +82,12 @@ public sealed class MakeTransferHandler(
                 return DomainError.BadRequest(ErrorCodes.AmbiguousUsername, "Several users share this username; send to an account number instead.");
             }
             found = matches.Count == 1 ? matches[0] : null;
+            directory.Remember(found);
         }
         else if (command.ToPhone is not null)
         {
             found = Phone.IsValid(command.ToPhone) ? await reader.FindByPhoneAsync(command.ToPhone) : null;
+            directory.Remember(found);
         }
         else
         {
