@@ -44,6 +44,8 @@ eval "$SERVICES_ENV"
 log "publish Tally.Server (Release)"
 dotnet publish src/Tally.Server/Tally.Server.csproj -c Release -o "$WORK/publish" --nologo -v quiet >"$WORK/publish.log" 2>&1 \
   || { cat "$WORK/publish.log" >&2; exit 1; }
+dotnet build bench/BrokerRpcFloor -c Release --nologo -v quiet >>"$WORK/publish.log" 2>&1 \
+  || { cat "$WORK/publish.log" >&2; exit 1; }
 
 PGBIN="$TALLY_PG_BIN"
 PGURL="host=127.0.0.1 port=$TALLY_PG_PORT user=tally dbname=pgbench"
@@ -138,6 +140,9 @@ log "one connection, RabbitMQ bus"
 timeout 60 wrk -t1 -c1 -d5s --latency -s "$WORK/transfer.lua" "$BASE" >"$WORK/hop-rabbitmq.txt"
 AUDIT_2="$(curl -fsS -H 'X-Admin-Secret: bench' "$BASE/api/account/admin/audit" | jq -c '{ok, ledger_sum, negative_balances}')"
 stop_server
+log "bare RabbitMQ round trip (bench/BrokerRpcFloor), the floor of the hop"
+FLOOR_LINE="$(timeout 120 dotnet bench/BrokerRpcFloor/bin/Release/net10.0/BrokerRpcFloor.dll "$ConnectionStrings__RabbitMq" 3000)"
+P50_FLOOR="$(echo "$FLOOR_LINE" | sed -E 's/.*p50 ([0-9.]+) ms.*/\1/')"
 
 P50_IN="$(to_ms "$(p50_of "$WORK/hop-inprocess.txt")")"
 P50_MQ="$(to_ms "$(p50_of "$WORK/hop-rabbitmq.txt")")"
@@ -150,6 +155,8 @@ for c in 16 64; do
 done
 printf 'one connection p50: in-process %s ms, RabbitMQ %s ms, hop adds %s ms (target <= 1 ms)\n' \
   "$P50_IN" "$P50_MQ" "$(awk -v a="$P50_MQ" -v b="$P50_IN" 'BEGIN { printf "%.2f", a - b }')"
+printf 'bare RabbitMQ round trip (persistent, confirms, direct reply-to, no Tally code) p50 %s ms: Tally itself adds %s ms to it\n' \
+  "$P50_FLOOR" "$(awk -v a="$P50_MQ" -v b="$P50_IN" -v f="$P50_FLOOR" 'BEGIN { printf "%.2f", a - b - f }')"
 # wrk stops counting at the end of each run while up to one request per connection is still in flight.
 COMMITTED=$((TRANSFERS_AFTER - TRANSFERS_BEFORE))
 echo "transfers committed in the ledger: $COMMITTED; answered 200 by Tally: $ANSWERED_OK (in flight when wrk stopped: up to 81)"
