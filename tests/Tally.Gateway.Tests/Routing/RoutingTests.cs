@@ -115,10 +115,13 @@ public sealed class RoutingTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task ForwardedHeaders_AreSet_AndHopByHopHeadersAreStripped()
+    public async Task ForwardedHeaders_AreSetOverTheClientsOwn_AndHopByHopHeadersAreStripped()
     {
         using var client = _gateway.Client();
         using var request = new HttpRequestMessage(HttpMethod.Get, "/api/account/me");
+        // A client that is not a trusted proxy can't choose the address its limits count.
+        request.Headers.TryAddWithoutValidation("X-Forwarded-For", "203.0.113.9");
+        request.Headers.TryAddWithoutValidation("X-Forwarded-Proto", "https");
         request.Headers.TryAddWithoutValidation("Keep-Alive", "timeout=5");
         request.Headers.TryAddWithoutValidation("X-Kept", "yes");
         using var response = await client.SendAsync(request);
@@ -128,19 +131,6 @@ public sealed class RoutingTests : IAsyncLifetime
         Assert.Equal(_gateway.BaseUrl.Authority, seen["h:x-forwarded-host"]);
         Assert.False(seen.ContainsKey("h:keep-alive"));
         Assert.Equal("yes", seen["h:x-kept"]);
-    }
-
-    [Fact]
-    public async Task ForwardedFor_FromAClient_IsOverwrittenWithItsAddress()
-    {
-        using var client = _gateway.Client();
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/account/me");
-        request.Headers.TryAddWithoutValidation("X-Forwarded-For", "203.0.113.9");
-        request.Headers.TryAddWithoutValidation("X-Forwarded-Proto", "https");
-        using var response = await client.SendAsync(request);
-        var seen = await response.Content.ReadFromJsonAsync<Dictionary<string, string>>();
-        Assert.Equal("127.0.0.1", seen!["h:x-forwarded-for"]);
-        Assert.Equal("http", seen["h:x-forwarded-proto"]);
     }
 
     [Fact]
