@@ -62,6 +62,23 @@ public sealed class ForwardedHeadersTests
     }
 
     [Theory]
+    [InlineData("not-an-address")]
+    [InlineData("203.0.113.1, 203.0.113.2, 203.0.113.3, 203.0.113.4")]
+    [InlineData("'; DROP TABLE users; --")]
+    [InlineData("２０３.０.１１３.１")]
+    [InlineData("[::1]:99999")]
+    [InlineData("")]
+    public async Task AMalformedForwardedFor_FromTheTrustedProxy_IsAnOrdinaryRequest(string forwardedFor)
+    {
+        using var app = new PeerTallyApp();
+        using var client = app.CreateClient();
+
+        var statuses = await FailedLoginsAsync(client, peer: "127.0.0.1", forwardedFor: forwardedFor, count: 1);
+
+        Assert.Equal([HttpStatusCode.Unauthorized], statuses);
+    }
+
+    [Theory]
     [InlineData("ForwardedHeaders:KnownNetworks", "10.0.0.0/33")]
     [InlineData("ForwardedHeaders:KnownNetworks", "not-a-network")]
     [InlineData("ForwardedHeaders:KnownProxies", "10.0.0.300")]
@@ -84,7 +101,7 @@ public sealed class ForwardedHeadersTests
                 Content = JsonContent.Create(new { phone = TallyTestClient.NewPhone(), password = Password }),
             };
             request.Headers.Add(PeerTallyApp.PeerHeader, peer);
-            request.Headers.Add("X-Forwarded-For", forwardedFor);
+            request.Headers.TryAddWithoutValidation("X-Forwarded-For", forwardedFor);
             using var response = await client.SendAsync(request);
             statuses.Add(response.StatusCode);
         }
