@@ -58,3 +58,31 @@ public static class ForwardedHeadersSetup
 
     private static OptionsValidationException Invalid(string message) => new(Section, typeof(ForwardedHeadersOptions), [message]);
 }
+
+/// <summary>The unit that a per-client limit counts.</summary>
+public static class ClientAddress
+{
+    /// <summary>
+    /// An IPv4 address as it is (IPv4-mapped IPv6 included), or an IPv6 address cut to its /64: one subscriber's
+    /// network is usually a whole /64, so a client could otherwise step round a per-address limit at will.
+    /// </summary>
+    public static IPAddress Partition(IPAddress? address)
+    {
+        if (address is null)
+        {
+            return IPAddress.None;
+        }
+        if (address.IsIPv4MappedToIPv6)
+        {
+            return address.MapToIPv4();
+        }
+        if (address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
+        {
+            return address;
+        }
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out _);
+        bytes[8..].Clear();
+        return new IPAddress(bytes);
+    }
+}

@@ -83,7 +83,7 @@ public static class GatewayRateLimits
 
     private static bool IsExempt(HttpContext context) => ServiceDefaultsExtensions.IsOperationsPath(context.Request.Path);
 
-    private static IPAddress ClientIp(HttpContext context) => context.Connection.RemoteIpAddress ?? IPAddress.None;
+    private static IPAddress ClientIp(HttpContext context) => ClientAddress.Partition(context.Connection.RemoteIpAddress);
 
     private static ulong IpKey(HttpContext context)
     {

@@ -168,6 +168,17 @@ public sealed class RoutingTests : IAsyncLifetime
         Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests], first);
         using var other = await SendAsync(HttpMethod.Post, "/api/auth/login", "203.0.113.11");
         Assert.Equal(HttpStatusCode.OK, other.StatusCode);
+
+        // IPv6 clients are counted by their /64: three addresses of one network share its two logins.
+        var network = new List<HttpStatusCode>();
+        foreach (var address in new[] { "2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::3" })
+        {
+            using var response = await SendAsync(HttpMethod.Post, "/api/auth/login", address);
+            network.Add(response.StatusCode);
+        }
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests], network);
+        using var otherNetwork = await SendAsync(HttpMethod.Post, "/api/auth/login", "2001:db8:1:3::1");
+        Assert.Equal(HttpStatusCode.OK, otherNetwork.StatusCode);
     }
 
     [Fact]

@@ -61,6 +61,23 @@ public sealed class ForwardedHeadersTests
         Assert.Equal([HttpStatusCode.Unauthorized, HttpStatusCode.Unauthorized, HttpStatusCode.TooManyRequests], local);
     }
 
+    [Fact]
+    public async Task OneIpv6Network_SharesOneLoginLimit_AndAnotherHasItsOwn()
+    {
+        using var app = new PeerTallyApp(("Auth:LoginPermitsPerIpPerMinute", "3"));
+        using var client = app.CreateClient();
+
+        // Four addresses of one /64: a client that holds the network can't step round the limit.
+        var statuses = new List<HttpStatusCode>();
+        foreach (var peer in new[] { "2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2::abcd:1", "2001:db8:1:2:ffff:ffff:ffff:ffff" })
+        {
+            statuses.AddRange(await FailedLoginsAsync(client, peer, forwardedFor: "", count: 1));
+        }
+        Assert.Equal([HttpStatusCode.Unauthorized, HttpStatusCode.Unauthorized, HttpStatusCode.Unauthorized, HttpStatusCode.TooManyRequests], statuses);
+
+        Assert.Equal([HttpStatusCode.Unauthorized], await FailedLoginsAsync(client, peer: "2001:db8:1:3::1", forwardedFor: "", count: 1));
+    }
+
     [Theory]
     [InlineData("not-an-address")]
     [InlineData("203.0.113.1, 203.0.113.2, 203.0.113.3, 203.0.113.4")]

@@ -134,7 +134,8 @@ public static class AuthApi
     {
         var byPhone = !string.IsNullOrEmpty(phone);
         var key = byPhone ? "p:" + phone : "u:" + username!.Trim();
-        if (await throttle.TryAttemptAsync(key, http.Connection.RemoteIpAddress?.ToString()) is { } retryAfter)
+        var clientIp = http.Connection.RemoteIpAddress is { } address ? ClientAddress.Partition(address).ToString() : null;
+        if (await throttle.TryAttemptAsync(key, clientIp) is { } retryAfter)
         {
             metrics.Login("throttled");
             http.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
