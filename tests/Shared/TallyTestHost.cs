@@ -35,6 +35,9 @@ public abstract class TallyTestHost : WebApplicationFactory<Program>
 
     protected IReadOnlyDictionary<string, string?> Settings => _settings;
 
+    /// <summary>The value of Admin:Secret, for the X-Admin-Secret header.</summary>
+    public string AdminHeaderValue => _settings["Admin:Secret"] ?? "";
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");

@@ -5,6 +5,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Tally.Postgres.Tests.Infrastructure;
+using Tally.Testing;
 using Xunit.Abstractions;
 
 namespace Tally.Postgres.Tests;
@@ -34,7 +35,7 @@ public sealed class PostgresConcurrencyTests(PostgresServer server, ITestOutputH
     public async Task MixedConcurrentLoad_KeepsTheLedgerExact()
     {
         var app = await server.AppAsync("concurrency");
-        var users = new List<PgUser>();
+        var users = new List<TallyUser>();
         for (var i = 0; i < Accounts; i++)
         {
             users.Add(await app.RegisterAndLoginAsync($"load{i}"));
@@ -121,7 +122,7 @@ public sealed class PostgresConcurrencyTests(PostgresServer server, ITestOutputH
         admin.Dispose();
     }
 
-    private async Task RunClientAsync(HttpClient http, List<PgUser> users, int worker, CancellationToken cancellationToken)
+    private async Task RunClientAsync(HttpClient http, List<TallyUser> users, int worker, CancellationToken cancellationToken)
     {
         // Clients 2k and 2k+1 share a pair of accounts in opposite directions.
         var pair = worker / 2;
@@ -194,7 +195,7 @@ public sealed class PostgresConcurrencyTests(PostgresServer server, ITestOutputH
         return create;
     }
 
-    private async Task PostAsync(HttpClient http, List<PgUser> users, Create create, CancellationToken cancellationToken)
+    private async Task PostAsync(HttpClient http, List<TallyUser> users, Create create, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _posts);
         var (status, code, json) = await SendAsync(http, HttpMethod.Post, "/api/transfer/transfer", users[create.Sender], create.Body(users), cancellationToken);
@@ -209,7 +210,7 @@ public sealed class PostgresConcurrencyTests(PostgresServer server, ITestOutputH
         }
     }
 
-    private async Task ResolveAsync(HttpClient http, List<PgUser> users, Create create, Random random, CancellationToken cancellationToken)
+    private async Task ResolveAsync(HttpClient http, List<TallyUser> users, Create create, Random random, CancellationToken cancellationToken)
     {
         var placed = create.Attempts.FirstOrDefault(a => a.Status == 200);
         if (placed?.TransferId is not { } transferId)
@@ -243,7 +244,7 @@ public sealed class PostgresConcurrencyTests(PostgresServer server, ITestOutputH
     }
 
     private async Task<(int Status, string? Code, (JsonElement Body, bool Replayed)? Json)> SendAsync(
-        HttpClient http, HttpMethod method, string path, PgUser user, object body, CancellationToken cancellationToken)
+        HttpClient http, HttpMethod method, string path, TallyUser user, object body, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(method, path) { Content = JsonContent.Create(body) };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", user.Session);
@@ -281,7 +282,7 @@ public sealed class PostgresConcurrencyTests(PostgresServer server, ITestOutputH
         public bool Concurrent { get; set; }
         public ConcurrentQueue<Attempt> Attempts { get; } = new();
 
-        public object Body(List<PgUser> users) => Key is null
+        public object Body(List<TallyUser> users) => Key is null
             ? new { to_account_number = users[Receiver].AccountNumber, amount = Amount, instant = Instant }
             : new { to_account_number = users[Receiver].AccountNumber, amount = Amount, instant = Instant, client_ref = Key };
     }

@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Http.Json;
 using Microsoft.Data.Sqlite;
 using Tally.RabbitMq.Tests.Infrastructure;
+using Tally.Testing;
 using Xunit.Abstractions;
 
 namespace Tally.RabbitMq.Tests;
@@ -17,7 +18,7 @@ public sealed class BrokerRestartTests(PrivateServices services, ITestOutputHelp
     {
         var app = services.Own(new RabbitTallyFactory(services, overrides: new Dictionary<string, string?> { ["Bus:Deadline"] = "00:00:03" }));
         await app.WaitReadyAsync();
-        var users = new List<TestUser>();
+        var users = new List<TallyUser>();
         for (var i = 0; i < 4; i++)
         {
             users.Add(await app.RegisterAndLoginAsync());

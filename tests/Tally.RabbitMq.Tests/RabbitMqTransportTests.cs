@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using Tally.RabbitMq.Tests.Infrastructure;
 using Tally.Server.Features.Transfers;
+using Tally.Testing;
 
 namespace Tally.RabbitMq.Tests;
 
@@ -45,7 +46,7 @@ public sealed class RabbitMqTransportTests(PrivateServices services)
         Assert.Equal(100_000 + 1500 + 700 + 300, await app.BalanceAsync(bob));
 
         // 400 transfers from 16 clients at once, opposing pairs included.
-        var users = new List<TestUser>();
+        var users = new List<TallyUser>();
         for (var i = 0; i < 6; i++)
         {
             users.Add(await app.RegisterAndLoginAsync());

@@ -47,7 +47,7 @@ public sealed class SeparateProcessTests(PrivateServices services, ITestOutputHe
         var users = new List<(string Session, string Account)>();
         for (var i = 0; i < count; i++)
         {
-            var phone = Kit.NewPhone();
+            var phone = TallyTestKit.NewPhone();
             const string password = "correct horse battery";
             var registered = await (await http.PostAsJsonAsync("/api/auth/register", new { phone, username = "k" + i, password })).AssertJsonAsync();
             var login = await (await http.PostAsJsonAsync("/api/auth/login", new { phone, password })).AssertJsonAsync();
@@ -196,7 +196,7 @@ public sealed class SeparateProcessTests(PrivateServices services, ITestOutputHe
             var users = new List<(string Session, string Account)>();
             for (var i = 0; i < 8; i++)
             {
-                var phone = Kit.NewPhone();
+                var phone = TallyTestKit.NewPhone();
                 const string password = "correct horse battery";
                 var registered = await (await http.PostAsJsonAsync("/api/auth/register", new { phone, username = "k" + i, password })).AssertJsonAsync();
                 var login = await (await http.PostAsJsonAsync("/api/auth/login", new { phone, password })).AssertJsonAsync();

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Http.Json;
 using Tally.RabbitMq.Tests.Infrastructure;
+using Tally.Testing;
 
 namespace Tally.RabbitMq.Tests;
 

@@ -28,71 +28,11 @@ public sealed class RabbitTallyFactory(PrivateServices services, string role = "
     };
 }
 
-public sealed record TestUser(long Id, string Phone, string Username, string AccountNumber, string Session);
-
+/// <summary>What only the RabbitMQ tests need beyond <see cref="TallyTestKit"/>.</summary>
 public static class Kit
 {
-    private static int s_phone = Random.Shared.Next(1_000_000);
-
-    public static string NewPhone() => "7" + Interlocked.Increment(ref s_phone).ToString("D10", System.Globalization.CultureInfo.InvariantCulture);
-
-    public static async Task<TestUser> RegisterAndLoginAsync(this WebApplicationFactory<Program> factory)
-    {
-        using var client = factory.CreateClient();
-        var phone = NewPhone();
-        var name = "user" + phone[^5..];
-        const string password = "correct horse battery";
-        var registered = await (await client.PostAsJsonAsync("/api/auth/register", new { phone, username = name, password })).AssertJsonAsync();
-        var login = await (await client.PostAsJsonAsync("/api/auth/login", new { phone, password })).AssertJsonAsync();
-        return new TestUser(registered.GetProperty("id").GetInt64(), phone, name, registered.GetProperty("account_number").GetString()!, login.GetProperty("session").GetString()!);
-    }
-
-    public static HttpClient CreateClient(this WebApplicationFactory<Program> factory, TestUser user)
-    {
-        var client = factory.CreateClient();
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", user.Session);
-        return client;
-    }
-
-    public static HttpClient CreateAdminClient(this WebApplicationFactory<Program> factory)
-    {
-        var client = factory.CreateClient();
-        client.DefaultRequestHeaders.Add("X-Admin-Secret", RabbitTallyFactory.AdminSecret);
-        return client;
-    }
-
-    public static async Task<JsonElement> AssertJsonAsync(this HttpResponseMessage response, System.Net.HttpStatusCode expected = System.Net.HttpStatusCode.OK)
-    {
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == expected, $"Expected {(int)expected}, got {(int)response.StatusCode}: {text}");
-        using var document = JsonDocument.Parse(text);
-        return document.RootElement.Clone();
-    }
-
-    public static async Task<JsonElement> AssertProblemAsync(this HttpResponseMessage response, System.Net.HttpStatusCode status, string errorCode)
-    {
-        var problem = await response.AssertJsonAsync(status);
-        Assert.Equal(errorCode, problem.GetProperty("error_code").GetString());
-        return problem;
-    }
-
-    public static async Task<long> BalanceAsync(this WebApplicationFactory<Program> factory, TestUser user)
-    {
-        using var client = factory.CreateClient(user);
-        var body = await (await client.GetAsync("/api/account/balance")).AssertJsonAsync();
-        return body.GetProperty("balance").GetInt64();
-    }
-
-    public static async Task<JsonElement> AssertAuditOkAsync(this WebApplicationFactory<Program> factory)
-    {
-        using var admin = factory.CreateAdminClient();
-        var audit = await (await admin.GetAsync("/api/account/admin/audit")).AssertJsonAsync();
-        Assert.True(audit.GetProperty("ok").GetBoolean(), audit.ToString());
-        return audit;
-    }
-
     /// <summary>Waits until /ready is 200 (the broker connection and publisher are up).</summary>
-    public static async Task WaitReadyAsync(this WebApplicationFactory<Program> factory)
+    public static async Task WaitReadyAsync(this TallyTestHost factory)
     {
         using var client = factory.CreateClient();
         var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
