@@ -85,4 +85,7 @@ public static class ClientAddress
         bytes[8..].Clear();
         return new IPAddress(bytes);
     }
+
+    /// <summary><see cref="Partition"/> as a limiter key; null when the connection has no IP address (a test server).</summary>
+    public static string? PartitionKey(IPAddress? address) => address is null ? null : Partition(address).ToString();
 }

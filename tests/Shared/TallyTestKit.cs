@@ -100,4 +100,26 @@ public static class TallyTestKit
         Assert.Equal(0, audit.GetProperty("mismatched_accounts").GetInt64());
         return audit;
     }
+
+    /// <summary>Polls until the check returns true or the time is up; returns how long it took, or null.</summary>
+    public static async Task<TimeSpan?> WithinAsync(TimeSpan limit, Func<Task<bool>> check, int intervalMs = 50)
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        while (watch.Elapsed < limit)
+        {
+            try
+            {
+                if (await check())
+                {
+                    return watch.Elapsed;
+                }
+            }
+            catch (Exception ex) when (ex is HttpRequestException or Xunit.Sdk.XunitException or JsonException or TaskCanceledException)
+            {
+                // Not yet.
+            }
+            await Task.Delay(intervalMs);
+        }
+        return null;
+    }
 }

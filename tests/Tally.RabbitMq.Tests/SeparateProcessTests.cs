@@ -244,15 +244,15 @@ public sealed class SeparateProcessTests(PrivateServices services, ITestOutputHe
             Assert.False(load.IsCompleted, "the load ended before the worker could be killed mid-stream");
             worker.Signal("STOP");
             var held = 0L;
-            var until = DateTime.UtcNow.AddSeconds(20);
-            while (held == 0 && DateTime.UtcNow < until)
+            await TallyTestKit.WithinAsync(TimeSpan.FromSeconds(20), async () =>
             {
                 var (code, listed, _) = await services.RunAsync("rabbitmqctl", "list_queues", "-p", "tally", "name", "messages_unacknowledged");
                 held = code != 0 ? 0 : listed.Split('\n')
                     .Select(line => line.Split('\t', StringSplitOptions.TrimEntries))
                     .Where(cells => cells.Length == 2 && cells[0].StartsWith(prefix, StringComparison.Ordinal) && long.TryParse(cells[1], out _))
                     .Sum(cells => long.Parse(cells[1], System.Globalization.CultureInfo.InvariantCulture));
-            }
+                return held > 0;
+            }, intervalMs: 100);
             Assert.True(held > 0, "the broker never handed the stopped worker a message");
             worker.KillHard();
             await Task.Delay(500);

@@ -123,7 +123,7 @@ public sealed class CrossInstanceTests(SharedServices services)
         (await onB.GetAsync("/api/account/me")).EnsureSuccessStatusCode();
         using var onA = a.CreateClient(user.Session);
         Assert.Equal(HttpStatusCode.NoContent, (await onA.PostAsync("/api/auth/logout", null)).StatusCode);
-        var took = await Kit.WithinAsync(TimeSpan.FromSeconds(1), async () =>
+        var took = await TallyTestKit.WithinAsync(TimeSpan.FromSeconds(1), async () =>
         {
             using var response = await onB.GetAsync("/api/account/me");
             return response.StatusCode == HttpStatusCode.Unauthorized;
@@ -164,14 +164,14 @@ public sealed class CrossInstanceTests(SharedServices services)
         var (a, b) = await services.PairAsync("ws");
         var receiver = await a.RegisterAndLoginAsync();
         var sender = await b.RegisterAndLoginAsync();
-        var subscribed = await Kit.WithinAsync(TimeSpan.FromSeconds(10), () => Task.FromResult(
+        var subscribed = await TallyTestKit.WithinAsync(TimeSpan.FromSeconds(10), () => Task.FromResult(
             a.Services.GetRequiredService<RedisNotificationPublisher>().IsSubscribed && b.Services.GetRequiredService<RedisNotificationPublisher>().IsSubscribed));
         Assert.True(subscribed is not null, "The instances did not subscribe to the notification channel");
 
         using var connectTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         using var socket = await a.Server.CreateWebSocketClient().ConnectAsync(new Uri(a.Server.BaseAddress, "/ws?session=" + Uri.EscapeDataString(receiver.Session)), connectTimeout.Token);
         var hub = a.Services.GetRequiredService<NotificationHub>();
-        Assert.NotNull(await Kit.WithinAsync(TimeSpan.FromSeconds(5), () => Task.FromResult(hub.ConnectionCount == 1), intervalMs: 10));
+        Assert.NotNull(await TallyTestKit.WithinAsync(TimeSpan.FromSeconds(5), () => Task.FromResult(hub.ConnectionCount == 1), intervalMs: 10));
 
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var transfer = await b.TransferAsync(sender, receiver, 4321);
@@ -187,7 +187,7 @@ public sealed class CrossInstanceTests(SharedServices services)
     public async Task Ready_ReportsTheRedisCacheHealthy()
     {
         var (a, _) = await services.PairAsync("ready");
-        var healthy = await Kit.WithinAsync(TimeSpan.FromSeconds(10), async () =>
+        var healthy = await TallyTestKit.WithinAsync(TimeSpan.FromSeconds(10), async () =>
             (await a.ReadyAsync()).GetProperty("checks").GetProperty("cache").GetProperty("status").GetString() == "healthy");
         Assert.True(healthy is not null, (await a.ReadyAsync()).ToString());
     }

@@ -19,14 +19,14 @@ public sealed class RedisFailoverTests(FailoverServices services, ITestOutputHel
         var bob = await b.RegisterAndLoginAsync();
         await a.TransferAsync(alice, bob, 100);
         Assert.Equal(99_900, await b.BalanceAsync(alice));
-        Assert.NotNull(await Kit.WithinAsync(TimeSpan.FromSeconds(10), async () => (await a.ReadyAsync()).GetProperty("status").GetString() == "healthy"));
+        Assert.NotNull(await TallyTestKit.WithinAsync(TimeSpan.FromSeconds(10), async () => (await a.ReadyAsync()).GetProperty("status").GetString() == "healthy"));
 
         var (code, killed, stderr) = await services.RunAsync("kill-redis-master");
         Assert.True(code == 0, stderr);
         var watch = System.Diagnostics.Stopwatch.StartNew();
 
         // Back: both instances write to a master again (an INCR through their own connection), and /ready says healthy.
-        var back = await Kit.WithinAsync(TimeSpan.FromSeconds(10), async () =>
+        var back = await TallyTestKit.WithinAsync(TimeSpan.FromSeconds(10), async () =>
         {
             foreach (var app in new[] { a, b })
             {
@@ -54,7 +54,7 @@ public sealed class RedisFailoverTests(FailoverServices services, ITestOutputHel
         // The sentinels learn of the promotion from each other (hello messages every 2 s), so the one
         // asked first may still name the old master for a moment after Tally has moved on.
         var master = "";
-        var promoted = await Kit.WithinAsync(TimeSpan.FromSeconds(10), async () =>
+        var promoted = await TallyTestKit.WithinAsync(TimeSpan.FromSeconds(10), async () =>
         {
             master = (await services.RunAsync("redis-master")).Stdout.Trim();
             return master.Length > 0 && master != killed.Trim();
@@ -78,7 +78,7 @@ public sealed class RedisFailoverTests(FailoverServices services, ITestOutputHel
         using var onB = b.CreateClient(session);
         (await onB.GetAsync("/api/account/me")).EnsureSuccessStatusCode();
         Assert.Equal(HttpStatusCode.NoContent, (await onA.PostAsync("/api/auth/logout", null)).StatusCode);
-        Assert.NotNull(await Kit.WithinAsync(TimeSpan.FromSeconds(1), async () =>
+        Assert.NotNull(await TallyTestKit.WithinAsync(TimeSpan.FromSeconds(1), async () =>
         {
             using var response = await onB.GetAsync("/api/account/me");
             return response.StatusCode == HttpStatusCode.Unauthorized;
@@ -104,7 +104,7 @@ public sealed class RedisDownTests(RedisDownServices services, ITestOutputHelper
         output.WriteLine($"Redis stopped in {watch.Elapsed.TotalSeconds:0.00} s");
 
         watch.Restart();
-        var degraded = await Kit.WithinAsync(TimeSpan.FromSeconds(10), async () =>
+        var degraded = await TallyTestKit.WithinAsync(TimeSpan.FromSeconds(10), async () =>
         {
             var ready = await a.ReadyAsync();
             return ready.GetProperty("status").GetString() == "degraded"
@@ -133,7 +133,7 @@ public sealed class RedisDownTests(RedisDownServices services, ITestOutputHelper
         // Revocation still reaches the other instance (through the database) within about a second.
         Assert.Equal(HttpStatusCode.NoContent, (await onA.PostAsync("/api/auth/logout", null)).StatusCode);
         using var onB = b.CreateClient(session);
-        var revoked = await Kit.WithinAsync(TimeSpan.FromSeconds(3), async () =>
+        var revoked = await TallyTestKit.WithinAsync(TimeSpan.FromSeconds(3), async () =>
         {
             using var response = await onB.GetAsync("/api/account/me");
             return response.StatusCode == HttpStatusCode.Unauthorized;

@@ -148,8 +148,7 @@ public abstract partial class WebAppScenarioTests(WebAppSite site) : IAsyncLifet
         var carolAccount = await api.RegisterAsync(carol);
         await api.RegisterAsync(dave);
         var daveSession = await api.LoginAsync(dave);
-        var page = await OpenAsync("/login");
-        await LogInAsync(page.Page, carol);
+        var page = await OpenLoggedInAsync(carol);
         await Expect(page.Page.Locator("#live-status")).ToHaveTextAsync("Live updates: on");
 
         // While Tally is down the page retries: the browser logs each refused connection or gateway error.
@@ -211,8 +210,7 @@ public abstract partial class WebAppScenarioTests(WebAppSite site) : IAsyncLifet
         using var api = new TallyApi(site.BaseUrl);
         var frank = Person.Create("Frank");
         await api.RegisterAsync(frank);
-        var page = await OpenAsync("/login");
-        await LogInAsync(page.Page, frank);
+        var page = await OpenLoggedInAsync(frank);
         await Expect(page.Page.Locator("#balance")).ToHaveTextAsync("100,000");
         const string nobody = "000000000999";
         var notFound = await api.SendAsync(HttpMethod.Get, $"/api/account/lookup?account_number={nobody}", await api.LoginAsync(frank), null, 404);
@@ -237,8 +235,7 @@ public abstract partial class WebAppScenarioTests(WebAppSite site) : IAsyncLifet
         var leo = Person.Create("Leo");
         await api.RegisterAsync(kim);
         var leoAccount = await api.RegisterAsync(leo);
-        var page = await OpenAsync("/login");
-        await LogInAsync(page.Page, kim);
+        var page = await OpenLoggedInAsync(kim);
         await Expect(page.Page.Locator("#balance")).ToHaveTextAsync("100,000");
 
         // The first send reaches Tally and is applied, but its response never reaches the page.
@@ -280,8 +277,7 @@ public abstract partial class WebAppScenarioTests(WebAppSite site) : IAsyncLifet
         var heidi = Person.Create("Heidi");
         await api.RegisterAsync(grace);
         var heidiAccount = await api.RegisterAsync(heidi);
-        var page = await OpenAsync("/login");
-        await LogInAsync(page.Page, grace);
+        var page = await OpenLoggedInAsync(grace);
 
         await FillTransferAsync(page.Page, heidiAccount, heidi.Name, "2500", hold: true);
         await ClickSendAsync(page.Page);
@@ -313,8 +309,7 @@ public abstract partial class WebAppScenarioTests(WebAppSite site) : IAsyncLifet
         {
             await api.SendAsync(HttpMethod.Post, "/api/transfer/transfer", ivanSession, new { to_account_number = judyAccount, amount, instant = true }, 200);
         }
-        var page = await OpenAsync("/login");
-        await LogInAsync(page.Page, ivan);
+        var page = await OpenLoggedInAsync(ivan);
 
         await Expect(page.Page.Locator("#history-page")).ToHaveTextAsync("Page 1 of 2 (13 in all)");
         await Expect(page.Page.Locator("#history-rows tr")).ToHaveCountAsync(10);
@@ -394,6 +389,14 @@ public abstract partial class WebAppScenarioTests(WebAppSite site) : IAsyncLifet
     private static Task HoldAsync(IPage page) => page.GetByLabel("As a hold that I confirm later").CheckAsync();
 
     private static Task ClickSendAsync(IPage page) => page.GetByRole(AriaRole.Button, new() { Name = "Send", Exact = true }).ClickAsync();
+
+    // A new page of the dashboard, logged in through the login form.
+    private async Task<WatchedPage> OpenLoggedInAsync(Person person)
+    {
+        var page = await OpenAsync("/login");
+        await LogInAsync(page.Page, person);
+        return page;
+    }
 
     private static async Task LogInAsync(IPage page, Person person)
     {

@@ -43,26 +43,4 @@ public static class Kit
         using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         return document.RootElement.Clone();
     }
-
-    /// <summary>Polls until the check returns true or the time is up; returns how long it took, or null.</summary>
-    public static async Task<TimeSpan?> WithinAsync(TimeSpan limit, Func<Task<bool>> check, int intervalMs = 50)
-    {
-        var watch = System.Diagnostics.Stopwatch.StartNew();
-        while (watch.Elapsed < limit)
-        {
-            try
-            {
-                if (await check())
-                {
-                    return watch.Elapsed;
-                }
-            }
-            catch (Exception ex) when (ex is HttpRequestException or Xunit.Sdk.XunitException or JsonException or TaskCanceledException)
-            {
-                // Not yet.
-            }
-            await Task.Delay(intervalMs);
-        }
-        return null;
-    }
 }

@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using Tally.Server.Cache;
+using Tally.Testing;
 
 [assembly: CollectionBehavior(DisableTestParallelization = true)]
 
@@ -110,7 +111,7 @@ public class Services : IAsyncLifetime
         {
             var redis = instance.Services.GetRequiredService<RedisConnection>();
             await redis.WhenConnectedAsync().WaitAsync(TimeSpan.FromSeconds(30));
-            var connected = await Kit.WithinAsync(TimeSpan.FromSeconds(30), () => Task.FromResult(redis.IsConnected));
+            var connected = await TallyTestKit.WithinAsync(TimeSpan.FromSeconds(30), () => Task.FromResult(redis.IsConnected));
             if (connected is null)
             {
                 throw new InvalidOperationException("An instance did not connect to Redis within 30 s");

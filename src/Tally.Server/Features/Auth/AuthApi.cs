@@ -134,8 +134,7 @@ public static class AuthApi
     {
         var byPhone = !string.IsNullOrEmpty(phone);
         var key = byPhone ? "p:" + phone : "u:" + username!.Trim();
-        var clientIp = http.Connection.RemoteIpAddress is { } address ? ClientAddress.Partition(address).ToString() : null;
-        if (await throttle.TryAttemptAsync(key, clientIp) is { } retryAfter)
+        if (await throttle.TryAttemptAsync(key, ClientAddress.PartitionKey(http.Connection.RemoteIpAddress)) is { } retryAfter)
         {
             metrics.Login("throttled");
             http.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);

@@ -85,7 +85,7 @@ public static class AuthSetup
             {
                 var permits = context.RequestServices.GetRequiredService<IOptions<AuthOptions>>().Value.LoginPermitsPerIpPerMinute;
                 return RateLimitPartition.GetFixedWindowLimiter(
-                    context.Connection.RemoteIpAddress is { } address ? ClientAddress.Partition(address).ToString() : "unknown",
+                    ClientAddress.PartitionKey(context.Connection.RemoteIpAddress) ?? "unknown",
                     _ => new FixedWindowRateLimiterOptions { PermitLimit = permits, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 });
             });
         });
