@@ -38,6 +38,7 @@ public static class ErrorCodes
     public const string MethodNotAllowed = "METHOD_NOT_ALLOWED";
     public const string RateLimited = "RATE_LIMITED";
     public const string QueueFull = "QUEUE_FULL";
+    public const string Overloaded = "OVERLOADED";
     public const string DeadlineExceeded = "DEADLINE_EXCEEDED";
     public const string ServiceUnavailable = "SERVICE_UNAVAILABLE";
     public const string InternalError = "INTERNAL_ERROR";

@@ -1,4 +1,5 @@
 using Tally.Server;
+using Tally.Server.Admission;
 using Tally.Server.Cache;
 using Tally.Server.Features.Accounts;
 using Tally.Server.Features.Auth;
@@ -16,6 +17,7 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = ar
 builder.AddServiceDefaults();
 builder.AddTallyOptions();
 builder.AddTallyHttp();
+builder.AddTallyAdmission();
 builder.AddTallyStorage();
 builder.AddTallyCache();
 builder.AddTallyBus();

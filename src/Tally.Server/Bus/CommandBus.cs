@@ -70,6 +70,8 @@ public sealed class CommandDispatcher(IServiceScopeFactory scopes)
         using var activity = ActivitySource.StartActivity("handle " + commandType.Name, ActivityKind.Consumer, parent);
         activity?.SetTag("messaging.message.id", context.CommandId.ToString());
 
+        // The handler's writes carry the command's deadline, so the database batch can drop them if it passes.
+        Admission.Deadline.Current = context.Deadline;
         await using var scope = scopes.CreateAsyncScope();
         return await invoker.InvokeAsync(scope.ServiceProvider, command, context, cancellationToken);
     }

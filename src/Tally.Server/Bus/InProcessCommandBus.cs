@@ -49,7 +49,8 @@ public sealed class InProcessCommandBus : ICommandBus, IHostedService, IAsyncDis
     public async Task<TResult> SendAsync<TResult>(ICommand<TResult> command, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
-        var envelope = new Envelope(command, new CommandContext(Guid.NewGuid(), now + _options.Deadline, Activity.Current?.Id), now);
+        var deadline = Admission.Deadline.Within(now, _options.Deadline);
+        var envelope = new Envelope(command, new CommandContext(Guid.NewGuid(), deadline, Activity.Current?.Id), now);
         if (!_channel.Writer.TryWrite(envelope))
         {
             _metrics.CommandFinished(command, "rejected");
@@ -58,7 +59,8 @@ public sealed class InProcessCommandBus : ICommandBus, IHostedService, IAsyncDis
 
         try
         {
-            var result = await envelope.Completion.Task.WaitAsync(_options.Deadline, _time, cancellationToken);
+            var wait = deadline - now;
+            var result = await envelope.Completion.Task.WaitAsync(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, _time, cancellationToken);
             return (TResult)result!;
         }
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
@@ -98,6 +100,7 @@ public sealed class InProcessCommandBus : ICommandBus, IHostedService, IAsyncDis
                 if (Interlocked.CompareExchange(ref envelope.State, Abandoned, Queued) == Queued)
                 {
                     _metrics.CommandFinished(envelope.Command, "expired");
+                    _metrics.DeadlineDropped("bus");
                     envelope.Completion.TrySetException(new CommandDeadlineExceededException());
                 }
                 continue;
@@ -112,6 +115,12 @@ public sealed class InProcessCommandBus : ICommandBus, IHostedService, IAsyncDis
                 var result = await _dispatcher.DispatchAsync(envelope.Command, envelope.Context, CancellationToken.None).ConfigureAwait(false);
                 _metrics.CommandFinished(envelope.Command, "handled");
                 envelope.Completion.TrySetResult(result);
+            }
+            catch (CommandDeadlineExceededException ex)
+            {
+                // The database batch dropped its write unstarted: nothing was applied.
+                _metrics.CommandFinished(envelope.Command, "expired");
+                envelope.Completion.TrySetException(ex);
             }
             catch (Exception ex)
             {

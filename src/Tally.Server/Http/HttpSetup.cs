@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Scalar.AspNetCore;
+using Tally.Server.Admission;
 using Tally.Server.Options;
 
 namespace Tally.Server.Http;
@@ -43,6 +44,9 @@ public static class HttpSetup
         ArgumentNullException.ThrowIfNull(app);
         app.UseForwardedHeaders();
         app.Use(RequestIdAsync);
+        // Admission comes before any work, the exception handler and the per-request log line included: a refusal
+        // under overload must cost as little as possible.
+        app.UseTallyAdmission();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseRequestLogging();

@@ -79,7 +79,7 @@ public sealed class RabbitMqOptions
     public int PublisherChannels { get; set; } = 16;
 
     /// <summary>How long past the deadline the api still waits for a reply, for a command a worker took just before it.</summary>
-    public TimeSpan ReplyGrace { get; set; } = TimeSpan.FromSeconds(2);
+    public TimeSpan ReplyGrace { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>Deliveries of one message whose handler throws before it goes to the dead-letter queue.</summary>
     [Range(1, 100)]

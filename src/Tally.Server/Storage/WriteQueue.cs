@@ -3,6 +3,8 @@ using Dapper;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using Tally.Domain;
+using Tally.Server.Bus;
+using Tally.Server.Observability;
 using Tally.Server.Options;
 
 namespace Tally.Server.Storage;
@@ -19,11 +21,15 @@ public sealed class WriteQueue : IAsyncDisposable
     private readonly SqliteDatabase _database;
     private readonly int _maxBatch;
     private readonly ILogger<WriteQueue> _logger;
+    private readonly TallyMetrics _metrics;
+    private readonly TimeProvider _time;
     private readonly Task _writer;
 
-    public WriteQueue(SqliteDatabase database, IOptions<StorageOptions> options, ILogger<WriteQueue> logger)
+    public WriteQueue(SqliteDatabase database, IOptions<StorageOptions> options, TallyMetrics metrics, TimeProvider time, ILogger<WriteQueue> logger)
     {
         _database = database;
+        _metrics = metrics;
+        _time = time;
         _maxBatch = options.Value.MaxBatch;
         _logger = logger;
         _writer = Task.Factory.StartNew(RunAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
@@ -32,7 +38,7 @@ public sealed class WriteQueue : IAsyncDisposable
     /// <summary>Runs <paramref name="work"/> in the writer's transaction; a <see cref="DomainException"/> becomes a failed outcome.</summary>
     public Task<Outcome<T>> ExecuteAsync<T>(Func<SqliteConnection, T> work)
     {
-        var operation = new WriteOperation<T>(work);
+        var operation = new WriteOperation<T>(work) { Deadline = Admission.Deadline.Current };
         if (!_channel.Writer.TryWrite(operation))
         {
             throw new ObjectDisposedException(nameof(WriteQueue));
@@ -47,7 +53,7 @@ public sealed class WriteQueue : IAsyncDisposable
     /// </summary>
     public Task<Outcome<T>> ExecuteOnceAsync<T>(Guid commandId, DateTimeOffset now, Func<SqliteConnection, T> work)
     {
-        var operation = new InboxWriteOperation<T>(commandId, Clock.Format(now), work);
+        var operation = new InboxWriteOperation<T>(commandId, Clock.Format(now), work) { Deadline = Admission.Deadline.Current };
         if (!_channel.Writer.TryWrite(operation))
         {
             throw new ObjectDisposedException(nameof(WriteQueue));
@@ -61,12 +67,23 @@ public sealed class WriteQueue : IAsyncDisposable
         var batch = new List<IWriteOperation>(_maxBatch);
         while (await _channel.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
+            var now = _time.GetUtcNow();
             while (batch.Count < _maxBatch && _channel.Reader.TryRead(out var operation))
             {
+                // Its caller's deadline passed while it waited for the writer: drop it unstarted (the caller answers 504).
+                if (operation.Deadline <= now)
+                {
+                    _metrics.DeadlineDropped("batch");
+                    operation.Fail(new CommandDeadlineExceededException());
+                    continue;
+                }
                 batch.Add(operation);
             }
-            RunBatch(connection, batch);
-            batch.Clear();
+            if (batch.Count > 0)
+            {
+                RunBatch(connection, batch);
+                batch.Clear();
+            }
         }
     }
 
@@ -132,6 +149,9 @@ public sealed class WriteQueue : IAsyncDisposable
 
     private interface IWriteOperation
     {
+        /// <summary>When the work stops being useful; null for background work (the hold-expiry sweep).</summary>
+        DateTimeOffset? Deadline { get; }
+
         /// <summary>Runs the work; false when its savepoint must be rolled back.</summary>
         bool Run(SqliteConnection connection);
 
@@ -142,6 +162,8 @@ public sealed class WriteQueue : IAsyncDisposable
 
     private sealed class WriteOperation<T>(Func<SqliteConnection, T> work) : IWriteOperation
     {
+        public DateTimeOffset? Deadline { get; init; }
+
         private Outcome<T>? _outcome;
         private Exception? _error;
 
@@ -183,6 +205,8 @@ public sealed class WriteQueue : IAsyncDisposable
 
     private sealed class InboxWriteOperation<T>(Guid commandId, string at, Func<SqliteConnection, T> work) : IWriteOperation
     {
+        public DateTimeOffset? Deadline { get; init; }
+
         private Outcome<T>? _outcome;
         private Exception? _error;
 

@@ -65,6 +65,9 @@ internal static class Headers
     /// <summary>On a reply: the handler failed for good; the body is a message, not a result.</summary>
     public const string Error = "tally-error";
 
+    /// <summary>The <see cref="Error"/> of a reply whose command was dropped unstarted at its deadline: the caller answers 504.</summary>
+    public const string ExpiredError = "expired";
+
     public const string DirectReplyTo = "amq.rabbitmq.reply-to";
 
     public static string? GetString(IDictionary<string, object?>? headers, string key) => headers is not null && headers.TryGetValue(key, out var value)

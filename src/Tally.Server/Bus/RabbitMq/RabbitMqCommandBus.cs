@@ -80,7 +80,7 @@ public sealed class RabbitMqCommandBus : ICommandBus, IAsyncDisposable
         }
 
         var now = _time.GetUtcNow();
-        var deadline = now + _options.Deadline;
+        var deadline = Admission.Deadline.Within(now, _options.Deadline);
         var id = Guid.NewGuid().ToString("D");
         using var activity = CommandDispatcher.ActivitySource.StartActivity("publish " + type.Name, ActivityKind.Producer);
         activity?.SetTag("messaging.system", "rabbitmq");
@@ -106,7 +106,7 @@ public sealed class RabbitMqCommandBus : ICommandBus, IAsyncDisposable
             ContentType = "application/json",
             Persistent = true,
             ReplyTo = Headers.DirectReplyTo,
-            Expiration = Math.Max(1, (long)_options.Deadline.TotalMilliseconds).ToString(CultureInfo.InvariantCulture),
+            Expiration = Math.Max(1, (long)(deadline - now).TotalMilliseconds).ToString(CultureInfo.InvariantCulture),
             Timestamp = new AmqpTimestamp(now.ToUnixTimeSeconds()),
             Headers = headers,
         };
@@ -136,6 +136,11 @@ public sealed class RabbitMqCommandBus : ICommandBus, IAsyncDisposable
                 answer = await reply.Task.WaitAsync(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, _time, cancellationToken).ConfigureAwait(false);
             }
             catch (TimeoutException)
+            {
+                _metrics.CommandFinished(command, "expired");
+                throw new CommandDeadlineExceededException();
+            }
+            if (answer.Error == Headers.ExpiredError)
             {
                 _metrics.CommandFinished(command, "expired");
                 throw new CommandDeadlineExceededException();

@@ -129,6 +129,7 @@ public sealed class RabbitMqCommandConsumer : IAsyncDisposable
         {
             // Its caller got 504 at the deadline: drop it unprocessed.
             _metrics.CommandFinished(command, "expired");
+            _metrics.DeadlineDropped("worker");
             await SettleAsync(() => channel.BasicAckAsync(delivery.DeliveryTag, multiple: false)).ConfigureAwait(false);
             return;
         }
@@ -143,6 +144,16 @@ public sealed class RabbitMqCommandConsumer : IAsyncDisposable
         try
         {
             result = await _dispatcher.DispatchAsync(command, context, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (CommandDeadlineExceededException)
+        {
+            // The database batch dropped its write unstarted (its deadline passed): nothing was applied, and the
+            // caller learns it at once instead of at the end of its wait.
+            _failures.TryRemove(properties.MessageId!, out _);
+            _metrics.CommandFinished(command, "expired");
+            await ReplyAsync(channel, properties, body: [], error: Headers.ExpiredError).ConfigureAwait(false);
+            await SettleAsync(() => channel.BasicAckAsync(delivery.DeliveryTag, multiple: false)).ConfigureAwait(false);
+            return;
         }
         catch (Exception ex)
         {

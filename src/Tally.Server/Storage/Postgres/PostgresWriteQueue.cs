@@ -2,6 +2,8 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
+using Tally.Server.Bus;
+using Tally.Server.Observability;
 using Tally.Server.Options;
 
 namespace Tally.Server.Storage.Postgres;
@@ -25,12 +27,16 @@ public sealed class PostgresWriteQueue : IAsyncDisposable
     private readonly PostgresDatabase _database;
     private readonly int _maxBatch;
     private readonly ILogger<PostgresWriteQueue> _logger;
+    private readonly TallyMetrics _metrics;
+    private readonly TimeProvider _time;
     private readonly Task _writer;
     private NpgsqlConnection? _connection;
 
-    public PostgresWriteQueue(PostgresDatabase database, IOptions<StorageOptions> options, ILogger<PostgresWriteQueue> logger)
+    public PostgresWriteQueue(PostgresDatabase database, IOptions<StorageOptions> options, TallyMetrics metrics, TimeProvider time, ILogger<PostgresWriteQueue> logger)
     {
         _database = database;
+        _metrics = metrics;
+        _time = time;
         _maxBatch = options.Value.MaxBatch;
         _logger = logger;
         _writer = Task.Factory.StartNew(RunAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
@@ -39,7 +45,7 @@ public sealed class PostgresWriteQueue : IAsyncDisposable
     /// <summary>Runs one statement in the next batch; returns its rows, each mapped by <paramref name="map"/>, after commit.</summary>
     public Task<IReadOnlyList<T>> ExecuteAsync<T>(string sql, PgArg[] args, Func<NpgsqlDataReader, T> map)
     {
-        var write = new PgWrite<T>(sql, args, map);
+        var write = new PgWrite<T>(sql, args, map) { Deadline = Admission.Deadline.Current };
         if (!_channel.Writer.TryWrite(write))
         {
             throw new ObjectDisposedException(nameof(PostgresWriteQueue));
@@ -52,12 +58,23 @@ public sealed class PostgresWriteQueue : IAsyncDisposable
         var batch = new List<IPgWrite>(_maxBatch);
         while (await _channel.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
+            var now = _time.GetUtcNow();
             while (batch.Count < _maxBatch && _channel.Reader.TryRead(out var write))
             {
+                // Its caller's deadline passed while it waited for the writer: drop it unstarted (the caller answers 504).
+                if (write.Deadline <= now)
+                {
+                    _metrics.DeadlineDropped("batch");
+                    write.Fail(new CommandDeadlineExceededException());
+                    continue;
+                }
                 batch.Add(write);
             }
-            await RunBatchAsync(batch).ConfigureAwait(false);
-            batch.Clear();
+            if (batch.Count > 0)
+            {
+                await RunBatchAsync(batch).ConfigureAwait(false);
+                batch.Clear();
+            }
         }
         if (_connection is not null)
         {
@@ -183,6 +200,9 @@ public sealed class PostgresWriteQueue : IAsyncDisposable
 
     private interface IPgWrite
     {
+        /// <summary>When the write stops being useful; null for background work (the hold-expiry sweep).</summary>
+        DateTimeOffset? Deadline { get; }
+
         NpgsqlBatchCommand CreateCommand();
 
         void Reset();
@@ -197,6 +217,8 @@ public sealed class PostgresWriteQueue : IAsyncDisposable
     private sealed class PgWrite<T>(string sql, PgArg[] args, Func<NpgsqlDataReader, T> map) : IPgWrite
     {
         private List<T> _rows = [];
+
+        public DateTimeOffset? Deadline { get; init; }
 
         public TaskCompletionSource<IReadOnlyList<T>> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
