@@ -44,13 +44,16 @@ public static class HttpSetup
         ArgumentNullException.ThrowIfNull(app);
         app.UseForwardedHeaders();
         app.Use(RequestIdAsync);
-        // Admission comes before any work, the exception handler and the per-request log line included: a refusal
-        // under overload must cost as little as possible.
+        // Admission comes before any work, routing, the exception handler and the per-request log line included:
+        // a refusal under overload must cost as little as possible. Before routing, its rate-limiting middleware
+        // sees no endpoint, so it runs only the admission limiter; the endpoints' own policies (the login limit)
+        // run in the second one that Program.cs places after authentication.
         app.UseTallyAdmission();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseRequestLogging();
         app.UseMiddleware<BodySizeLimitMiddleware>();
+        app.UseRouting();
         return app;
     }
 
