@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -28,6 +29,15 @@ public static class ServiceDefaultsExtensions
         builder.ConfigureJsonLogging();
         builder.ConfigureOpenTelemetry();
         builder.Services.AddHealthChecks();
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<ReadinessCache>();
+        builder.Services.AddSingleton<IHealthCheckPublisher>(sp => sp.GetRequiredService<ReadinessCache>());
+        builder.Services.Configure<HealthCheckPublisherOptions>(options =>
+        {
+            options.Delay = TimeSpan.Zero;
+            options.Period = ReadinessCache.Period;
+            options.Predicate = check => check.Tags.Contains(ReadyTag);
+        });
         return builder;
     }
 
@@ -76,11 +86,14 @@ public static class ServiceDefaultsExtensions
             Predicate = _ => false,
             ResponseWriter = (context, _) => context.Response.WriteAsJsonAsync(new { status = "healthy" }),
         }).WithMetadata(new HttpMethodMetadata(["GET", "HEAD"])).ExcludeFromDescription();
-        app.MapHealthChecks("/ready", new HealthCheckOptions
+        // From the background-refreshed report: load can't delay the probe or fail it by slowing a check down.
+        app.MapMethods("/ready", ["GET", "HEAD"], async (HttpContext context, ReadinessCache readiness) =>
         {
-            Predicate = check => check.Tags.Contains(ReadyTag),
-            ResponseWriter = WriteReadinessAsync,
-        }).WithMetadata(new HttpMethodMetadata(["GET", "HEAD"])).ExcludeFromDescription();
+            var report = await readiness.CurrentAsync(context.RequestAborted);
+            context.Response.StatusCode = report.Status == HealthStatus.Unhealthy ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status200OK;
+            context.Response.Headers.CacheControl = "no-store, no-cache";
+            await WriteReadinessAsync(context, report);
+        }).ExcludeFromDescription();
         app.MapPrometheusScrapingEndpoint("/metrics").WithMetadata(new HttpMethodMetadata(["GET", "HEAD"]));
         return app;
     }

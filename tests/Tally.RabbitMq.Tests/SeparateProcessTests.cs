@@ -93,6 +93,9 @@ public sealed class SeparateProcessTests(PrivateServices services, ITestOutputHe
         {
             ["Bus__Capacity"] = "50",
             ["Bus__Deadline"] = "00:00:15",
+            // The accepted writes must outlive the whole test (their messages keep the queue full), so their
+            // request budget is as long as the bus deadline.
+            ["Admission__RequestBudget"] = "00:00:15",
             ["Bus__RabbitMq__Prefetch"] = "16",
         });
         using var api = TallyProcess.Start(new Dictionary<string, string>(environment) { ["Role"] = "api" }, logs, "api");

@@ -15,6 +15,10 @@ public static class AdmissionSetup
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddOptions<AdmissionOptions>().BindConfiguration(AdmissionOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<AdmissionControl>();
+        builder.Services.AddSingleton<WarmUp>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<WarmUp>());
+        builder.Services.AddHealthChecks().Add(new Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckRegistration(
+            "warmup", sp => sp.GetRequiredService<WarmUp>(), failureStatus: null, tags: [ServiceDefaultsExtensions.ReadyTag]));
         return builder;
     }
 

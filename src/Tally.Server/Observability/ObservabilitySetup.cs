@@ -9,7 +9,7 @@ public static class ObservabilitySetup
     /// <summary>
     /// The request-duration buckets of the latency SLO (a 0.3 s bucket, so that "p95 &lt; 300 ms" is an exact
     /// ratio of counters), the money audit as metrics, run where the workers run (Role=worker or all), and /ready
-    /// as metrics (tally_ready, tally_health_check_status).
+    /// as metrics (tally_ready, tally_health_check_status), from the report the publisher refreshes every second.
     /// </summary>
     public static WebApplicationBuilder AddTallyObservability(this WebApplicationBuilder builder)
     {
@@ -20,12 +20,6 @@ public static class ObservabilitySetup
         builder.Services.AddOptions<AuditOptions>().BindConfiguration(AuditOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddHostedService<WorkerRoleHostedService<LedgerAuditMetrics>>();
         builder.Services.AddSingleton<IHealthCheckPublisher, ReadinessMetrics>();
-        builder.Services.Configure<HealthCheckPublisherOptions>(options =>
-        {
-            options.Delay = TimeSpan.FromSeconds(1);
-            options.Period = TimeSpan.FromSeconds(5);
-            options.Predicate = check => check.Tags.Contains(ServiceDefaultsExtensions.ReadyTag);
-        });
         return builder;
     }
 }

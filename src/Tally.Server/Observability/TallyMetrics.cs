@@ -12,9 +12,15 @@ public sealed class TallyMetrics
     private readonly Counter<long> _commands;
     private readonly Histogram<double> _queueWait;
     private readonly Counter<long> _logins;
-    private readonly Counter<long> _admission;
-    private readonly Counter<long> _refused;
-    private readonly Counter<long> _deadlineDrops;
+    private static readonly string[] s_bulkheads = ["login", "write", "read"];
+    private static readonly string[] s_refusals = ["limit", "queue_timeout"];
+    private static readonly string[] s_stages = ["request", "bus", "worker", "batch"];
+
+    // Kept here and exported as observable counters, so that every series exists (at 0) from the start: a
+    // dashboard or an alert on rate() needs the series before the first refusal.
+    private readonly long[] _admitted = new long[3];
+    private readonly long[] _refused = new long[3 * 2];
+    private readonly long[] _deadlineDrops = new long[4];
 
     public TallyMetrics(IMeterFactory meterFactory)
     {
@@ -28,21 +34,42 @@ public sealed class TallyMetrics
             tags: null,
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
         _logins = _meter.CreateCounter<long>("tally.logins", unit: "{login}", description: "Login attempts by outcome");
-        _admission = _meter.CreateCounter<long>("tally.admission.requests", unit: "{request}", description: "Requests admitted or refused, per bulkhead");
-        _refused = _meter.CreateCounter<long>("tally.admission.refused", unit: "{request}", description: "Requests refused 503 OVERLOADED, per bulkhead and reason (limit, queue_timeout)");
-        _deadlineDrops = _meter.CreateCounter<long>("tally.deadline.dropped", unit: "{operation}", description: "Work dropped unstarted because its deadline passed, per stage (request, bus, worker, batch)");
+        _meter.CreateObservableCounter(
+            "tally.admission.requests",
+            () => s_bulkheads.SelectMany((b, i) => new[]
+            {
+                new Measurement<long>(Volatile.Read(ref _admitted[i]), new KeyValuePair<string, object?>("bulkhead", b), new KeyValuePair<string, object?>("result", "admitted")),
+                new Measurement<long>(RefusedIn(i), new KeyValuePair<string, object?>("bulkhead", b), new KeyValuePair<string, object?>("result", "refused")),
+            }),
+            unit: "{request}",
+            description: "Requests admitted or refused, per bulkhead");
+        _meter.CreateObservableCounter(
+            "tally.admission.refused",
+            () => s_bulkheads.SelectMany((b, i) => s_refusals.Select((r, j) => new Measurement<long>(
+                Volatile.Read(ref _refused[(i * 2) + j]), new KeyValuePair<string, object?>("bulkhead", b), new KeyValuePair<string, object?>("reason", r)))),
+            unit: "{request}",
+            description: "Requests refused 503 OVERLOADED, per bulkhead and reason (limit, queue_timeout)");
+        _meter.CreateObservableCounter(
+            "tally.deadline.dropped",
+            () => s_stages.Select((s, i) => new Measurement<long>(Volatile.Read(ref _deadlineDrops[i]), new KeyValuePair<string, object?>("stage", s))),
+            unit: "{operation}",
+            description: "Work dropped unstarted because its deadline passed or its client left, per stage (request, bus, worker, batch)");
     }
 
-    public void Admitted(string bulkhead) =>
-        _admission.Add(1, new KeyValuePair<string, object?>("bulkhead", bulkhead), new KeyValuePair<string, object?>("result", "admitted"));
+    private long RefusedIn(int bulkhead) => Volatile.Read(ref _refused[bulkhead * 2]) + Volatile.Read(ref _refused[(bulkhead * 2) + 1]);
 
-    public void Refused(string bulkhead, string reason)
+    public void Admitted(string bulkhead) => Interlocked.Increment(ref _admitted[Index(s_bulkheads, bulkhead)]);
+
+    public void Refused(string bulkhead, string reason) =>
+        Interlocked.Increment(ref _refused[(Index(s_bulkheads, bulkhead) * 2) + Index(s_refusals, reason)]);
+
+    public void DeadlineDropped(string stage) => Interlocked.Increment(ref _deadlineDrops[Index(s_stages, stage)]);
+
+    private static int Index(string[] names, string name)
     {
-        _admission.Add(1, new KeyValuePair<string, object?>("bulkhead", bulkhead), new KeyValuePair<string, object?>("result", "refused"));
-        _refused.Add(1, new KeyValuePair<string, object?>("bulkhead", bulkhead), new KeyValuePair<string, object?>("reason", reason));
+        var index = Array.IndexOf(names, name);
+        return index >= 0 ? index : throw new ArgumentOutOfRangeException(nameof(name), name, "Not a known label value.");
     }
-
-    public void DeadlineDropped(string stage) => _deadlineDrops.Add(1, new KeyValuePair<string, object?>("stage", stage));
 
     /// <summary>Per bulkhead: tally_admission_limit, tally_admission_inflight, tally_admission_queued, tally_admission_baseline_seconds.</summary>
     public void ObserveAdmission(IReadOnlyList<(string Bulkhead, Func<int> Limit, Func<int> InFlight, Func<int> Queued, Func<double?> Baseline)> bulkheads)

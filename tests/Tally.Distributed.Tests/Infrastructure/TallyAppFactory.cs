@@ -47,6 +47,8 @@ public class TallyAppFactory : WebApplicationFactory<Program>
             ["Auth:LoginPermitsPerIpPerMinute"] = "100000",
             ["Auth:LoginPermitsPerPhonePerMinute"] = "100000",
             ["Admin:Secret"] = AdminSecret,
+            // As in the embedded test host: first requests are served cold, on cores other suites share.
+            ["Admission:RequestBudget"] = "00:00:10",
             ["Logging:LogLevel:Default"] = "Warning",
         };
         foreach (var (key, value) in overrides)

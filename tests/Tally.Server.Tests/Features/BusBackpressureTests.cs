@@ -60,12 +60,13 @@ public sealed class BusBackpressureTests
 
         await late.AssertProblemAsync(HttpStatusCode.GatewayTimeout, "DEADLINE_EXCEEDED");
         app.Gate.SetResult();
-        // The first command had started before its deadline, so its caller gets the real outcome.
-        await (await running).AssertJsonAsync();
-        // One worker takes commands in order: once this later transfer is done, the expired one was dropped.
+        // The first command started before its deadline, but its write reached the database batch after it: the
+        // batch dropped it unstarted, so its caller too gets 504, and it is not applied either.
+        await (await running).AssertProblemAsync(HttpStatusCode.GatewayTimeout, "DEADLINE_EXCEEDED");
+        // One worker takes commands in order: once this later transfer is done, the expired ones were dropped.
         await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 300 });
-        Assert.Equal((99600L, 99600L), await client.GetBalanceAsync());
-        Assert.Equal(100400, (await app.GetBalanceAsync(bob)).Balance);
+        Assert.Equal((99700L, 99700L), await client.GetBalanceAsync());
+        Assert.Equal(100300, (await app.GetBalanceAsync(bob)).Balance);
         await app.AssertAuditOkAsync();
     }
 
