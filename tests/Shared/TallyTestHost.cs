@@ -6,7 +6,7 @@ namespace Tally.Testing;
 
 /// <summary>
 /// Tally.Server in the test process (WebApplicationFactory) with a data folder of its own and test-friendly
-/// settings: a cheap KDF, login limits out of the way, an admin secret, quiet logs. A subclass adds the settings of
+/// settings: a cheap KDF, login and registration limits out of the way, an admin secret, quiet logs. A subclass adds the settings of
 /// its mode (storage, bus, cache); the caller's overrides come last. Linked into each project that hosts Tally so.
 /// </summary>
 public abstract class TallyTestHost : WebApplicationFactory<Program>
@@ -22,6 +22,7 @@ public abstract class TallyTestHost : WebApplicationFactory<Program>
             ["Auth:PasswordIterations"] = "1000",
             ["Auth:LoginPermitsPerIpPerMinute"] = "100000",
             ["Auth:LoginPermitsPerPhonePerMinute"] = "100000",
+            ["Auth:RegistrationsPerIpPerMinute"] = "100000",
             ["Admin:Secret"] = adminSecret,
             ["Logging:LogLevel:Default"] = "Warning",
         };

@@ -42,7 +42,7 @@ public static class AuthApi
     {
         ArgumentNullException.ThrowIfNull(app);
         var group = app.MapGroup("/api/auth").WithTags("Auth");
-        group.MapPost("/register", RegisterAsync);
+        group.MapPost("/register", RegisterAsync).RequireRateLimiting(AuthSetup.RegisterPolicy);
         group.MapPost("/login", LoginAsync).RequireRateLimiting(AuthSetup.LoginPolicy);
         group.MapPost("/token", TokenAsync).RequireRateLimiting(AuthSetup.LoginPolicy).DisableAntiforgery();
         group.MapPost("/logout", LogoutAsync).RequireSession();
@@ -51,8 +51,14 @@ public static class AuthApi
     }
 
     internal static async Task<Results<Ok<RegisterResponse>, ProblemHttpResult>> RegisterAsync(
-        RegisterRequest? body, PasswordHasher hasher, ICommandBus bus, CancellationToken cancellationToken)
+        RegisterRequest? body, HttpContext http, PasswordHasher hasher, ICommandBus bus, RegistrationThrottle throttle, CancellationToken cancellationToken)
     {
+        // The per-instance limit has already passed (the "register" policy); this is the count shared by every instance.
+        if (await throttle.TryAttemptAsync(http) is { } retryAfter)
+        {
+            http.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
+            return Problems.Create(StatusCodes.Status429TooManyRequests, ErrorCodes.TooManyAttempts, "Too many registrations from this address; retry later.");
+        }
         if (body is null)
         {
             return Problems.BadRequest(ErrorCodes.MissingBody, "Send {phone, username, password} as JSON.");

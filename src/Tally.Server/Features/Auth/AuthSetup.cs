@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Claims;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Tally.Domain;
@@ -14,6 +15,7 @@ namespace Tally.Server.Features.Auth;
 public static class AuthSetup
 {
     public const string LoginPolicy = "login";
+    public const string RegisterPolicy = "register";
     public const string SessionHeader = "X-Session";
 
     public static WebApplicationBuilder AddTallyAuth(this WebApplicationBuilder builder)
@@ -28,6 +30,7 @@ public static class AuthSetup
             : sp.GetRequiredService<StoredTokenRevocation>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<StoredTokenRevocation>());
         builder.Services.AddSingleton<LoginThrottle>();
+        builder.Services.AddSingleton<RegistrationThrottle>();
 
         builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
         builder.Services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
@@ -78,19 +81,31 @@ public static class AuthSetup
                 {
                     context.HttpContext.Response.Headers.RetryAfter = ((int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
                 }
-                await Problems.Create(StatusCodes.Status429TooManyRequests, ErrorCodes.TooManyAttempts, "Too many login attempts from this address; retry later.")
+                var policy = context.HttpContext.GetEndpoint()?.Metadata.GetMetadata<EnableRateLimitingAttribute>()?.PolicyName;
+                var detail = policy == RegisterPolicy
+                    ? "Too many registrations from this address; retry later."
+                    : "Too many login attempts from this address; retry later.";
+                await Problems.Create(StatusCodes.Status429TooManyRequests, ErrorCodes.TooManyAttempts, detail)
                     .ExecuteAsync(context.HttpContext);
             };
-            options.AddPolicy(LoginPolicy, context =>
-            {
-                var permits = context.RequestServices.GetRequiredService<IOptions<AuthOptions>>().Value.LoginPermitsPerIpPerMinute;
-                return RateLimitPartition.GetFixedWindowLimiter(
-                    ClientAddress.PartitionKey(context.Connection.RemoteIpAddress) ?? "unknown",
-                    _ => new FixedWindowRateLimiterOptions { PermitLimit = permits, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 });
-            });
+            options.AddPolicy(LoginPolicy, context => PerClientIpPerMinute(context, context.RequestServices.GetRequiredService<IOptions<AuthOptions>>().Value.LoginPermitsPerIpPerMinute));
+            options.AddPolicy(RegisterPolicy, context => PerClientIpPerMinute(context, context.RequestServices.GetRequiredService<IOptions<AuthOptions>>().Value.RegistrationsPerIpPerMinute));
         });
         return builder;
     }
+
+    /// <summary>The client address that per-IP limits count (after the trusted proxy's X-Forwarded-For; an IPv6 client by its /64).</summary>
+    public static string ClientPartition(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return ClientAddress.PartitionKey(context.Connection.RemoteIpAddress) ?? "unknown";
+    }
+
+    /// <summary>A fixed one-minute window per client address, in memory on this instance.</summary>
+    private static RateLimitPartition<string> PerClientIpPerMinute(HttpContext context, int permits) =>
+        RateLimitPartition.GetFixedWindowLimiter(
+            ClientPartition(context),
+            _ => new FixedWindowRateLimiterOptions { PermitLimit = permits, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 });
 
     /// <summary>The endpoints need a valid, unrevoked session.</summary>
     public static TBuilder RequireSession<TBuilder>(this TBuilder builder)
@@ -115,10 +130,12 @@ public static class AuthSetup
 public sealed class LoginThrottle : IDisposable
 {
     private readonly PartitionedRateLimiter<string> _limiter;
-    private readonly ISharedLoginCounter? _shared;
+    private readonly IOptions<AuthOptions> _options;
+    private readonly ISharedAttemptCounter? _shared;
 
-    public LoginThrottle(IOptions<AuthOptions> options, ISharedLoginCounter? shared = null)
+    public LoginThrottle(IOptions<AuthOptions> options, ISharedAttemptCounter? shared = null)
     {
+        _options = options;
         _shared = shared;
         var permits = options.Value.LoginPermitsPerPhonePerMinute;
         _limiter = PartitionedRateLimiter.Create<string, string>(key => RateLimitPartition.GetFixedWindowLimiter(
@@ -131,7 +148,11 @@ public sealed class LoginThrottle : IDisposable
     {
         if (_shared is { IsActive: true })
         {
-            var (handled, retryAfter) = await _shared.TryAttemptAsync(key, clientIp);
+            var limits = _options.Value;
+            AttemptLimit[] counted = clientIp is null
+                ? [new("login:" + key, limits.LoginPermitsPerPhonePerMinute)]
+                : [new("login:" + key, limits.LoginPermitsPerPhonePerMinute), new("login:ip:" + clientIp, limits.LoginPermitsPerIpPerMinute)];
+            var (handled, retryAfter) = await _shared.TryAttemptAsync(counted);
             if (handled)
             {
                 return retryAfter;
@@ -152,4 +173,24 @@ public sealed class LoginThrottle : IDisposable
     }
 
     public void Dispose() => _limiter.Dispose();
+}
+
+/// <summary>
+/// Registrations per client IP across every instance. Each instance's "register" rate-limiter policy counts them in
+/// memory; with Cache:Redis this counts them in Redis as well, so that adding instances does not multiply the limit.
+/// When Redis does not answer, the in-memory policy alone applies.
+/// </summary>
+public sealed class RegistrationThrottle(IOptions<AuthOptions> options, ISharedAttemptCounter? shared = null)
+{
+    /// <summary>Takes one registration for the client in the shared count; null when allowed (or not shared), else the seconds to wait.</summary>
+    public async ValueTask<int?> TryAttemptAsync(HttpContext context)
+    {
+        if (shared is not { IsActive: true })
+        {
+            return null;
+        }
+        var limit = new AttemptLimit("register:ip:" + AuthSetup.ClientPartition(context), options.Value.RegistrationsPerIpPerMinute);
+        var (handled, retryAfter) = await shared.TryAttemptAsync([limit]);
+        return handled ? retryAfter : null;
+    }
 }
