@@ -22,7 +22,7 @@ public sealed class PrometheusRulesTests
     [Fact]
     public async Task Alerts_PassTheirUnitTests_FiringAndNotFiring()
     {
-        Assert.Equal(["operations.test.yml", "overload.test.yml", "slo.test.yml"], UnitTests.Select(Path.GetFileName).ToArray());
+        Assert.Equal(["operations.test.yml", "overload.test.yml", "slo.test.yml"], UnitTests.Select(f => Path.GetFileName(f)).ToArray());
 
         var result = await Repo.RunAsync("promtool", ["test", "rules", .. UnitTests]);
 
