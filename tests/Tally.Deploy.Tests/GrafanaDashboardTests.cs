@@ -100,10 +100,15 @@ public sealed class GrafanaDashboardTests(TallyProcess tally)
                 ["Gateway__Backends__0"] = tally.BaseUrl.ToString().TrimEnd('/'),
                 ["Logging__LogLevel__Default"] = "Warning",
             }, "/health");
-            // One request through it, so that per-request series exist as well as the gauges.
+            // One request through it, and one it refuses itself (a body over its limit), so that the counters exist
+            // as well as the gauges.
             using (var health = await tally.Client.GetAsync(new Uri(gateway.BaseUrl, "/api/auth/health")))
             {
                 Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+            }
+            using (var tooLarge = await tally.Client.PostAsync(new Uri(gateway.BaseUrl, "/api/auth/register"), new ByteArrayContent(new byte[1 << 20])))
+            {
+                Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooLarge.StatusCode);
             }
 
             var exposed = await ExposedAsync(gateway.BaseUrl);

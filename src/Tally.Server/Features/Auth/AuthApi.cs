@@ -42,7 +42,7 @@ public static class AuthApi
     {
         ArgumentNullException.ThrowIfNull(app);
         var group = app.MapGroup("/api/auth").WithTags("Auth");
-        group.MapPost("/register", RegisterAsync).RequireRateLimiting(AuthSetup.RegisterPolicy);
+        group.MapPost("/register", RegisterAsync);
         group.MapPost("/login", LoginAsync).RequireRateLimiting(AuthSetup.LoginPolicy);
         group.MapPost("/token", TokenAsync).RequireRateLimiting(AuthSetup.LoginPolicy).DisableAntiforgery();
         group.MapPost("/logout", LogoutAsync).RequireSession();
@@ -53,7 +53,6 @@ public static class AuthApi
     internal static async Task<Results<Ok<RegisterResponse>, ProblemHttpResult>> RegisterAsync(
         RegisterRequest? body, HttpContext http, PasswordHasher hasher, ICommandBus bus, RegistrationThrottle throttle, CancellationToken cancellationToken)
     {
-        // The per-instance limit has already passed (the "register" policy); this is the count shared by every instance.
         if (await throttle.TryAttemptAsync(http) is { } retryAfter)
         {
             http.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Security.Claims;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
-using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Tally.Domain;
@@ -15,7 +14,6 @@ namespace Tally.Server.Features.Auth;
 public static class AuthSetup
 {
     public const string LoginPolicy = "login";
-    public const string RegisterPolicy = "register";
     public const string SessionHeader = "X-Session";
 
     public static WebApplicationBuilder AddTallyAuth(this WebApplicationBuilder builder)
@@ -81,15 +79,17 @@ public static class AuthSetup
                 {
                     context.HttpContext.Response.Headers.RetryAfter = ((int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
                 }
-                var policy = context.HttpContext.GetEndpoint()?.Metadata.GetMetadata<EnableRateLimitingAttribute>()?.PolicyName;
-                var detail = policy == RegisterPolicy
-                    ? "Too many registrations from this address; retry later."
-                    : "Too many login attempts from this address; retry later.";
-                await Problems.Create(StatusCodes.Status429TooManyRequests, ErrorCodes.TooManyAttempts, detail)
+                await Problems.Create(StatusCodes.Status429TooManyRequests, ErrorCodes.TooManyAttempts, "Too many login attempts from this address; retry later.")
                     .ExecuteAsync(context.HttpContext);
             };
-            options.AddPolicy(LoginPolicy, context => PerClientIpPerMinute(context, context.RequestServices.GetRequiredService<IOptions<AuthOptions>>().Value.LoginPermitsPerIpPerMinute));
-            options.AddPolicy(RegisterPolicy, context => PerClientIpPerMinute(context, context.RequestServices.GetRequiredService<IOptions<AuthOptions>>().Value.RegistrationsPerIpPerMinute));
+            options.AddPolicy(LoginPolicy, context => RateLimitPartition.GetFixedWindowLimiter(
+                ClientPartition(context),
+                _ => new FixedWindowRateLimiterOptions
+                {
+                    PermitLimit = context.RequestServices.GetRequiredService<IOptions<AuthOptions>>().Value.LoginPermitsPerIpPerMinute,
+                    Window = TimeSpan.FromMinutes(1),
+                    QueueLimit = 0,
+                }));
         });
         return builder;
     }
@@ -100,12 +100,6 @@ public static class AuthSetup
         ArgumentNullException.ThrowIfNull(context);
         return ClientAddress.PartitionKey(context.Connection.RemoteIpAddress) ?? "unknown";
     }
-
-    /// <summary>A fixed one-minute window per client address, in memory on this instance.</summary>
-    private static RateLimitPartition<string> PerClientIpPerMinute(HttpContext context, int permits) =>
-        RateLimitPartition.GetFixedWindowLimiter(
-            ClientPartition(context),
-            _ => new FixedWindowRateLimiterOptions { PermitLimit = permits, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 });
 
     /// <summary>The endpoints need a valid, unrevoked session.</summary>
     public static TBuilder RequireSession<TBuilder>(this TBuilder builder)
@@ -176,21 +170,49 @@ public sealed class LoginThrottle : IDisposable
 }
 
 /// <summary>
-/// Registrations per client IP across every instance. Each instance's "register" rate-limiter policy counts them in
-/// memory; with Cache:Redis this counts them in Redis as well, so that adding instances does not multiply the limit.
-/// When Redis does not answer, the in-memory policy alone applies.
+/// Registrations per client IP (each one mints an opening balance), with ASP.NET Core's rate limiter in memory on
+/// every instance, and with Cache:Redis also counted in Redis, so that adding instances does not multiply the limit.
+/// When Redis does not answer, the in-memory count alone applies. In the handler rather than as an endpoint policy,
+/// so that it is taken only by this endpoint, whatever other rate-limiting middleware runs.
 /// </summary>
-public sealed class RegistrationThrottle(IOptions<AuthOptions> options, ISharedAttemptCounter? shared = null)
+public sealed class RegistrationThrottle : IDisposable
 {
-    /// <summary>Takes one registration for the client in the shared count; null when allowed (or not shared), else the seconds to wait.</summary>
+    private readonly PartitionedRateLimiter<string> _limiter;
+    private readonly IOptions<AuthOptions> _options;
+    private readonly ISharedAttemptCounter? _shared;
+
+    public RegistrationThrottle(IOptions<AuthOptions> options, ISharedAttemptCounter? shared = null)
+    {
+        _options = options;
+        _shared = shared;
+        var permits = options.Value.RegistrationsPerIpPerMinute;
+        _limiter = PartitionedRateLimiter.Create<string, string>(key => RateLimitPartition.GetFixedWindowLimiter(
+            key,
+            _ => new FixedWindowRateLimiterOptions { PermitLimit = permits, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
+    }
+
+    /// <summary>Takes one registration for the client; null when allowed, else the seconds to wait.</summary>
     public async ValueTask<int?> TryAttemptAsync(HttpContext context)
     {
-        if (shared is not { IsActive: true })
+        var client = AuthSetup.ClientPartition(context);
+        // The local count is always taken: it guards this instance while Redis is down, as the login limit does.
+        using (var lease = _limiter.AttemptAcquire(client))
         {
-            return null;
+            if (!lease.IsAcquired)
+            {
+                return lease.TryGetMetadata(MetadataName.RetryAfter, out var retry) ? Math.Max(1, (int)Math.Ceiling(retry.TotalSeconds)) : 60;
+            }
         }
-        var limit = new AttemptLimit("register:ip:" + AuthSetup.ClientPartition(context), options.Value.RegistrationsPerIpPerMinute);
-        var (handled, retryAfter) = await shared.TryAttemptAsync([limit]);
-        return handled ? retryAfter : null;
+        if (_shared is { IsActive: true })
+        {
+            var (handled, retryAfter) = await _shared.TryAttemptAsync([new AttemptLimit("register:ip:" + client, _options.Value.RegistrationsPerIpPerMinute)]);
+            if (handled)
+            {
+                return retryAfter;
+            }
+        }
+        return null;
     }
+
+    public void Dispose() => _limiter.Dispose();
 }
