@@ -51,6 +51,7 @@ log "start $BASE"
     Auth__PasswordIterations=1000 \
     Auth__LoginPermitsPerIpPerMinute=1000000 \
     Auth__LoginPermitsPerPhonePerMinute=1000000 \
+    Auth__RegistrationsPerIpPerMinute=1000000 \
     Admin__Secret=bench \
     Logging__LogLevel__Default=Warning \
     dotnet "$WORK/publish/Tally.Server.dll" --urls "$BASE"

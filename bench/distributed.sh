@@ -65,7 +65,7 @@ start_server() { # $1 = bus transport
     cd "$WORK"
     exec env Storage__Provider=Postgres Bus__Transport="$1" Auth__SigningKey="$SIGNING_KEY" \
       Storage__DataDirectory="$WORK/data" Auth__PasswordIterations=1000 Admin__Secret=bench \
-      Auth__LoginPermitsPerIpPerMinute=1000000 Auth__LoginPermitsPerPhonePerMinute=1000000 \
+      Auth__LoginPermitsPerIpPerMinute=1000000 Auth__LoginPermitsPerPhonePerMinute=1000000 Auth__RegistrationsPerIpPerMinute=1000000 \
       Logging__LogLevel__Default=Warning dotnet "$WORK/publish/Tally.Server.dll" --urls "$BASE"
   ) >"$WORK/server-$1.log" 2>&1 &
   SERVER_PID=$!

@@ -93,7 +93,7 @@ start_api() {
     cd "$WORK"
     exec env Storage__Provider=Postgres ConnectionStrings__Postgres="$ConnectionStrings__Postgres" \
       Auth__SigningKey="$SIGNING_KEY" Admin__Secret="$ADMIN_SECRET" Auth__PasswordIterations="$ITERATIONS" \
-      Auth__LoginPermitsPerIpPerMinute=100000000 Auth__LoginPermitsPerPhonePerMinute=100000000 \
+      Auth__LoginPermitsPerIpPerMinute=100000000 Auth__LoginPermitsPerPhonePerMinute=100000000 Auth__RegistrationsPerIpPerMinute=100000000 \
       Logging__LogLevel__Default=Warning \
       taskset -c "$core" dotnet "$WORK/Tally.Server/Tally.Server.dll" --urls "http://$HOST:$port" >"$WORK/$name.log" 2>&1
   ) &

@@ -63,7 +63,7 @@ public sealed class ServerProcess : IAsyncDisposable
     public static string BuiltDll(string project) =>
         Path.Combine(RepoRoot, "src", project, "bin", Configuration, "net10.0", project + ".dll");
 
-    /// <summary>Tally on the embedded default (SQLite in <paramref name="dataDirectory"/>), with cheap password hashing and no login limits.</summary>
+    /// <summary>Tally on the embedded default (SQLite in <paramref name="dataDirectory"/>), with cheap password hashing and no login or registration limits.</summary>
     public static Task<ServerProcess> StartEmbeddedTallyAsync(string dataDirectory, string adminSecret, int? port = null) =>
         StartAsync(BuiltDll("Tally.Server"), dataDirectory, new Dictionary<string, string>
         {
@@ -72,6 +72,7 @@ public sealed class ServerProcess : IAsyncDisposable
             ["Auth__PasswordIterations"] = "1000",
             ["Auth__LoginPermitsPerIpPerMinute"] = "1000000",
             ["Auth__LoginPermitsPerPhonePerMinute"] = "1000000",
+            ["Auth__RegistrationsPerIpPerMinute"] = "1000000",
             ["Logging__LogLevel__Default"] = "Warning",
         }, "/ready", port);
 

@@ -6,7 +6,8 @@ namespace Tally.Testing;
 
 /// <summary>
 /// Tally.Server in the test process (WebApplicationFactory) with a data folder of its own and test-friendly
-/// settings: a cheap KDF, login limits out of the way, a patient request budget, an admin secret, quiet logs. A subclass adds the settings of
+/// settings: a cheap KDF, login and registration limits out of the way, a patient request budget, an admin secret,
+/// quiet logs. A subclass adds the settings of
 /// its mode (storage, bus, cache); the caller's overrides come last. Linked into each project that hosts Tally so.
 /// </summary>
 public abstract class TallyTestHost : WebApplicationFactory<Program>
@@ -22,6 +23,7 @@ public abstract class TallyTestHost : WebApplicationFactory<Program>
             ["Auth:PasswordIterations"] = "1000",
             ["Auth:LoginPermitsPerIpPerMinute"] = "100000",
             ["Auth:LoginPermitsPerPhonePerMinute"] = "100000",
+            ["Auth:RegistrationsPerIpPerMinute"] = "100000",
             ["Admin:Secret"] = adminSecret,
             // The test host serves its first requests cold (JIT, schema) on a machine that runs other suites at
             // once: give requests the old 10 s instead of the SLO-sized 1 s. Tests of deadlines set their own.

@@ -1,4 +1,6 @@
+using System.Net;
 using System.Text.Json;
+using Tally.Testing;
 using Tally.Deploy.Tests.Infrastructure;
 
 namespace Tally.Deploy.Tests;
@@ -28,6 +30,16 @@ public sealed class GrafanaDashboardTests(TallyProcess tally)
         return expressions;
     }
 
+    // The gateway exports its own metrics (tally_gateway_*); everything else comes from Tally.Server.
+    private static bool IsGatewayMetric(string metric) => metric.StartsWith("tally_gateway_", StringComparison.Ordinal);
+
+    private async Task<HashSet<string>> ExposedAsync(Uri baseUrl) =>
+        (await tally.Client.GetStringAsync(new Uri(baseUrl, "/metrics")))
+            .Split('\n')
+            .Where(l => l.Length > 0 && l[0] != '#')
+            .Select(l => l[..l.IndexOfAny(['{', ' '])])
+            .ToHashSet();
+
     [Fact]
     public void Dashboard_Parses_AndShowsRedPerRoute_TransfersByStatus_Percentiles_QueueDepth_Instances_AndCacheHitRate()
     {
@@ -50,7 +62,14 @@ public sealed class GrafanaDashboardTests(TallyProcess tally)
         Assert.Contains("count by (job) (target_info", Query("Instances"), StringComparison.Ordinal);
         Assert.Contains("tally_cache_reads_total{job=~\"$job\", result=\"hit\"}", Query("Cache hit rate"), StringComparison.Ordinal);
         Assert.Contains("tally_ledger_audit_ok", Query("Money audit"), StringComparison.Ordinal);
-        Assert.True(expressions.Count >= 20, $"{expressions.Count} queries");
+        Assert.Contains("tally_admission_limit", Query("Admission limit vs in flight, per bulkhead"), StringComparison.Ordinal);
+        Assert.Contains("tally_admission_inflight", Query("Admission limit vs in flight, per bulkhead"), StringComparison.Ordinal);
+        Assert.Contains("sum by (bulkhead, reason) (rate(tally_admission_refused_total", Query("Refused per second, by bulkhead and reason"), StringComparison.Ordinal);
+        Assert.Contains("sum by (stage) (rate(tally_deadline_dropped_total", Query("Deadline drops per second, by stage"), StringComparison.Ordinal);
+        Assert.Contains("dotnet_thread_pool_queue_length_total", Query("Thread-pool queue"), StringComparison.Ordinal);
+        var gateway = Query("Gateway: panic mode and upstream weights");
+        Assert.All(new[] { "tally_gateway_panic", "tally_gateway_upstream_weight", "tally_gateway_upstream_healthy" }, m => Assert.Contains(m, gateway, StringComparison.Ordinal));
+        Assert.True(expressions.Count >= 30, $"{expressions.Count} queries");
     }
 
     [Fact]
@@ -59,17 +78,48 @@ public sealed class GrafanaDashboardTests(TallyProcess tally)
         using var json = Dashboard();
         var rules = PromQl.RecordingRules(await File.ReadAllTextAsync(Repo.PathOf("deploy", "prometheus", "tally.rules.yml")));
         var unknownRules = new HashSet<string>();
-        var metrics = Expressions(json.RootElement).SelectMany(e => PromQl.RawMetrics(e, rules, unknownRules)).ToHashSet();
+        var metrics = Expressions(json.RootElement).SelectMany(e => PromQl.RawMetrics(e, rules, unknownRules)).Where(m => !IsGatewayMetric(m)).ToHashSet();
 
-        var exposed = (await tally.Client.GetStringAsync(new Uri(tally.BaseUrl, "/metrics")))
-            .Split('\n')
-            .Where(l => l.Length > 0 && l[0] != '#')
-            .Select(l => l[..l.IndexOfAny(['{', ' '])])
-            .ToHashSet();
+        var exposed = await ExposedAsync(tally.BaseUrl);
 
         Assert.Empty(unknownRules);
         Assert.True(metrics.Count >= 10, $"only {metrics.Count} metrics: {string.Join(", ", metrics)}");
         Assert.All(metrics, m => Assert.True(exposed.Contains(m), $"the dashboard queries {m}, which Tally's /metrics does not expose"));
+    }
+
+    [Fact]
+    public async Task EveryGatewayMetricTheDashboardQueries_IsInTheMetricsOfARunningGateway()
+    {
+        using var json = Dashboard();
+        var metrics = Expressions(json.RootElement).SelectMany(e => PromQl.RawMetrics(e, new Dictionary<string, string>())).Where(IsGatewayMetric).ToHashSet();
+        var folder = Directory.CreateTempSubdirectory("tally-deploy-gateway-").FullName;
+        try
+        {
+            await using var gateway = await ServerProcess.StartAsync(ServerProcess.BuiltDll("Tally.Gateway"), folder, new Dictionary<string, string>
+            {
+                ["Gateway__Backends__0"] = tally.BaseUrl.ToString().TrimEnd('/'),
+                ["Logging__LogLevel__Default"] = "Warning",
+            }, "/health");
+            // One request through it, and one it refuses itself (a body over its limit), so that the counters exist
+            // as well as the gauges.
+            using (var health = await tally.Client.GetAsync(new Uri(gateway.BaseUrl, "/api/auth/health")))
+            {
+                Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+            }
+            using (var tooLarge = await tally.Client.PostAsync(new Uri(gateway.BaseUrl, "/api/auth/register"), new ByteArrayContent(new byte[1 << 20])))
+            {
+                Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooLarge.StatusCode);
+            }
+
+            var exposed = await ExposedAsync(gateway.BaseUrl);
+
+            Assert.True(metrics.Count >= 3, $"only {metrics.Count} gateway metrics: {string.Join(", ", metrics)}");
+            Assert.All(metrics, m => Assert.True(exposed.Contains(m), $"the dashboard queries {m}, which the gateway's /metrics does not expose"));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     [Fact]

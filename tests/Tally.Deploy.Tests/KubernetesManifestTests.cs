@@ -134,6 +134,11 @@ public sealed partial class KubernetesManifestTests
             Assert.Equal("/ready", container.ReadinessProbe.HttpGet.Path);
             Assert.Equal("/health", container.LivenessProbe.HttpGet.Path);
             Assert.Equal("/health", container.StartupProbe.HttpGet.Path);
+            // Load never restarts a pod: liveness allows a minute without answers; a busy pod meets readiness in 3 s.
+            Assert.True(container.LivenessProbe.PeriodSeconds * container.LivenessProbe.FailureThreshold >= 60, $"{name}: liveness gives up within a minute");
+            Assert.True(container.LivenessProbe.TimeoutSeconds >= 5, $"{name}: liveness timeout {container.LivenessProbe.TimeoutSeconds}");
+            Assert.True(container.ReadinessProbe.TimeoutSeconds >= 3, $"{name}: readiness timeout {container.ReadinessProbe.TimeoutSeconds}");
+            Assert.True(container.StartupProbe.PeriodSeconds * container.StartupProbe.FailureThreshold >= 60, $"{name}: warm-up under a minute");
             foreach (var resource in new[] { "cpu", "memory" })
             {
                 Assert.True(container.Resources.Requests.ContainsKey(resource), $"{name}: no {resource} request");
@@ -256,7 +261,7 @@ public sealed partial class KubernetesManifestTests
     }
 
     [Fact]
-    public async Task Prod_ScalesWorkersOnQueueLength_AndApiOnRequestRate_WithKeda()
+    public async Task Prod_ScalesWorkersOnQueueLength_AndApiOnRequestRateAndAdmissionUtilisation_WithKeda()
     {
         var manifests = Manifests.Load(await Repo.KustomizeAsync("overlays/prod"));
         var rules = await File.ReadAllTextAsync(Repo.PathOf("deploy", "prometheus", "tally.rules.yml"));
@@ -275,10 +280,17 @@ public sealed partial class KubernetesManifestTests
 
         var api = Assert.Single(manifests.CustomOfKind("ScaledObject"), o => o.Text("metadata", "name") == "tally-api");
         var triggers = api.Items("spec", "triggers").ToList();
-        Assert.Equal(["cpu", "memory", "prometheus"], triggers.Select(t => t.Text("type") ?? "").Order().ToArray());
-        var query = triggers.Single(t => t.Text("type") == "prometheus").Text("metadata", "query")!;
-        var recorded = RecordingRuleName().Match(query).Value;
-        Assert.Contains($"record: {recorded}\n", rules, StringComparison.Ordinal);
+        Assert.Equal(["cpu", "memory", "prometheus", "prometheus"], triggers.Select(t => t.Text("type") ?? "").Order().ToArray());
+        var queries = triggers.Where(t => t.Text("type") == "prometheus").ToDictionary(t => t.Text("name")!, t => t.Text("metadata", "query")!);
+        Assert.Equal(["admission-utilisation", "request-rate"], queries.Keys.Order().ToArray());
+        foreach (var recorded in queries.Values.Select(q => RecordingRuleName().Match(q).Value))
+        {
+            Assert.Contains($"record: {recorded}\n", rules, StringComparison.Ordinal);
+        }
+        Assert.Contains("tally:admission_utilisation:ratio", queries["admission-utilisation"], StringComparison.Ordinal);
+        // A ratio is compared as it is (Value), not divided by the pod count (AverageValue).
+        Assert.Equal("Value", triggers.Single(t => t.Text("name") == "admission-utilisation").Text("metricType"));
+        var query = queries["request-rate"];
         // Prometheus (Operator) scrapes every Tally pod with the labels that query uses.
         var monitor = Assert.Single(manifests.CustomOfKind("PodMonitor"));
         var relabelled = monitor.Items("spec", "podMetricsEndpoints").Single()["relabelings"] as List<object>;

@@ -22,7 +22,7 @@ public sealed class PrometheusRulesTests
     [Fact]
     public async Task Alerts_PassTheirUnitTests_FiringAndNotFiring()
     {
-        Assert.Equal(2, UnitTests.Length);
+        Assert.Equal(["operations.test.yml", "overload.test.yml", "slo.test.yml"], UnitTests.Select(f => Path.GetFileName(f)).ToArray());
 
         var result = await Repo.RunAsync("promtool", ["test", "rules", .. UnitTests]);
 
@@ -52,7 +52,9 @@ public sealed class PrometheusRulesTests
             }
         }
 
-        Assert.True(alerts.Count >= 14, $"{alerts.Count} alerts");
+        Assert.True(alerts.Count >= 19, $"{alerts.Count} alerts");
+        Assert.Contains("TallySheddingLoad", alerts);
+        Assert.Contains("TallyGatewayPanic", alerts);
         Assert.All(alerts, alert =>
         {
             Assert.True(firing.Contains(alert), $"{alert} has no test where it fires");
@@ -81,6 +83,32 @@ public sealed class PrometheusRulesTests
 
             Assert.NotEqual(0, result.ExitCode);
             Assert.Contains("alertname: TallyErrorBudgetBurnFast", result.All, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task OverloadUnitTests_Fail_WhenTheSheddingThresholdIsWrong()
+    {
+        // With 50% instead of 5%, a bulkhead refusing 20% no longer warns: the overload tests catch it.
+        var folder = Directory.CreateTempSubdirectory("tally-rules-").FullName;
+        try
+        {
+            var rules = await File.ReadAllTextAsync(Rules);
+            const string threshold = "expr: tally:admission_refused:ratio_rate5m > 0.05";
+            Assert.Contains(threshold, rules, StringComparison.Ordinal);
+            Directory.CreateDirectory(Path.Combine(folder, "tests"));
+            await File.WriteAllTextAsync(Path.Combine(folder, "tally.rules.yml"), rules.Replace(threshold, "expr: tally:admission_refused:ratio_rate5m > 0.5", StringComparison.Ordinal));
+            var test = Path.Combine(folder, "tests", "overload.test.yml");
+            File.Copy(Repo.PathOf("deploy", "prometheus", "tests", "overload.test.yml"), test);
+
+            var result = await Repo.RunAsync("promtool", ["test", "rules", test]);
+
+            Assert.NotEqual(0, result.ExitCode);
+            Assert.Contains("alertname: TallySheddingLoad", result.All, StringComparison.Ordinal);
         }
         finally
         {

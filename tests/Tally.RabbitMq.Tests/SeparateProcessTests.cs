@@ -32,6 +32,7 @@ public sealed class SeparateProcessTests(PrivateServices services, ITestOutputHe
             ["Auth__PasswordIterations"] = "1000",
             ["Auth__LoginPermitsPerIpPerMinute"] = "100000",
             ["Auth__LoginPermitsPerPhonePerMinute"] = "100000",
+            ["Auth__RegistrationsPerIpPerMinute"] = "100000",
             ["Admin__Secret"] = AdminSecret,
             ["Logging__LogLevel__Default"] = "Warning",
         };

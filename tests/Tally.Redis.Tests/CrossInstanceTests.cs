@@ -159,6 +159,38 @@ public sealed class CrossInstanceTests(SharedServices services)
     }
 
     [Fact]
+    public async Task RegistrationLimit_CountsRegistrationsAcrossAAndB_AndARefusalWritesNothing()
+    {
+        var (a, b) = await services.PairAsync("reglimit", new Dictionary<string, string?> { ["Auth:RegistrationsPerIpPerMinute"] = "3" });
+        // The window is a fixed minute: don't start right before it rolls over.
+        if (DateTime.UtcNow.Second >= 50)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(61 - DateTime.UtcNow.Second));
+        }
+        var statuses = new List<HttpStatusCode>();
+        string? retryAfter = null;
+        for (var i = 0; i < 6; i++)
+        {
+            // A, B, A, B, ...: each instance alone would allow 3 of its own, 6 in all.
+            using var client = (i % 2 == 0 ? a : b).CreateClient();
+            using var response = await client.PostAsJsonAsync("/api/auth/register", new { phone = TallyTestKit.NewPhone(), username = "Reg", password = "correct horse battery" });
+            statuses.Add(response.StatusCode);
+            if (response.StatusCode == HttpStatusCode.TooManyRequests)
+            {
+                await response.AssertProblemAsync(HttpStatusCode.TooManyRequests, "TOO_MANY_ATTEMPTS");
+                retryAfter ??= response.Headers.RetryAfter?.ToString();
+            }
+        }
+
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests], statuses);
+        Assert.NotNull(retryAfter);
+        using var admin = b.CreateAdminClient();
+        var stats = await (await admin.GetAsync("/api/account/admin/stats")).AssertJsonAsync();
+        Assert.Equal(3, stats.GetProperty("total_users").GetInt64());
+        await a.AssertAuditOkAsync();
+    }
+
+    [Fact]
     public async Task WebSocketOnA_ReceivesTheNotificationOfATransferThroughB_WithinASecond()
     {
         var (a, b) = await services.PairAsync("ws");

@@ -10,7 +10,7 @@ namespace Tally.Server.Cache;
 
 /// <summary>
 /// Redis for Tally (<c>Cache:Redis</c>): HybridCache reads with Redis as L2, account versions for invalidation,
-/// shared token revocation and login counters, and notification fan-out over pub/sub. Unset, everything stays
+/// shared token revocation, login and registration counters, and notification fan-out over pub/sub. Unset, everything stays
 /// in memory. The setting is read when the services are resolved, not here, so that every configuration source
 /// counts (WebApplicationFactory adds its settings only when the app is built).
 /// </summary>
@@ -54,7 +54,7 @@ public static class CacheSetup
             }));
         });
 
-        services.AddSingleton<ISharedLoginCounter, RedisLoginCounter>();
+        services.AddSingleton<ISharedAttemptCounter, RedisAttemptCounter>();
         services.AddSingleton<RedisTokenRevocation>();
         services.AddHostedService(sp => sp.GetRequiredService<RedisTokenRevocation>());
         services.AddSingleton<RedisNotificationPublisher>();

@@ -120,6 +120,10 @@ public sealed class AuthOptions
 
     [Range(1, int.MaxValue)]
     public int LoginPermitsPerPhonePerMinute { get; set; } = 10;
+
+    /// <summary>Registrations per client IP (an IPv6 client by its /64) per minute; each one mints an opening balance.</summary>
+    [Range(1, int.MaxValue)]
+    public int RegistrationsPerIpPerMinute { get; set; } = 20;
 }
 
 public sealed class AdminOptions

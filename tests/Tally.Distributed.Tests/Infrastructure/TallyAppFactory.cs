@@ -46,6 +46,7 @@ public class TallyAppFactory : WebApplicationFactory<Program>
             ["Auth:PasswordIterations"] = "1000",
             ["Auth:LoginPermitsPerIpPerMinute"] = "100000",
             ["Auth:LoginPermitsPerPhonePerMinute"] = "100000",
+            ["Auth:RegistrationsPerIpPerMinute"] = "100000",
             ["Admin:Secret"] = AdminSecret,
             // As in the embedded test host: first requests are served cold, on cores other suites share.
             ["Admission:RequestBudget"] = "00:00:10",

@@ -1,8 +1,5 @@
 using System.Net;
 using System.Net.Http.Json;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.Extensions.DependencyInjection;
 using Tally.Server.Tests.Infrastructure;
 
 namespace Tally.Server.Tests.Features;
@@ -123,32 +120,5 @@ public sealed class ForwardedHeadersTests
             statuses.Add(response.StatusCode);
         }
         return statuses;
-    }
-
-    /// <summary>Tally whose in-memory test server sees the TCP peer named by a test-only header, as Kestrel would.</summary>
-    private sealed class PeerTallyApp(params (string Key, string? Value)[] settings)
-        : TallyAppFactory(settings.ToDictionary(s => s.Key, s => s.Value))
-    {
-        public const string PeerHeader = "X-Test-Peer";
-
-        protected override void ConfigureWebHost(IWebHostBuilder builder)
-        {
-            base.ConfigureWebHost(builder);
-            builder.ConfigureServices(services => services.AddSingleton<IStartupFilter, PeerFilter>());
-        }
-
-        private sealed class PeerFilter : IStartupFilter
-        {
-            public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
-            {
-                app.Use((context, nextMiddleware) =>
-                {
-                    context.Connection.RemoteIpAddress = IPAddress.Parse(context.Request.Headers[PeerHeader].ToString());
-                    context.Request.Headers.Remove(PeerHeader);
-                    return nextMiddleware(context);
-                });
-                next(app);
-            };
-        }
     }
 }

@@ -35,6 +35,7 @@ public abstract class WebAppSite : IAsyncLifetime
             ["Auth__PasswordIterations"] = "1000",
             ["Auth__LoginPermitsPerIpPerMinute"] = "100000",
             ["Auth__LoginPermitsPerPhonePerMinute"] = "100000",
+            ["Auth__RegistrationsPerIpPerMinute"] = "100000",
             ["Logging__LogLevel__Default"] = "Warning",
         }, "/ready");
     }

@@ -51,8 +51,13 @@ public static class AuthApi
     }
 
     internal static async Task<Results<Ok<RegisterResponse>, ProblemHttpResult>> RegisterAsync(
-        RegisterRequest? body, PasswordHasher hasher, ICommandBus bus, CancellationToken cancellationToken)
+        RegisterRequest? body, HttpContext http, PasswordHasher hasher, ICommandBus bus, RegistrationThrottle throttle, CancellationToken cancellationToken)
     {
+        if (await throttle.TryAttemptAsync(http) is { } retryAfter)
+        {
+            http.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
+            return Problems.Create(StatusCodes.Status429TooManyRequests, ErrorCodes.TooManyAttempts, "Too many registrations from this address; retry later.");
+        }
         if (body is null)
         {
             return Problems.BadRequest(ErrorCodes.MissingBody, "Send {phone, username, password} as JSON.");

@@ -28,6 +28,7 @@ public static class AuthSetup
             : sp.GetRequiredService<StoredTokenRevocation>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<StoredTokenRevocation>());
         builder.Services.AddSingleton<LoginThrottle>();
+        builder.Services.AddSingleton<RegistrationThrottle>();
 
         builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
         builder.Services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
@@ -81,15 +82,23 @@ public static class AuthSetup
                 await Problems.Create(StatusCodes.Status429TooManyRequests, ErrorCodes.TooManyAttempts, "Too many login attempts from this address; retry later.")
                     .ExecuteAsync(context.HttpContext);
             };
-            options.AddPolicy(LoginPolicy, context =>
-            {
-                var permits = context.RequestServices.GetRequiredService<IOptions<AuthOptions>>().Value.LoginPermitsPerIpPerMinute;
-                return RateLimitPartition.GetFixedWindowLimiter(
-                    ClientAddress.PartitionKey(context.Connection.RemoteIpAddress) ?? "unknown",
-                    _ => new FixedWindowRateLimiterOptions { PermitLimit = permits, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 });
-            });
+            options.AddPolicy(LoginPolicy, context => RateLimitPartition.GetFixedWindowLimiter(
+                ClientPartition(context),
+                _ => new FixedWindowRateLimiterOptions
+                {
+                    PermitLimit = context.RequestServices.GetRequiredService<IOptions<AuthOptions>>().Value.LoginPermitsPerIpPerMinute,
+                    Window = TimeSpan.FromMinutes(1),
+                    QueueLimit = 0,
+                }));
         });
         return builder;
+    }
+
+    /// <summary>The client address that per-IP limits count (after the trusted proxy's X-Forwarded-For; an IPv6 client by its /64).</summary>
+    public static string ClientPartition(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return ClientAddress.PartitionKey(context.Connection.RemoteIpAddress) ?? "unknown";
     }
 
     /// <summary>The endpoints need a valid, unrevoked session.</summary>
@@ -115,10 +124,12 @@ public static class AuthSetup
 public sealed class LoginThrottle : IDisposable
 {
     private readonly PartitionedRateLimiter<string> _limiter;
-    private readonly ISharedLoginCounter? _shared;
+    private readonly IOptions<AuthOptions> _options;
+    private readonly ISharedAttemptCounter? _shared;
 
-    public LoginThrottle(IOptions<AuthOptions> options, ISharedLoginCounter? shared = null)
+    public LoginThrottle(IOptions<AuthOptions> options, ISharedAttemptCounter? shared = null)
     {
+        _options = options;
         _shared = shared;
         var permits = options.Value.LoginPermitsPerPhonePerMinute;
         _limiter = PartitionedRateLimiter.Create<string, string>(key => RateLimitPartition.GetFixedWindowLimiter(
@@ -131,7 +142,11 @@ public sealed class LoginThrottle : IDisposable
     {
         if (_shared is { IsActive: true })
         {
-            var (handled, retryAfter) = await _shared.TryAttemptAsync(key, clientIp);
+            var limits = _options.Value;
+            AttemptLimit[] counted = clientIp is null
+                ? [new("login:" + key, limits.LoginPermitsPerPhonePerMinute)]
+                : [new("login:" + key, limits.LoginPermitsPerPhonePerMinute), new("login:ip:" + clientIp, limits.LoginPermitsPerIpPerMinute)];
+            var (handled, retryAfter) = await _shared.TryAttemptAsync(counted);
             if (handled)
             {
                 return retryAfter;
@@ -149,6 +164,54 @@ public sealed class LoginThrottle : IDisposable
             return null;
         }
         return lease.TryGetMetadata(MetadataName.RetryAfter, out var retry) ? Math.Max(1, (int)Math.Ceiling(retry.TotalSeconds)) : 60;
+    }
+
+    public void Dispose() => _limiter.Dispose();
+}
+
+/// <summary>
+/// Registrations per client IP (each one mints an opening balance), with ASP.NET Core's rate limiter in memory on
+/// every instance, and with Cache:Redis also counted in Redis, so that adding instances does not multiply the limit.
+/// When Redis does not answer, the in-memory count alone applies. In the handler rather than as an endpoint policy,
+/// so that it is taken only by this endpoint, whatever other rate-limiting middleware runs.
+/// </summary>
+public sealed class RegistrationThrottle : IDisposable
+{
+    private readonly PartitionedRateLimiter<string> _limiter;
+    private readonly IOptions<AuthOptions> _options;
+    private readonly ISharedAttemptCounter? _shared;
+
+    public RegistrationThrottle(IOptions<AuthOptions> options, ISharedAttemptCounter? shared = null)
+    {
+        _options = options;
+        _shared = shared;
+        var permits = options.Value.RegistrationsPerIpPerMinute;
+        _limiter = PartitionedRateLimiter.Create<string, string>(key => RateLimitPartition.GetFixedWindowLimiter(
+            key,
+            _ => new FixedWindowRateLimiterOptions { PermitLimit = permits, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
+    }
+
+    /// <summary>Takes one registration for the client; null when allowed, else the seconds to wait.</summary>
+    public async ValueTask<int?> TryAttemptAsync(HttpContext context)
+    {
+        var client = AuthSetup.ClientPartition(context);
+        // The local count is always taken: it guards this instance while Redis is down, as the login limit does.
+        using (var lease = _limiter.AttemptAcquire(client))
+        {
+            if (!lease.IsAcquired)
+            {
+                return lease.TryGetMetadata(MetadataName.RetryAfter, out var retry) ? Math.Max(1, (int)Math.Ceiling(retry.TotalSeconds)) : 60;
+            }
+        }
+        if (_shared is { IsActive: true })
+        {
+            var (handled, retryAfter) = await _shared.TryAttemptAsync([new AttemptLimit("register:ip:" + client, _options.Value.RegistrationsPerIpPerMinute)]);
+            if (handled)
+            {
+                return retryAfter;
+            }
+        }
+        return null;
     }
 
     public void Dispose() => _limiter.Dispose();
