@@ -40,7 +40,7 @@ public static class AdmissionSetup
         var metrics = services.GetRequiredService<TallyMetrics>();
         var control = services.GetRequiredService<AdmissionControl>();
         metrics.ObserveAdmission(Enum.GetValues<Bulkhead>()
-            .Select(b => (b.Name(), (Func<int>)(() => control[b].Limit), (Func<int>)(() => control[b].InFlight), (Func<int>)(() => control[b].Queued), (Func<double?>)(() => control[b].BaselineSeconds)))
+            .Select(b => (b.Name(), options.For(b).MinLimit, (Func<int>)(() => control[b].Limit), (Func<int>)(() => control[b].InFlight), (Func<int>)(() => control[b].Queued), (Func<double?>)(() => control[b].BaselineSeconds)))
             .ToArray());
         var budget = options.RequestBudget;
         var retryAfter = options.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);

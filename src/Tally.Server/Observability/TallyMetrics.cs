@@ -71,9 +71,10 @@ public sealed class TallyMetrics
         return index >= 0 ? index : throw new ArgumentOutOfRangeException(nameof(name), name, "Not a known label value.");
     }
 
-    /// <summary>Per bulkhead: tally_admission_limit, tally_admission_inflight, tally_admission_queued, tally_admission_baseline_seconds.</summary>
-    public void ObserveAdmission(IReadOnlyList<(string Bulkhead, Func<int> Limit, Func<int> InFlight, Func<int> Queued, Func<double?> Baseline)> bulkheads)
+    /// <summary>Per bulkhead: tally_admission_limit, _min_limit, _inflight, _queued, and _baseline_seconds.</summary>
+    public void ObserveAdmission(IReadOnlyList<(string Bulkhead, int MinLimit, Func<int> Limit, Func<int> InFlight, Func<int> Queued, Func<double?> Baseline)> bulkheads)
     {
+        _meter.CreateObservableGauge("tally.admission.min_limit", () => bulkheads.Select(b => new Measurement<int>(b.MinLimit, new KeyValuePair<string, object?>("bulkhead", b.Bulkhead))), unit: "{request}", description: "The floor of the adaptive limit (Admission:<bulkhead>:MinLimit)");
         _meter.CreateObservableGauge("tally.admission.limit", () => bulkheads.Select(b => new Measurement<int>(b.Limit(), new KeyValuePair<string, object?>("bulkhead", b.Bulkhead))), unit: "{request}", description: "The adaptive concurrency limit now");
         _meter.CreateObservableGauge("tally.admission.inflight", () => bulkheads.Select(b => new Measurement<int>(b.InFlight(), new KeyValuePair<string, object?>("bulkhead", b.Bulkhead))), unit: "{request}", description: "Requests admitted and running");
         _meter.CreateObservableGauge("tally.admission.queued", () => bulkheads.Select(b => new Measurement<int>(b.Queued(), new KeyValuePair<string, object?>("bulkhead", b.Bulkhead))), unit: "{request}", description: "Requests waiting (briefly) for a slot");
