@@ -31,7 +31,8 @@ public sealed class SlowStartLoadBalancingPolicy(IServiceProvider services, Upst
         {
             return pick;
         }
-        var weight = pool.Weight(pick);
+        var now = pool.Now();
+        var weight = pool.Weight(pick, now);
         if (weight >= 1.0)
         {
             return pick;
@@ -39,7 +40,7 @@ public sealed class SlowStartLoadBalancingPolicy(IServiceProvider services, Upst
         var heaviest = 0.0;
         foreach (var destination in availableDestinations)
         {
-            heaviest = Math.Max(heaviest, pool.Weight(destination));
+            heaviest = Math.Max(heaviest, pool.Weight(destination, now));
         }
         if (Random.Shared.NextDouble() * heaviest < weight)
         {

@@ -29,11 +29,12 @@ public sealed class PanicThresholdDestinationsPolicy(UpstreamPool pool, IOptions
         var activeEnabled = config.HealthCheck?.Active?.Enabled ?? false;
         var passiveEnabled = config.HealthCheck?.Passive?.Enabled ?? false;
         var healthy = new List<DestinationState>(allDestinations.Count);
+        var now = pool.Now();
         foreach (var destination in allDestinations)
         {
             var health = destination.Health;
             var inPool = !(activeEnabled && health.Active == DestinationHealth.Unhealthy) && !(passiveEnabled && health.Passive == DestinationHealth.Unhealthy);
-            pool.Observe(destination, inPool);
+            pool.Observe(destination, inPool, now);
             if (inPool)
             {
                 healthy.Add(destination);

@@ -32,15 +32,18 @@ public sealed class UpstreamPool(TimeProvider time, IOptions<GatewayOptions> opt
         return changed;
     }
 
-    /// <summary>Records whether an instance is in the pool now; joining it (for the first time, or again) starts its ramp.</summary>
-    internal void Observe(DestinationState destination, bool inPool)
+    /// <summary>The pool's clock: one reading serves a whole decision, so that instances that joined together weigh the same.</summary>
+    public long Now() => time.GetTimestamp();
+
+    /// <summary>Records whether an instance is in the pool at <paramref name="now"/>; joining it (for the first time, or again) starts its ramp.</summary>
+    internal void Observe(DestinationState destination, bool inPool, long now)
     {
         var entry = _entries.GetOrCreateValue(destination);
         lock (entry)
         {
             if (inPool && !entry.InPool)
             {
-                entry.JoinedAt = time.GetTimestamp();
+                entry.JoinedAt = now;
             }
             entry.InPool = inPool;
         }
@@ -51,7 +54,10 @@ public sealed class UpstreamPool(TimeProvider time, IOptions<GatewayOptions> opt
     /// once <see cref="HealthCheckOptions.SlowStartWindow"/> has passed. An instance out of the pool (routed to only in
     /// panic) and one never observed weigh 1: there is nothing to ramp it against.
     /// </summary>
-    public double Weight(DestinationState destination)
+    public double Weight(DestinationState destination) => Weight(destination, Now());
+
+    /// <summary>The instance's share factor at <paramref name="now"/> (see <see cref="Weight(DestinationState)"/>).</summary>
+    public double Weight(DestinationState destination, long now)
     {
         if (_window <= TimeSpan.Zero || !_entries.TryGetValue(destination, out var entry))
         {
@@ -66,7 +72,7 @@ public sealed class UpstreamPool(TimeProvider time, IOptions<GatewayOptions> opt
             }
             joinedAt = entry.JoinedAt;
         }
-        var share = time.GetElapsedTime(joinedAt) / _window;
+        var share = time.GetElapsedTime(joinedAt, now) / _window;
         return share >= 1.0 ? 1.0 : Math.Max(MinimumWeight, share);
     }
 
