@@ -14,6 +14,7 @@ public static class GatewayProblems
     public const string NoHealthyUpstream = "NO_HEALTHY_UPSTREAM";
     public const string UpstreamUnavailable = "UPSTREAM_UNAVAILABLE";
     public const string UpstreamTimeout = "UPSTREAM_TIMEOUT";
+    public const string DeadlineExceeded = "DEADLINE_EXCEEDED";
     public const string InvalidRequest = "INVALID_REQUEST";
     public const string InternalError = "INTERNAL_ERROR";
 

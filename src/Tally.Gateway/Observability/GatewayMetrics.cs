@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Tally.Gateway.Proxy.Health;
 using Yarp.ReverseProxy;
 using Yarp.ReverseProxy.Health;
 using Yarp.ReverseProxy.Model;
@@ -7,7 +8,8 @@ namespace Tally.Gateway.Observability;
 
 /// <summary>
 /// The gateway's own instruments, next to ASP.NET Core's per-route <c>http.server.request.duration</c>
-/// (rate, errors by status, latency): upstream health as a gauge, refusals by reason, retries and upstream errors.
+/// (rate, errors by status, latency): upstream health, slow-start weight and panic routing as gauges, refusals by reason,
+/// retries and upstream errors.
 /// </summary>
 public sealed class GatewayMetrics
 {
@@ -27,6 +29,10 @@ public sealed class GatewayMetrics
         _retries = meter.CreateCounter<long>("tally.gateway.retries", description: "Idempotent requests retried once on another instance.");
         _upstreamErrors = meter.CreateCounter<long>("tally.gateway.upstream.errors", description: "Failed forwarding attempts, by YARP error.");
         meter.CreateObservableGauge("tally.gateway.upstream.healthy", ObserveHealth, description: "1 while an instance is in the pool (healthy, or not yet probed), 0 while it is out.");
+        meter.CreateObservableGauge("tally.gateway.upstream.weight", ObserveWeight,
+            description: "An instance's share factor: 0 while it gets no traffic, rising from 0.1 to 1 over the slow-start window after it joins, 1 otherwise.");
+        meter.CreateObservableGauge("tally.gateway.panic", ObservePanic,
+            description: "1 while fewer than the panic threshold of instances are healthy and the gateway routes to all that accept connections, else 0.");
     }
 
     public void Rejected(string reason) => _rejected.Add(1, new KeyValuePair<string, object?>("reason", reason));
@@ -37,6 +43,42 @@ public sealed class GatewayMetrics
 
     private IEnumerable<Measurement<int>> ObserveHealth()
     {
+        foreach (var (_, destination) in Destinations())
+        {
+            yield return new Measurement<int>(IsInPool(destination) ? 1 : 0, Tags(destination));
+        }
+    }
+
+    private IEnumerable<Measurement<double>> ObserveWeight()
+    {
+        var pool = _services.GetService<UpstreamPool>();
+        if (pool is null)
+        {
+            yield break;
+        }
+        foreach (var (cluster, destination) in Destinations())
+        {
+            var routed = cluster.DestinationsState?.AvailableDestinations.Contains(destination) ?? false;
+            yield return new Measurement<double>(routed ? pool.Weight(destination) : 0.0, Tags(destination));
+        }
+    }
+
+    private IEnumerable<Measurement<int>> ObservePanic()
+    {
+        var lookup = _services.GetService<IProxyStateLookup>();
+        var pool = _services.GetService<UpstreamPool>();
+        if (lookup is null || pool is null)
+        {
+            yield break;
+        }
+        foreach (var cluster in lookup.GetClusters())
+        {
+            yield return new Measurement<int>(pool.InPanic(cluster.ClusterId) ? 1 : 0, new KeyValuePair<string, object?>("cluster", cluster.ClusterId));
+        }
+    }
+
+    private IEnumerable<(ClusterState Cluster, DestinationState Destination)> Destinations()
+    {
         var lookup = _services.GetService<IProxyStateLookup>();
         if (lookup is null)
         {
@@ -46,13 +88,16 @@ public sealed class GatewayMetrics
         {
             foreach (var destination in cluster.Destinations.Values)
             {
-                yield return new Measurement<int>(
-                    IsInPool(destination) ? 1 : 0,
-                    new KeyValuePair<string, object?>("destination", destination.DestinationId),
-                    new KeyValuePair<string, object?>("address", destination.Model.Config.Address));
+                yield return (cluster, destination);
             }
         }
     }
+
+    private static KeyValuePair<string, object?>[] Tags(DestinationState destination) =>
+    [
+        new("destination", destination.DestinationId),
+        new("address", destination.Model.Config.Address),
+    ];
 
     public static bool IsInPool(DestinationState destination)
     {

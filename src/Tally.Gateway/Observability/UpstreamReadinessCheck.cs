@@ -7,7 +7,10 @@ using Yarp.ReverseProxy.Model;
 
 namespace Tally.Gateway.Observability;
 
-/// <summary>The gateway is ready once its first probes are done and at least one instance is healthy.</summary>
+/// <summary>
+/// The gateway is ready once its first probes are done and it routes to at least one instance: a healthy one, or, in
+/// panic, any that accepts connections (a gateway that routes is worth keeping in its load balancer's pool).
+/// </summary>
 public sealed class UpstreamReadinessCheck(IProxyStateLookup lookup, IActiveHealthCheckMonitor monitor, IOptions<GatewayOptions> options) : IHealthCheck
 {
     // Without active probes an instance is never proven healthy; then "not failing" is the best evidence.
@@ -17,8 +20,10 @@ public sealed class UpstreamReadinessCheck(IProxyStateLookup lookup, IActiveHeal
     {
         var data = new Dictionary<string, object>();
         var healthy = 0;
+        var routed = 0;
         foreach (var cluster in lookup.GetClusters())
         {
+            routed += cluster.DestinationsState?.AvailableDestinations.Count ?? 0;
             foreach (var destination in cluster.Destinations.Values)
             {
                 var state = Describe(destination);
@@ -33,9 +38,13 @@ public sealed class UpstreamReadinessCheck(IProxyStateLookup lookup, IActiveHeal
         {
             return Task.FromResult(HealthCheckResult.Unhealthy("The first health probes of the instances have not finished.", data: data));
         }
+        if (routed == 0)
+        {
+            return Task.FromResult(HealthCheckResult.Unhealthy($"No instance of {data.Count} can take requests.", data: data));
+        }
         return Task.FromResult(healthy > 0
             ? HealthCheckResult.Healthy($"{healthy} of {data.Count} instances healthy.", data)
-            : HealthCheckResult.Unhealthy($"No healthy instance of {data.Count}.", data: data));
+            : HealthCheckResult.Degraded($"No instance of {data.Count} is proven healthy; routing to {routed} of them.", data: data));
     }
 
     private static string Describe(DestinationState destination) => destination.Health switch

@@ -10,7 +10,8 @@ namespace Tally.Gateway.Protection;
 /// <summary>
 /// Caps the requests in flight with a <see cref="ConcurrencyLimiter"/> and a small queue: a request that
 /// finds the queue full is answered 503 at once, and one that waits longer than the queue timeout gets 503
-/// too, so a flood can't pile up without bound in front of the instances. WebSocket sessions and the
+/// too (after <see cref="LimitsOptions.QueueTimeout"/>, or sooner when the request's deadline is nearer), with Retry-After,
+/// so a flood can't pile up without bound in front of the instances. WebSocket sessions and the
 /// operations endpoints are not counted (a socket would hold its slot for hours).
 /// </summary>
 public sealed class ConcurrencyCapMiddleware : IDisposable
@@ -60,7 +61,8 @@ public sealed class ConcurrencyCapMiddleware : IDisposable
         RateLimitLease lease;
         using (var wait = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted))
         {
-            wait.CancelAfter(_queueTimeout);
+            var remaining = context.Features.Get<RequestDeadline>()?.Remaining ?? _queueTimeout;
+            wait.CancelAfter(remaining < _queueTimeout ? TimeSpan.FromTicks(Math.Max(remaining.Ticks, 1)) : _queueTimeout);
             try
             {
                 lease = await _limiter.AcquireAsync(1, wait.Token);

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Tally.Gateway.Http;
 using Tally.Gateway.Observability;
@@ -16,6 +17,7 @@ public static class ProtectionSetup
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddOptions<GatewayOptions>().BindConfiguration(GatewayOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<GatewayMetrics>();
+        builder.Services.TryAddSingleton(TimeProvider.System);
         builder.AddGatewayProblems();
         builder.Services.AddOptions<KestrelServerOptions>().Configure<IOptions<GatewayOptions>>((kestrel, gateway) =>
         {
@@ -42,13 +44,14 @@ public static class ProtectionSetup
     }
 
     /// <summary>
-    /// The edge, in order: the client's address (from a trusted proxy only), request id and security headers on every answer, problems for exceptions, CORS,
+    /// The edge, in order: the client's address (from a trusted proxy only), the request's deadline, request id and security headers on every answer, problems for exceptions, CORS,
     /// the concurrency cap, the body limit, then the rate limits. The proxy comes after.
     /// </summary>
     public static WebApplication UseGatewayProtection(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
         app.UseForwardedHeaders();
+        app.UseMiddleware<RequestDeadlineMiddleware>();
         app.UseMiddleware<EdgeHeadersMiddleware>();
         app.UseExceptionHandler();
         app.UseCors(CorsPolicy);

@@ -1,8 +1,8 @@
-using System.Globalization;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
 using Tally.Gateway.Options;
+using Tally.Gateway.Proxy.Health;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -11,7 +11,8 @@ namespace Tally.Gateway.Proxy;
 /// <summary>
 /// YARP's routes and its one cluster, built from <see cref="GatewayOptions"/>: <c>/api/*</c> (with login and
 /// transfer as routes of their own, so that metrics show them apart), <c>/ws</c>, and everything else, all to
-/// the pool of api instances, with active probes of <c>/ready</c> and passive checks on live failures.
+/// the pool of api instances, with active probes of <c>/ready</c> and passive checks on live failures that tell ill health
+/// from overload, a panic threshold, and slow start (see <see cref="HealthCheckOptions"/>).
 /// </summary>
 public sealed class GatewayProxyConfig : IProxyConfigProvider
 {
@@ -58,31 +59,26 @@ public sealed class GatewayProxyConfig : IProxyConfigProvider
         return new ClusterConfig
         {
             ClusterId = ClusterId,
-            LoadBalancingPolicy = options.LoadBalancingPolicy,
+            LoadBalancingPolicy = health.SlowStartWindow > TimeSpan.Zero ? SlowStartLoadBalancingPolicy.PolicyName : options.LoadBalancingPolicy,
             Destinations = destinations,
             HealthCheck = new HealthCheckConfig
             {
-                // With every instance out, answer 503 at once rather than send traffic to known-dead instances.
-                AvailableDestinationsPolicy = "HealthyAndUnknown",
+                // Healthy and not-yet-probed instances; all but the unreachable ones when too few are (the panic threshold).
+                AvailableDestinationsPolicy = PanicThresholdDestinationsPolicy.PolicyName,
                 Active = new ActiveHealthCheckConfig
                 {
                     Enabled = health.ActiveEnabled,
                     Interval = health.ActiveInterval,
                     Timeout = health.ActiveTimeout,
-                    Policy = "ConsecutiveFailures",
+                    Policy = OverloadTolerantProbePolicy.PolicyName,
                     Path = health.ActivePath,
                 },
                 Passive = new PassiveHealthCheckConfig
                 {
                     Enabled = health.PassiveEnabled,
-                    Policy = "TransportFailureRate",
+                    Policy = TransportFailurePassivePolicy.PolicyName,
                     ReactivationPeriod = health.PassiveReactivationPeriod,
                 },
-            },
-            Metadata = new Dictionary<string, string>
-            {
-                ["ConsecutiveFailuresHealthPolicy.Threshold"] = health.ActiveConsecutiveFailures.ToString(CultureInfo.InvariantCulture),
-                ["TransportFailureRateHealthPolicy.RateLimit"] = health.PassiveFailureRate.ToString(CultureInfo.InvariantCulture),
             },
             HttpRequest = new ForwarderRequestConfig { ActivityTimeout = options.Limits.UpstreamTimeout },
         };

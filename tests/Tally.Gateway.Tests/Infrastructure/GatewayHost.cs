@@ -1,9 +1,12 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Tally.Gateway.Observability;
+using Tally.Gateway.Proxy;
+using Tally.Gateway.Proxy.Health;
 using Yarp.ReverseProxy;
 
 namespace Tally.Gateway.Tests.Infrastructure;
@@ -99,17 +102,90 @@ internal sealed class GatewayHost : WebApplicationFactory<Program>
         return GatewayMetrics.IsInPool(destination);
     }
 
+    /// <summary>Whether the gateway sends requests to <paramref name="backend"/> now (healthy, or in panic), from YARP's own state.</summary>
+    public bool Routed(Uri backend)
+    {
+        var address = backend.ToString().TrimEnd('/');
+        var cluster = Services.GetRequiredService<IProxyStateLookup>().GetClusters().Single();
+        return cluster.DestinationsState.AvailableDestinations.Any(d => d.Model.Config.Address == address);
+    }
+
+    /// <summary>Whether the gateway routes in panic now, from its own state.</summary>
+    public bool InPanic() => Services.GetRequiredService<UpstreamPool>().InPanic(GatewayProxyConfig.ClusterId);
+
+    /// <summary>
+    /// The current measurements of one of this gateway's gauges (<c>tally.gateway.panic</c>, ...), read from its own meter.
+    /// Tests run several gateways in one process, and the Prometheus exporter of each sees every meter of the same name,
+    /// so a scrape can show another gateway's series; the meter's scope (this host's meter factory) can't be mistaken.
+    /// </summary>
+    public IReadOnlyList<(double Value, IReadOnlyDictionary<string, object?> Tags)> Gauge(string instrument)
+    {
+        var factory = Services.GetRequiredService<IMeterFactory>();
+        var measurements = new List<(double, IReadOnlyDictionary<string, object?>)>();
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (published, l) =>
+            {
+                if (published.Name == instrument && ReferenceEquals(published.Meter.Scope, factory))
+                {
+                    l.EnableMeasurementEvents(published);
+                }
+            },
+        };
+        void Record(double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            var copy = new Dictionary<string, object?>();
+            foreach (var tag in tags)
+            {
+                copy[tag.Key] = tag.Value;
+            }
+            measurements.Add((value, copy));
+        }
+        listener.SetMeasurementEventCallback<int>((_, value, tags, _) => Record(value, tags));
+        listener.SetMeasurementEventCallback<double>((_, value, tags, _) => Record(value, tags));
+        listener.Start();
+        listener.RecordObservableInstruments();
+        return measurements;
+    }
+
+    /// <summary>The slow-start weight the load balancer gives <paramref name="backend"/> now, from the gateway's own state.</summary>
+    public double Weight(Uri backend)
+    {
+        var address = backend.ToString().TrimEnd('/');
+        var lookup = Services.GetRequiredService<IProxyStateLookup>();
+        var destination = lookup.GetClusters().SelectMany(c => c.Destinations.Values).Single(d => d.Model.Config.Address == address);
+        return Services.GetRequiredService<UpstreamPool>().Weight(destination);
+    }
+
+    /// <summary>The value of an unlabelled-by-address gauge (such as <c>tally_gateway_panic</c>) from /metrics.</summary>
+    public async Task<double?> GaugeAsync(string name)
+    {
+        using var client = Client();
+        var text = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        foreach (var line in text.Split('\n'))
+        {
+            if (line.StartsWith(name + "{", StringComparison.Ordinal) || line.StartsWith(name + " ", StringComparison.Ordinal))
+            {
+                return double.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+        return null;
+    }
+
     /// <summary>The value of the upstream health gauge for one backend address, from /metrics.</summary>
-    public async Task<int?> UpstreamHealthyAsync(Uri backend)
+    public async Task<int?> UpstreamHealthyAsync(Uri backend) => (int?)await UpstreamGaugeAsync("tally_gateway_upstream_healthy", backend);
+
+    /// <summary>The value of a per-instance gauge (<c>tally_gateway_upstream_*</c>) for one backend address, from /metrics.</summary>
+    public async Task<double?> UpstreamGaugeAsync(string name, Uri backend)
     {
         using var client = Client();
         var text = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
         var address = backend.ToString().TrimEnd('/');
         foreach (var line in text.Split('\n'))
         {
-            if (line.StartsWith("tally_gateway_upstream_healthy{", StringComparison.Ordinal) && line.Contains($"address=\"{address}\"", StringComparison.Ordinal))
+            if (line.StartsWith(name + "{", StringComparison.Ordinal) && line.Contains($"address=\"{address}\"", StringComparison.Ordinal))
             {
-                return int.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+                return double.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
             }
         }
         return null;

@@ -9,8 +9,9 @@ namespace Tally.Gateway.Tests.Infrastructure;
 
 /// <summary>
 /// A small api instance on real Kestrel, on a free loopback port, whose behaviour the test controls:
-/// /ready can fail, /api/hold waits for the test to open its gate, /ws echoes, and every answer says
-/// which instance served it and which headers it was given.
+/// /ready can fail or answer late, /api/hold waits for the test to open its gate, /ws echoes, any other request can be
+/// shed as Tally's admission control does (503 <c>OVERLOADED</c> with Retry-After), and every answer says which
+/// instance served it and which headers it was given.
 /// </summary>
 internal sealed class StubBackend : IAsyncDisposable
 {
@@ -18,10 +19,24 @@ internal sealed class StubBackend : IAsyncDisposable
     private TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _hits;
     private int _held;
+    private int _readyProbes;
+    private int _overloaded;
+
+    /// <summary>The Retry-After, in seconds, of a shed request.</summary>
+    public const int OverloadedRetryAfterSeconds = 7;
 
     public string Name { get; }
     public Uri Url { get; private set; } = null!;
     public volatile bool Ready = true;
+
+    /// <summary>How long /ready takes to answer, in milliseconds.</summary>
+    public volatile int ReadyDelayMilliseconds;
+
+    /// <summary>Share of requests (other than /ready, /api/hold, /api/hang and /ws), in percent, answered 503 OVERLOADED.</summary>
+    public volatile int OverloadedPercent;
+
+    public int ReadyProbes => Volatile.Read(ref _readyProbes);
+    public int Overloaded => Volatile.Read(ref _overloaded);
     public int Hits => Volatile.Read(ref _hits);
     public int Held => Volatile.Read(ref _held);
     public ConcurrentQueue<Dictionary<string, string>> Requests { get; } = new();
@@ -40,7 +55,15 @@ internal sealed class StubBackend : IAsyncDisposable
         var app = builder.Build();
         var stub = new StubBackend(name, app);
         app.UseWebSockets();
-        app.MapGet("/ready", () => stub.Ready ? Results.Ok(new { status = "healthy" }) : Results.StatusCode(503));
+        app.MapGet("/ready", async (HttpContext http) =>
+        {
+            Interlocked.Increment(ref stub._readyProbes);
+            if (stub.ReadyDelayMilliseconds > 0)
+            {
+                await Task.Delay(stub.ReadyDelayMilliseconds, http.RequestAborted);
+            }
+            return stub.Ready ? Results.Ok(new { status = "healthy" }) : Results.StatusCode(503);
+        });
         app.MapGet("/api/hold", async (HttpContext http) =>
         {
             stub.Record(http);
@@ -78,10 +101,17 @@ internal sealed class StubBackend : IAsyncDisposable
         app.Map("/{**rest}", async (HttpContext http) =>
         {
             var seen = stub.Record(http);
+            http.Response.Headers["X-Instance"] = stub.Name;
+            if (Random.Shared.Next(100) < stub.OverloadedPercent)
+            {
+                Interlocked.Increment(ref stub._overloaded);
+                http.Response.Headers.RetryAfter = OverloadedRetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                return Results.Problem(statusCode: 503, detail: "The instance is at capacity; retry later.",
+                    extensions: new Dictionary<string, object?> { ["error_code"] = "OVERLOADED" });
+            }
             using var body = new MemoryStream();
             await http.Request.Body.CopyToAsync(body, http.RequestAborted);
             seen["body_length"] = body.Length.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            http.Response.Headers["X-Instance"] = stub.Name;
             return Results.Json(seen);
         });
         await app.StartAsync();

@@ -291,6 +291,9 @@ public sealed class ProtectionTests : IAsyncLifetime
             ["Gateway:Limits:MaxConcurrentRequests"] = "2",
             ["Gateway:Limits:QueueLimit"] = "1",
             ["Gateway:Limits:QueueTimeout"] = "00:01:00",
+            // The queue wait is bounded by the request's deadline too: make that long as well.
+            ["Gateway:Limits:RequestTimeout"] = "00:01:00",
+            ["Gateway:Limits:UpstreamTimeout"] = "00:01:00",
         });
         using var client = gateway.Client();
         var held = Enumerable.Range(0, 2).Select(_ => client.GetAsync(new Uri("/api/hold", UriKind.Relative))).ToList();
