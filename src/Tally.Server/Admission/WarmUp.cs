@@ -45,7 +45,7 @@ public sealed class WarmUp(
         }
         if (role.Value.ServesApi)
         {
-            services.GetRequiredService<PasswordHasher>().Hash("warm-up-only");
+            await services.GetRequiredService<PasswordHasher>().HashAsync("warm-up-only", cancellationToken).ConfigureAwait(false);
         }
         lifetime.ApplicationStarted.Register(() => _ = Task.Run(WarmOverHttpAsync, CancellationToken.None));
     }

@@ -115,6 +115,10 @@ public sealed class AuthOptions
     [Range(1_000, 10_000_000)]
     public int PasswordIterations { get; set; } = 100_000;
 
+    /// <summary>Password hashes computed at once (logins and registrations); the rest wait. Half the cores by default.</summary>
+    [Range(1, 1024)]
+    public int HashingConcurrency { get; set; } = Math.Max(1, Environment.ProcessorCount / 2);
+
     [Range(1, int.MaxValue)]
     public int LoginPermitsPerIpPerMinute { get; set; } = 300;
 

@@ -74,7 +74,7 @@ public static class AuthApi
         {
             return Problems.BadRequest(ErrorCodes.WeakPassword, "The password must be 8 to 128 characters.");
         }
-        var outcome = await bus.SendAsync(new RegisterUser(phone!, username, hasher.Hash(password!)), cancellationToken);
+        var outcome = await bus.SendAsync(new RegisterUser(phone!, username, await hasher.HashAsync(password!, cancellationToken)), cancellationToken);
         if (outcome.Error is { } error)
         {
             return Problems.From(error);
@@ -157,7 +157,7 @@ public static class AuthApi
             var matches = Username.Normalize(username) is { } name ? await reader.FindLoginsByUsernameAsync(name) : [];
             if (matches.Count > 1)
             {
-                hasher.VerifyDummy(password);
+                await hasher.VerifyDummyAsync(password, http.RequestAborted);
                 metrics.Login("ambiguous");
                 return new DomainError(ErrorCodes.AmbiguousUsername, StatusCodes.Status401Unauthorized, "Several users share this username; log in with your phone.");
             }
@@ -166,9 +166,9 @@ public static class AuthApi
 
         if (candidate is null)
         {
-            hasher.VerifyDummy(password);
+            await hasher.VerifyDummyAsync(password, http.RequestAborted);
         }
-        if (candidate is null || !hasher.Verify(password, candidate.PasswordHash))
+        if (candidate is null || !await hasher.VerifyAsync(password, candidate.PasswordHash, http.RequestAborted))
         {
             metrics.Login("failed");
             return new DomainError(ErrorCodes.InvalidCredentials, StatusCodes.Status401Unauthorized, "The phone or password is wrong.");

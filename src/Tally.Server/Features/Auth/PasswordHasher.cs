@@ -6,8 +6,14 @@ using Tally.Server.Options;
 
 namespace Tally.Server.Features.Auth;
 
-/// <summary>PBKDF2-HMAC-SHA256 with a random 16-byte salt; the cost is stored with each hash so it can rise over time.</summary>
-public sealed class PasswordHasher(IOptions<AuthOptions> options)
+/// <summary>
+/// PBKDF2-HMAC-SHA256 with a random 16-byte salt; the cost is stored with each hash so it can rise over time.
+/// Hashing is the one CPU-bound step of a request, so at most <see cref="AuthOptions.HashingConcurrency"/> hashes
+/// run at once (half the cores by default) and the rest wait their turn asynchronously: a login or registration
+/// storm can take only those cores, never the ones transfers and reads run on. The wait shows in the login
+/// bulkhead's latency, so its adaptive limit shrinks and the excess is refused (503 OVERLOADED).
+/// </summary>
+public sealed class PasswordHasher(IOptions<AuthOptions> options) : IDisposable
 {
     private const string Scheme = "pbkdf2-sha256";
     private const int SaltBytes = 16;
@@ -15,10 +21,32 @@ public sealed class PasswordHasher(IOptions<AuthOptions> options)
 
     private readonly int _iterations = options.Value.PasswordIterations;
     private readonly Lazy<string> _dummy = new(() => Hash("not-a-real-password", options.Value.PasswordIterations));
+    private readonly SemaphoreSlim _cores = new(options.Value.HashingConcurrency, options.Value.HashingConcurrency);
 
-    public string Hash(string password) => Hash(password, _iterations);
+    public Task<string> HashAsync(string password, CancellationToken cancellationToken) =>
+        OnHashingCoreAsync(() => Hash(password, _iterations), cancellationToken);
 
-    public bool Verify(string password, string stored)
+    public Task<bool> VerifyAsync(string password, string stored, CancellationToken cancellationToken) =>
+        OnHashingCoreAsync(() => Verify(password, stored), cancellationToken);
+
+    /// <summary>Spends the same time as a real check, so an unknown phone can't be told apart by timing.</summary>
+    public Task VerifyDummyAsync(string password, CancellationToken cancellationToken) =>
+        OnHashingCoreAsync(() => Verify(password, _dummy.Value), cancellationToken);
+
+    private async Task<T> OnHashingCoreAsync<T>(Func<T> hash, CancellationToken cancellationToken)
+    {
+        await _cores.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return hash();
+        }
+        finally
+        {
+            _cores.Release();
+        }
+    }
+
+    private static bool Verify(string password, string stored)
     {
         var parts = stored.Split('$');
         if (parts.Length != 4 || parts[0] != Scheme || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var iterations))
@@ -31,13 +59,12 @@ public sealed class PasswordHasher(IOptions<AuthOptions> options)
         return CryptographicOperations.FixedTimeEquals(actual, expected);
     }
 
-    /// <summary>Spends the same time as a real check, so an unknown phone can't be told apart by timing.</summary>
-    public void VerifyDummy(string password) => Verify(password, _dummy.Value);
-
     private static string Hash(string password, int iterations)
     {
         var salt = RandomNumberGenerator.GetBytes(SaltBytes);
         var hash = Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes(password), salt, iterations, HashAlgorithmName.SHA256, HashBytes);
         return string.Create(CultureInfo.InvariantCulture, $"{Scheme}${iterations}${Convert.ToBase64String(salt)}${Convert.ToBase64String(hash)}");
     }
+
+    public void Dispose() => _cores.Dispose();
 }
