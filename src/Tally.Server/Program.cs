@@ -15,6 +15,7 @@ using Microsoft.Extensions.Options;
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 
 builder.AddServiceDefaults();
+builder.AddCachedReadiness();
 builder.AddTallyOptions();
 builder.AddTallyHttp();
 builder.AddTallyAdmission();

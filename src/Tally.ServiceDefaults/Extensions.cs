@@ -29,6 +29,18 @@ public static class ServiceDefaultsExtensions
         builder.ConfigureJsonLogging();
         builder.ConfigureOpenTelemetry();
         builder.Services.AddHealthChecks();
+        return builder;
+    }
+
+    /// <summary>
+    /// /ready answers from a report refreshed in the background (<see cref="ReadinessCache"/>), for a host whose
+    /// checks reach dependencies that load can slow down (a database, a broker). A host whose checks only read
+    /// its own memory (the gateway) keeps running them per probe.
+    /// </summary>
+    public static TBuilder AddCachedReadiness<TBuilder>(this TBuilder builder)
+        where TBuilder : IHostApplicationBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ReadinessCache>();
         builder.Services.AddSingleton<IHealthCheckPublisher>(sp => sp.GetRequiredService<ReadinessCache>());
@@ -86,14 +98,25 @@ public static class ServiceDefaultsExtensions
             Predicate = _ => false,
             ResponseWriter = (context, _) => context.Response.WriteAsJsonAsync(new { status = "healthy" }),
         }).WithMetadata(new HttpMethodMetadata(["GET", "HEAD"])).ExcludeFromDescription();
-        // From the background-refreshed report: load can't delay the probe or fail it by slowing a check down.
-        app.MapMethods("/ready", ["GET", "HEAD"], async (HttpContext context, ReadinessCache readiness) =>
+        if (app.Services.GetService<ReadinessCache>() is not null)
         {
-            var report = await readiness.CurrentAsync(context.RequestAborted);
-            context.Response.StatusCode = report.Status == HealthStatus.Unhealthy ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status200OK;
-            context.Response.Headers.CacheControl = "no-store, no-cache";
-            await WriteReadinessAsync(context, report);
-        }).ExcludeFromDescription();
+            // From the background-refreshed report: load can't delay the probe or fail it by slowing a check down.
+            app.MapMethods("/ready", ["GET", "HEAD"], async (HttpContext context, ReadinessCache readiness) =>
+            {
+                var report = await readiness.CurrentAsync(context.RequestAborted);
+                context.Response.StatusCode = report.Status == HealthStatus.Unhealthy ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status200OK;
+                context.Response.Headers.CacheControl = "no-store, no-cache";
+                await WriteReadinessAsync(context, report);
+            }).ExcludeFromDescription();
+        }
+        else
+        {
+            app.MapHealthChecks("/ready", new HealthCheckOptions
+            {
+                Predicate = check => check.Tags.Contains(ReadyTag),
+                ResponseWriter = WriteReadinessAsync,
+            }).WithMetadata(new HttpMethodMetadata(["GET", "HEAD"])).ExcludeFromDescription();
+        }
         app.MapPrometheusScrapingEndpoint("/metrics").WithMetadata(new HttpMethodMetadata(["GET", "HEAD"]));
         return app;
     }
