@@ -15,7 +15,7 @@ public sealed record Expectation(string Expression, string Metric, double? Multi
     };
 
     /// <summary>The percentile of accepted-pNN and refused-pNN.</summary>
-    public double Percentile => double.Parse(Metric[(Metric.IndexOf('p', StringComparison.Ordinal) + 1)..], CultureInfo.InvariantCulture);
+    public double Percentile => double.Parse(Metric[(Metric.IndexOf("-p", StringComparison.Ordinal) + 2)..], CultureInfo.InvariantCulture);
 }
 
 /// <summary>
