@@ -9,7 +9,7 @@
 # Each stress run is judged by the acceptance's expectations (--expect) and ends with the audit.
 # One summary table at the end. Bounded: every phase and capacity step has a fixed duration, and the
 # searches stop after MAX_STEPS steps.
-#   PHASE=3s STEP=2s MAX_STEPS=4 SKIP_CLUSTER=1 bench/overload.sh   # a short smoke run
+#   PHASE=3s STEP=2s MAX_STEPS=4 SKIP_CLUSTER=1 bench/overload.sh   # a short smoke run (SKIP_EMBEDDED=1: the cluster only)
 set -euo pipefail
 
 source "$(dirname "$0")/lib.sh"
@@ -27,8 +27,10 @@ START="${START:-200}"
 MAX_VUS="${MAX_VUS:-1000}"
 THINK="${THINK:-1s}"
 SKIP_CLUSTER="${SKIP_CLUSTER:-0}"
+SKIP_EMBEDDED="${SKIP_EMBEDDED:-0}"
 # The JSON and HTML reports are kept here (the work folder is removed at exit).
 OUT="${OUT:-$(mktemp -d -t tally-overload-results.XXXXXX)}"
+mkdir -p "$OUT"
 # The acceptance: goodput ≥ 0.9 of capacity at 2× and 3×, ≥ 0.75 at 5×; accepted p99 ≤ 300 ms and refused
 # p99 ≤ 20 ms in every overload phase; working set ≤ 1.5× the base phase's; recovered within 5 s; no
 # NO_HEALTHY_UPSTREAM at all.
@@ -111,26 +113,29 @@ stress_pair() {
 }
 
 # 1. Embedded.
-PORT="$(free_port)"
-EMBEDDED="http://$HOST:$PORT"
-mkdir -p "$WORK/data"
-log "start the embedded Tally on $EMBEDDED"
-(
-  cd "$WORK"
-  exec env Admin__Secret="$ADMIN_SECRET" "${RECIPE[@]}" Storage__DataDirectory="$WORK/data" Logging__LogLevel__Default=Warning \
-    dotnet "$WORK/Tally.Server/Tally.Server.dll" --urls "$EMBEDDED"
-) >"$WORK/embedded.log" 2>&1 &
-SERVER_PID=$!
-wait_ready "$EMBEDDED"
-log "seed $USERS users"
-"${LOAD[@]}" seed --users "$USERS" --workers 20 --out "$WORK/users-embedded.json" --target "$EMBEDDED" --quiet >&2
-stress_pair embedded "$EMBEDDED"
-kill "$SERVER_PID" 2>/dev/null || true
-wait "$SERVER_PID" 2>/dev/null || true
-SERVER_PID=""
+LABELS=()
+if [ "$SKIP_EMBEDDED" != 1 ]; then
+  PORT="$(free_port)"
+  EMBEDDED="http://$HOST:$PORT"
+  mkdir -p "$WORK/data"
+  log "start the embedded Tally on $EMBEDDED"
+  (
+    cd "$WORK"
+    exec env Admin__Secret="$ADMIN_SECRET" "${RECIPE[@]}" Storage__DataDirectory="$WORK/data" Logging__LogLevel__Default=Warning \
+      dotnet "$WORK/Tally.Server/Tally.Server.dll" --urls "$EMBEDDED"
+  ) >"$WORK/embedded.log" 2>&1 &
+  SERVER_PID=$!
+  wait_ready "$EMBEDDED"
+  log "seed $USERS users"
+  "${LOAD[@]}" seed --users "$USERS" --workers 20 --out "$WORK/users-embedded.json" --target "$EMBEDDED" --quiet >&2
+  stress_pair embedded "$EMBEDDED"
+  kill "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+  LABELS+=(embedded)
+fi
 
 # 2. Cluster, through the gateway; memory is read from api-1's /metrics (the gateway's own is not Tally's).
-LABELS=(embedded)
 if [ "$SKIP_CLUSTER" != 1 ]; then
   log "scripts/cluster.sh up (2 api + 2 workers, PostgreSQL, RabbitMQ, Redis with Sentinel, the gateway)"
   CLUSTER_UP=1

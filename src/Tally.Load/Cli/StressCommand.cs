@@ -170,7 +170,8 @@ public static partial class App
     private static void PrintStress(IAnsiConsole console, RunReport r, StressResult s)
     {
         var table = new Table().Border(TableBorder.Simple);
-        foreach (var c in new[] { "phase", "×", s.Model == "open" ? "target/s" : "users", "offered/s", "goodput/s", "of cap.", "refused", "refused p50/p99", "accepted p50/p95/p99", "errors", "no upstream", "server WS MB", "recovery" })
+        table.AddColumn("phase");
+        foreach (var c in new[] { "×", s.Model == "open" ? "target/s" : "users", "offered/s", "goodput/s", "of cap.", "refused", "refused p50/p99", "accepted p50/p95/p99", "errors", "no upstream", "server WS MB", "recovery" })
         {
             table.AddColumn(new TableColumn(c).RightAligned());
         }
