@@ -24,6 +24,8 @@ STEP="${STEP:-5s}"
 WARMUP="${WARMUP:-2s}"
 MAX_STEPS="${MAX_STEPS:-12}"
 START="${START:-200}"
+# The cluster's first step: five processes and three servers share the two cores.
+CLUSTER_START="${CLUSTER_START:-50}"
 MAX_VUS="${MAX_VUS:-1000}"
 THINK="${THINK:-1s}"
 SKIP_CLUSTER="${SKIP_CLUSTER:-0}"
@@ -85,16 +87,16 @@ wait_ready() {
   exit 1
 }
 
-# stress_pair <label> <target> [stress options...]: the open model with its own capacity search, then
+# stress_pair <label> <target> <first search step> [stress options...]: the open model with its own capacity search, then
 # the closed model at the capacity in users (Little's law at 1 s think time, from the search);
 # results in $OUT/<label>-open.json / <label>-closed.json (and .html), their exit codes in <label>-*.code.
 stress_pair() {
-  local label=$1 target=$2 users code
-  shift 2
+  local label=$1 target=$2 start=$3 users code
+  shift 3
   log "$label: capacity search ($SCENARIO, SLO $SLO), then phases 0.5,2,3,5,0.5 of $PHASE each (open model)"
   code=0
   "${LOAD[@]}" stress --scenario "$SCENARIO" --target "$target" --users-file "$WORK/users-$label.json" --slo "$SLO" \
-    --start "$START" --warmup "$WARMUP" --step "$STEP" --cooldown 1s --max-steps "$MAX_STEPS" --max-vus "$MAX_VUS" \
+    --start "$start" --warmup "$WARMUP" --step "$STEP" --cooldown 1s --max-steps "$MAX_STEPS" --max-vus "$MAX_VUS" \
     --phases 0.5,2,3,5,0.5 --phase-duration "$PHASE" --expect "$EXPECT_OPEN" \
     --json "$OUT/$label-open.json" --html "$OUT/$label-open.html" --quiet "$@" >&2 || code=$?
   echo "$code" >"$OUT/$label-open.code"
@@ -128,7 +130,7 @@ if [ "$SKIP_EMBEDDED" != 1 ]; then
   wait_ready "$EMBEDDED"
   log "seed $USERS users"
   "${LOAD[@]}" seed --users "$USERS" --workers 20 --out "$WORK/users-embedded.json" --target "$EMBEDDED" --quiet >&2
-  stress_pair embedded "$EMBEDDED"
+  stress_pair embedded "$EMBEDDED" "$START"
   kill "$SERVER_PID" 2>/dev/null || true
   wait "$SERVER_PID" 2>/dev/null || true
   SERVER_PID=""
@@ -146,7 +148,7 @@ if [ "$SKIP_CLUSTER" != 1 ]; then
   API1="${TALLY_API_URLS%% *}"
   log "seed $USERS users through the gateway $TALLY_GATEWAY_URL"
   "${LOAD[@]}" seed --users "$USERS" --workers 20 --out "$WORK/users-cluster.json" --target "$TALLY_GATEWAY_URL" --quiet >&2
-  stress_pair cluster "$TALLY_GATEWAY_URL" --server-metrics "$API1/metrics"
+  stress_pair cluster "$TALLY_GATEWAY_URL" "$CLUSTER_START" --server-metrics "$API1/metrics"
   LABELS+=(cluster)
 fi
 
