@@ -123,7 +123,7 @@ public static partial class App
         var stress = new StressResult
         {
             Model = model, Capacity = capacity, CapacityUnit = vusMode ? "users" : "req/s", CapacityRps = capacityRps,
-            CapacitySource = vusMode && searched is null ? "given (req/s estimated from the base phase)" : source,
+            CapacitySource = vusMode && searched is null ? "given; req/s estimated from the base phase" : source,
             Slo = search.Slo.Text, SloLatencyMs = latencyRule.Limit, SloLatencyRule = latencyRule.Expression,
             PhaseDurationSeconds = phaseDuration.TotalSeconds, ThinkSeconds = vusMode ? think.TotalSeconds : 0, Interrupted = interrupted,
             Phases = phases, RecoverySeconds = recovery?.RecoverySeconds, NoHealthyUpstream = phases.Sum(p => p.NoHealthyUpstream),
@@ -184,7 +184,7 @@ public static partial class App
                 p.Accepted > 0 ? $"{Ms(p.AcceptedLatency.P50)} / {Ms(p.AcceptedLatency.P95)} / {Ms(p.AcceptedLatency.P99)}" : "–",
                 $"{p.Errors} ({N(p.ErrorRatePercent, "0.##")}%)", $"{p.NoHealthyUpstream}",
                 p.WorkingSetMbMax is { } ws ? $"{N(ws, "0")}{(p.MemoryRatio is { } mr && p.Index > 0 ? $" ({N(mr, "0.00")}×)" : "")}" : "–",
-                p.Role == PhaseRoles.Recovery ? p.RecoverySeconds is { } rec ? $"{N(rec, "0.#")} s" : "[red]not recovered[/]" : "");
+                p.MeasuredSeconds <= 0 ? "not reached" : p.Role != PhaseRoles.Recovery ? "" : p.RecoverySeconds is { } rec ? $"{N(rec, "0.#")} s" : "[red]not recovered[/]");
         }
         console.Write(table);
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -28,7 +28,7 @@ public static class StressHtml
               .Append(CultureInfo.InvariantCulture, $"<td>{p.Refused}</td><td>{(p.Refused > 0 ? N(p.RefusedLatency.P50) : "–")}</td><td>{(p.Refused > 0 ? N(p.RefusedLatency.P99) : "–")}</td>")
               .Append(CultureInfo.InvariantCulture, $"<td>{(p.Accepted > 0 ? N(p.AcceptedLatency.P50) : "–")}</td><td>{(p.Accepted > 0 ? N(p.AcceptedLatency.P95) : "–")}</td><td>{(p.Accepted > 0 ? N(p.AcceptedLatency.P99) : "–")}</td>")
               .Append(CultureInfo.InvariantCulture, $"<td>{p.Errors} ({N(p.ErrorRatePercent)}%)</td><td>{p.NoHealthyUpstream}</td><td>{p.Dropped}</td><td>{N(p.WorkingSetMbMax, "0")}</td><td>{N(p.MemoryRatio)}</td>")
-              .Append(CultureInfo.InvariantCulture, $"<td>{(p.Role == PhaseRoles.Recovery ? p.RecoverySeconds is { } rec ? N(rec) : "<span class=\"fail\">not recovered</span>" : "")}</td></tr>");
+              .Append(CultureInfo.InvariantCulture, $"<td>{(p.MeasuredSeconds <= 0 ? "not reached" : p.Role != PhaseRoles.Recovery ? "" : p.RecoverySeconds is { } rec ? N(rec) : "<span class=\"fail\">not recovered</span>")}</td></tr>");
         }
         sb.Append("</table>");
         var kinds = s.Phases.SelectMany(p => p.RefusedByKind.Select(k => (p, Kind: "refused " + k.Key, k.Value))

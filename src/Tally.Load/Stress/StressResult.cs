@@ -87,7 +87,7 @@ public sealed class StressResult
     public required string CapacityUnit { get; init; }
     /// <summary>The request rate goodput is compared with: the capacity itself (open), or the users' rate at capacity (closed).</summary>
     public double CapacityRps { get; init; }
-    /// <summary>"given" (--capacity), "searched" (the capacity search), "estimated" (closed model: from the base phase).</summary>
+    /// <summary>"given" (--capacity), "searched" (the capacity search), or in the closed model with --capacity "given; req/s estimated from the base phase".</summary>
     public required string CapacitySource { get; init; }
     public required string Slo { get; init; }
     public double SloLatencyMs { get; init; }
