@@ -9,6 +9,8 @@
 #   scripts/cluster.sh down     # stop the gateway, the api instances, the workers, then the servers
 #
 # stdout carries only the gateway URL (for `up`); progress goes to stderr.
+# TALLY_CLUSTER_EXTRA_ENV and TALLY_CLUSTER_GATEWAY_EXTRA_ENV add space-separated VAR=value settings
+# to the Tally processes and to the gateway, e.g. TALLY_CLUSTER_EXTRA_ENV="Auth__PasswordIterations=1000".
 set -euo pipefail
 
 readonly ME="scripts/cluster.sh"
@@ -135,6 +137,10 @@ cmd_up() {
     "Auth__SigningKey=$Auth__SigningKey" "Admin__Secret=$Admin__Secret"
     "Logging__LogLevel__Default=${TALLY_CLUSTER_LOG_LEVEL:-Warning}"
   )
+  local extra=() gateway_extra=()
+  read -r -a extra <<<"${TALLY_CLUSTER_EXTRA_ENV:-}"
+  read -r -a gateway_extra <<<"${TALLY_CLUSTER_GATEWAY_EXTRA_ENV:-}"
+  common+=("${extra[@]}")
   local entry name role
   for entry in "${TALLY_PROCESSES[@]}"; do
     name=${entry%%:*}
@@ -150,7 +156,7 @@ cmd_up() {
     start gateway "$GATEWAY_DLL" \
       "Gateway__Backends__0=http://127.0.0.1:$(port_of api-1)" \
       "Gateway__Backends__1=http://127.0.0.1:$(port_of api-2)" \
-      "Logging__LogLevel__Default=${TALLY_CLUSTER_LOG_LEVEL:-Warning}"
+      "Logging__LogLevel__Default=${TALLY_CLUSTER_LOG_LEVEL:-Warning}" "${gateway_extra[@]}"
   fi
   wait_ready gateway "http://127.0.0.1:$(port_of gateway)"
 

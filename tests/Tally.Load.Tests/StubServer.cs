@@ -24,12 +24,13 @@ public sealed class StubServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly long[]? _slotFree;
     private long _counter;
+    private long _refused;
     private volatile TaskCompletionSource? _stall;
 
     public ConcurrentQueue<double> ServiceMs { get; } = new();
     public Uri Url { get; private set; } = null!;
 
-    private StubServer(Func<long, TimeSpan> latency, int concurrencyLimit)
+    private StubServer(Func<long, TimeSpan> latency, int concurrencyLimit, bool refuseWhenFull)
     {
         _slotFree = concurrencyLimit > 0 ? new long[concurrencyLimit] : null;
         var builder = WebApplication.CreateSlimBuilder();
@@ -46,7 +47,15 @@ public sealed class StubServer : IAsyncDisposable
             var delay = latency(Interlocked.Increment(ref _counter));
             if (_slotFree is not null)
             {
-                delay = Book(delay);
+                if (Book(delay, refuseWhenFull) is not { } wait)
+                {
+                    // Tally's admission control: refused at once, before any work, with Retry-After.
+                    Interlocked.Increment(ref _refused);
+                    context.Response.Headers.RetryAfter = "1";
+                    return Results.Json(new { type = "about:blank", title = "Overloaded", status = 503, error_code = "OVERLOADED" },
+                        statusCode: 503, contentType: "application/problem+json");
+                }
+                delay = wait;
             }
             if (delay > TimeSpan.Zero)
             {
@@ -67,8 +76,8 @@ public sealed class StubServer : IAsyncDisposable
             """), "text/plain; version=0.0.4"));
     }
 
-    /// <summary>Books the request on the earliest free slot; returns how long until it is done.</summary>
-    private TimeSpan Book(TimeSpan service)
+    /// <summary>Books the request on the earliest free slot; returns how long until it is done, or null when refusing and no slot is free now.</summary>
+    private TimeSpan? Book(TimeSpan service, bool refuseWhenFull)
     {
         lock (_slotFree!)
         {
@@ -81,6 +90,12 @@ public sealed class StubServer : IAsyncDisposable
                     slot = i;
                 }
             }
+            // A queue of at most one service time per slot absorbs the generator's own bursts (a busy
+            // 2-core machine sends late arrivals in clumps); beyond it the request is refused.
+            if (refuseWhenFull && _slotFree[slot] - now > (long)(service.TotalSeconds * Stopwatch.Frequency))
+            {
+                return null;
+            }
             var end = Math.Max(now, _slotFree[slot]) + (long)(service.TotalSeconds * Stopwatch.Frequency);
             _slotFree[slot] = end;
             return Stopwatch.GetElapsedTime(now, end);
@@ -90,9 +105,13 @@ public sealed class StubServer : IAsyncDisposable
     /// <summary>The value /metrics reports as tally_bus_queue_depth.</summary>
     public int QueueDepth { get; set; }
 
-    public static async Task<StubServer> StartAsync(Func<long, TimeSpan> latency, int concurrencyLimit = 0)
+    /// <summary>Requests refused with 503 OVERLOADED (only with refuseWhenFull).</summary>
+    public long Refused => Interlocked.Read(ref _refused);
+
+    /// <param name="refuseWhenFull">With a concurrency limit: answer 503 OVERLOADED with Retry-After at once, instead of queueing, when a request would wait more than one service time for a slot.</param>
+    public static async Task<StubServer> StartAsync(Func<long, TimeSpan> latency, int concurrencyLimit = 0, bool refuseWhenFull = false)
     {
-        var stub = new StubServer(latency, concurrencyLimit);
+        var stub = new StubServer(latency, concurrencyLimit, refuseWhenFull);
         await stub._app.StartAsync().ConfigureAwait(false);
         stub.Url = new Uri(stub._app.Urls.First() + "/work");
         return stub;

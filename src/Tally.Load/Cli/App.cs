@@ -9,7 +9,7 @@ using Tally.Load.Scenarios;
 
 namespace Tally.Load.Cli;
 
-public static class App
+public static partial class App
 {
     private const string Usage = """
         tally-load: load, stress and capacity testing for Tally (loopback targets only)
@@ -20,6 +20,9 @@ public static class App
           tally-load capacity --scenario ... | --url URL [--slo "p95<300ms,errors<1%"] [--vus N]
                               [--start 50] [--factor 2] [--max 100000] [--warmup 2s] [--step 10s] [--cooldown 1s]
                           [--precision 0.05] [--max-steps 20] [--think 1s]
+          tally-load stress   --scenario ... | --url URL [--capacity R | the search's options above] [--vus [N] [--think 1s]]
+                              [--phases 0.5,2,3,5,0.5] [--phase-duration 10s] [--slo "p95<300ms,errors<1%"]
+                              [--expect "goodput>=0.9,goodput@5>=0.75,accepted-p99<300ms,refused-p99<20ms,recovery<5s,memory<=1.5,no-healthy-upstream<=0"]
           tally-load audit    [--target URL] --admin-secret S
 
         common: --target http://127.0.0.1:8080  --users-file users.json  --slo EXPR  --abort-on-fail
@@ -27,8 +30,8 @@ public static class App
                 --admin-secret S (or TALLY_ADMIN_SECRET)  --no-audit  --quiet  --ws-clients N
                 --server-metrics URL|off (default: the target's /metrics, sampled every second)
 
-        exit codes: 0 ok · 1 error · 2 bad arguments · 3 a threshold (--slo) was breached
-                    4 aborted early by --abort-on-fail · 5 the audit failed (money created or destroyed)
+        exit codes: 0 ok · 1 error · 2 bad arguments · 3 a threshold (--slo, --expect) was breached
+                    4 aborted early by --abort-on-fail or Ctrl+C · 5 the audit failed (money created or destroyed)
         """;
 
     public static async Task<int> RunAsync(string[] args, IAnsiConsole console, CancellationToken ct)
@@ -58,8 +61,14 @@ public static class App
                 "run" => await RunCommandAsync(a, console, ct).ConfigureAwait(false),
                 "capacity" => await CapacityAsync(a, console, ct).ConfigureAwait(false),
                 "audit" => await AuditCommandAsync(a, console, ct).ConfigureAwait(false),
-                _ => throw new ArgumentException($"unknown command '{args[0]}' (seed, run, capacity, audit)"),
+                "stress" => await StressAsync(a, console, ct).ConfigureAwait(false),
+                _ => throw new ArgumentException($"unknown command '{args[0]}' (seed, run, capacity, stress, audit)"),
             };
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            console.MarkupLine("[yellow]interrupted[/]");
+            return ExitCodes.Aborted;
         }
         catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
         {
@@ -315,40 +324,62 @@ public static class App
     {
         var vusMode = a.Has("vus");
         var start = vusMode ? a.Int("vus", 10) : a.Double("start", 50);
-        var factor = a.Double("factor", 2);
-        var max = a.Double("max", vusMode ? 10_000 : 100_000);
-        var warmup = a.Duration("warmup", TimeSpan.FromSeconds(2));
-        var window = a.Duration("step", TimeSpan.FromSeconds(10));
         var think = a.Duration("think", TimeSpan.FromSeconds(vusMode ? 0 : 1));
-        var precision = a.Double("precision", 0.05);
-        var maxSteps = a.Int("max-steps", 20);
-        var cooldown = a.Duration("cooldown", TimeSpan.FromSeconds(1));
         var timeout = a.Duration("timeout", TimeSpan.FromSeconds(10));
         var maxVus = a.Int("max-vus", 256);
-        var slo = Slo.Parse(a.String("slo", "p95<300ms,errors<1%"));
+        var search = SearchSettings.Read(a, vusMode, start, think, timeout, maxVus);
         var json = a.String("json");
         var html = a.String("html");
         var quiet = a.Flag("quiet");
-        var connections = vusMode ? (int)Math.Min(max, 10_000) : maxVus;
+        var connections = vusMode ? (int)Math.Min(search.Max, 10_000) : maxVus;
         await using var setup = await PrepareAsync(a, connections, timeout, ct).ConfigureAwait(false);
         a.EnsureAllUsed();
         await using var sampler = setup.MetricsUrl is { } metricsUrl ? new ServerMetricsSampler(metricsUrl) : null;
         sampler?.Start();
         var searchStart = sampler?.Now ?? 0;
         var started = DateTimeOffset.UtcNow;
+        var capacity = await SearchCapacityAsync(setup, sampler, search, console, quiet, ct).ConfigureAwait(false);
+        var (serverSamples, serverSummary) = ServerDuring(sampler, searchStart, sampler?.Now ?? 0);
+        var audit = await AuditIfNeededAsync(setup, console, ct).ConfigureAwait(false);
+        var report = new RunReport
+        {
+            Command = "capacity", Target = setup.Target.ToString(), Scenario = setup.Scenario.Name, Model = vusMode ? "closed" : "open",
+            StartedAt = started, Capacity = capacity, Audit = audit, Thresholds = [], ThresholdsPassed = capacity.Knee is not null,
+            Slo = search.Slo.Text, ServerMetrics = serverSamples, Server = serverSummary,
+        };
+        report.ExitCode = audit is { Passed: false } ? ExitCodes.AuditFailed : capacity.Knee is null ? ExitCodes.SloBreached : ExitCodes.Ok;
+        PrintCapacity(console, capacity, search);
+        await WriteOutputsAsync(console, report, json, html, ct).ConfigureAwait(false);
+        return report.ExitCode;
+    }
 
+    /// <summary>The options of a capacity search, shared by capacity and stress.</summary>
+    private sealed record SearchSettings(
+        bool VusMode, double Start, double Factor, double Max, TimeSpan Warmup, TimeSpan Window, TimeSpan Think,
+        double Precision, int MaxSteps, TimeSpan Cooldown, TimeSpan Timeout, int MaxVus, Slo Slo)
+    {
+        public static SearchSettings Read(Arguments a, bool vusMode, double start, TimeSpan think, TimeSpan timeout, int maxVus) => new(
+            vusMode, start, a.Double("factor", 2), a.Double("max", vusMode ? 10_000 : 100_000),
+            a.Duration("warmup", TimeSpan.FromSeconds(2)), a.Duration("step", TimeSpan.FromSeconds(10)), think,
+            a.Double("precision", 0.05), a.Int("max-steps", 20), a.Duration("cooldown", TimeSpan.FromSeconds(1)), timeout, maxVus,
+            Slo.Parse(a.String("slo", "p95<300ms,errors<1%")));
+    }
+
+    private static async Task<CapacityResult> SearchCapacityAsync(Setup setup, ServerMetricsSampler? sampler, SearchSettings o, IAnsiConsole console, bool quiet, CancellationToken ct)
+    {
+        var vusMode = o.VusMode;
         async Task<CapacityStep> Step(int index, double load)
         {
             if (index > 0)
             {
                 // Lets the server work off what an overloaded step left queued before the next is judged.
-                await Task.Delay(cooldown, ct).ConfigureAwait(false);
+                await Task.Delay(o.Cooldown, ct).ConfigureAwait(false);
             }
             var engine = new LoadEngine(setup.Scenario, setup.Client, new EngineOptions
             {
                 Model = vusMode ? WorkloadModel.Closed : WorkloadModel.Open,
-                Profile = LoadProfile.Constant(load, warmup + window),
-                Warmup = warmup, MaxVus = maxVus, Think = vusMode ? think : TimeSpan.Zero, Timeout = timeout,
+                Profile = LoadProfile.Constant(load, o.Warmup + o.Window),
+                Warmup = o.Warmup, MaxVus = o.MaxVus, Think = vusMode ? o.Think : TimeSpan.Zero, Timeout = o.Timeout,
                 // A short grace: a step that can't drain has failed anyway.
                 Drain = TimeSpan.FromSeconds(1),
             });
@@ -356,8 +387,8 @@ public static class App
             var r = await engine.RunAsync(ct).ConfigureAwait(false);
             var s = r.Summary;
             // The server during the measuring window only (a sample covers the second before it).
-            var server = sampler?.Summarize(stepStart + warmup.TotalSeconds + 1, stepStart + warmup.TotalSeconds + window.TotalSeconds + 0.5);
-            var failed = slo.Evaluate(s).Where(v => !v.Pass).Select(v => $"{v.Expression} ({v.Actual:0.##})").ToList();
+            var server = sampler?.Summarize(stepStart + o.Warmup.TotalSeconds + 1, stepStart + o.Warmup.TotalSeconds + o.Window.TotalSeconds + 0.5);
+            var failed = o.Slo.Evaluate(s).Where(v => !v.Pass).Select(v => $"{v.Expression} ({v.Actual:0.##})").ToList();
             if (!vusMode && s.SteadyRps < 0.99 * load)
             {
                 failed.Add($"achieved {s.SteadyRps:0.#} < 99% of {load:0.#}");
@@ -383,31 +414,24 @@ public static class App
         // Priming, not judged: opens the connections and warms both processes up (JIT, pools).
         await new LoadEngine(setup.Scenario, setup.Client, new EngineOptions
         {
-            Model = vusMode ? WorkloadModel.Closed : WorkloadModel.Open, Profile = LoadProfile.Constant(start, warmup + warmup),
-            MaxVus = maxVus, Think = vusMode ? think : TimeSpan.Zero, Timeout = timeout, Drain = TimeSpan.FromSeconds(1),
+            Model = vusMode ? WorkloadModel.Closed : WorkloadModel.Open, Profile = LoadProfile.Constant(o.Start, o.Warmup + o.Warmup),
+            MaxVus = o.MaxVus, Think = vusMode ? o.Think : TimeSpan.Zero, Timeout = o.Timeout, Drain = TimeSpan.FromSeconds(1),
         }).RunAsync(ct).ConfigureAwait(false);
-        await Task.Delay(cooldown, ct).ConfigureAwait(false);
-        var capacity = await CapacitySearch.SearchAsync(vusMode ? "vus" : "rate", Step, start, factor, max, precision, maxSteps, vusMode, think.TotalSeconds, ct).ConfigureAwait(false);
-        var (serverSamples, serverSummary) = ServerDuring(sampler, searchStart, sampler?.Now ?? 0);
-        var audit = await AuditIfNeededAsync(setup, console, ct).ConfigureAwait(false);
-        var report = new RunReport
-        {
-            Command = "capacity", Target = setup.Target.ToString(), Scenario = setup.Scenario.Name, Model = vusMode ? "closed" : "open",
-            StartedAt = started, Capacity = capacity, Audit = audit, Thresholds = [], ThresholdsPassed = capacity.Knee is not null,
-            Slo = slo.Text, ServerMetrics = serverSamples, Server = serverSummary,
-        };
-        report.ExitCode = audit is { Passed: false } ? ExitCodes.AuditFailed : capacity.Knee is null ? ExitCodes.SloBreached : ExitCodes.Ok;
+        await Task.Delay(o.Cooldown, ct).ConfigureAwait(false);
+        return await CapacitySearch.SearchAsync(vusMode ? "vus" : "rate", Step, o.Start, o.Factor, o.Max, o.Precision, o.MaxSteps, vusMode, o.Think.TotalSeconds, ct).ConfigureAwait(false);
+    }
+
+    private static void PrintCapacity(IAnsiConsole console, CapacityResult capacity, SearchSettings o)
+    {
         if (capacity.Knee is { } knee)
         {
             console.MarkupLineInterpolated(CultureInfo.InvariantCulture,
-                $"capacity: [bold green]{capacity.MaxSustainableRps:0.#} req/s[/] within \"{slo.Text}\"{(vusMode ? $" at {knee.Target:0} users" : "")}; concurrency (Little's law) {capacity.Concurrency:0.##}; ≈ {capacity.EquivalentUsers:0} users at {think.TotalSeconds:0.##} s think time");
+                $"capacity: [bold green]{capacity.MaxSustainableRps:0.#} req/s[/] within \"{o.Slo.Text}\"{(o.VusMode ? $" at {knee.Target:0} users" : "")}; concurrency (Little's law) {capacity.Concurrency:0.##}; ≈ {capacity.EquivalentUsers:0} users at {o.Think.TotalSeconds:0.##} s think time");
         }
         else
         {
             console.MarkupLine("capacity: [red]not even the first step met the SLO[/]");
         }
-        await WriteOutputsAsync(console, report, json, html, ct).ConfigureAwait(false);
-        return report.ExitCode;
     }
 
     private static async Task<EngineResult> WithLiveViewAsync(IAnsiConsole console, bool quiet, string title, Func<Action<LiveStatus>?, Task<EngineResult>> run)

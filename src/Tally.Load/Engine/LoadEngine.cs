@@ -26,6 +26,22 @@ public sealed class EngineOptions
     /// <summary>Grace after the last arrival for requests in flight.</summary>
     public TimeSpan Drain { get; init; } = TimeSpan.FromSeconds(5);
     public Action<LiveStatus>? OnTick { get; init; }
+    /// <summary>Sees every request and every dropped arrival, with its timestamps (stress phases).</summary>
+    public IRequestObserver? Observer { get; init; }
+}
+
+/// <summary>Told of each request as it completes, from the workers' threads at once: it must be thread-safe.</summary>
+public interface IRequestObserver
+{
+    /// <summary>The run starts at this Stopwatch timestamp; the profile's time 0.</summary>
+    void Started(long start);
+
+    /// <param name="origin">When the request was sent, or in the open model meant to be sent.</param>
+    /// <param name="end">When it completed.</param>
+    void Completed(long origin, long end, Outcome outcome);
+
+    /// <summary><paramref name="count"/> arrivals meant for <paramref name="intended"/> were never sent (<see cref="long.MaxValue"/>: still queued at the end).</summary>
+    void Dropped(long intended, long count);
 }
 
 public sealed record LiveStatus(double Elapsed, double Duration, Sample Last, Summary Total);
@@ -81,6 +97,7 @@ public sealed class LoadEngine(IScenario scenario, HttpClient client, EngineOpti
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var hardStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var start = Stopwatch.GetTimestamp();
+        options.Observer?.Started(start);
         var duration = options.Profile.Duration.TotalSeconds;
         var warmup = Math.Clamp(options.Warmup.TotalSeconds, 0, duration);
         // Measured from exact timestamps, not from the 1 s tick, so the window is warm-up..end to the tick.
@@ -200,7 +217,15 @@ public sealed class LoadEngine(IScenario scenario, HttpClient client, EngineOpti
         {
             outcome = Outcome.Failed(0, 0, $"exception {e.GetType().Name}");
         }
-        _metrics.Record(outcome.Endpoint, origin, Stopwatch.GetTimestamp(), outcome.Ok, outcome.ErrorKind);
+        var end = Stopwatch.GetTimestamp();
+        _metrics.Record(outcome.Endpoint, origin, end, outcome.Ok, outcome.ErrorKind);
+        options.Observer?.Completed(origin, end, outcome);
+    }
+
+    private void Drop(long intended, long count = 1)
+    {
+        _metrics.AddDropped(intended, count);
+        options.Observer?.Dropped(intended, count);
     }
 
     private async Task RunOpenAsync(long start, CancellationToken stop, CancellationToken hardStop)
@@ -249,7 +274,7 @@ public sealed class LoadEngine(IScenario scenario, HttpClient client, EngineOpti
                     if (Interlocked.Read(ref _backlog) >= options.MaxBacklog)
                     {
                         // The generator is too far behind to send it in any meaningful time.
-                        _metrics.AddDropped(intended);
+                        Drop(intended);
                         continue;
                     }
                     Interlocked.Increment(ref _backlog);
@@ -270,7 +295,7 @@ public sealed class LoadEngine(IScenario scenario, HttpClient client, EngineOpti
         if (await Task.WhenAny(drained, Task.Delay(options.Drain, CancellationToken.None)).ConfigureAwait(false) != drained)
         {
             // Arrivals still queued at the end were never sent: they count as dropped.
-            _metrics.AddDropped(long.MaxValue, Interlocked.Read(ref _backlog));
+            Drop(long.MaxValue, Interlocked.Read(ref _backlog));
         }
         _target = 0;
     }

@@ -19,6 +19,30 @@ public sealed class LoadProfile
     public static LoadProfile Constant(double target, TimeSpan duration) =>
         new([new Segment(0, duration.TotalSeconds, target, target, 0)]);
 
+    /// <summary>Constant targets one after the other, each stepping straight to its own (stress phases).</summary>
+    public static LoadProfile Steps(IReadOnlyList<(double Target, TimeSpan Duration)> steps)
+    {
+        ArgumentNullException.ThrowIfNull(steps);
+        var segments = new Segment[steps.Count];
+        double start = 0, before = 0;
+        for (var i = 0; i < steps.Count; i++)
+        {
+            var (target, duration) = steps[i];
+            if (duration <= TimeSpan.Zero || target < 0)
+            {
+                throw new ArgumentException("a step needs a positive duration and a target >= 0");
+            }
+            segments[i] = new Segment(start, start + duration.TotalSeconds, target, target, before);
+            before += segments[i].Count;
+            start += duration.TotalSeconds;
+        }
+        if (segments.Length == 0)
+        {
+            throw new ArgumentException("no steps");
+        }
+        return new LoadProfile(segments);
+    }
+
     /// <summary>"30s:100,1m:500,30s:0": each stage is duration:target, ramping from <paramref name="initial"/>.</summary>
     public static LoadProfile ParseStages(string stages, double initial = 0)
     {

@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using Tally.Load.Capacity;
 using Tally.Load.Engine;
 using Tally.Load.Scenarios;
+using Tally.Load.Stress;
 
 namespace Tally.Load.Report;
 
@@ -30,6 +31,8 @@ public sealed class RunReport
     /// <summary>The server's /metrics, read every second during the run (empty when not reachable).</summary>
     public IReadOnlyList<ServerSample> ServerMetrics { get; init; } = [];
     public ServerSummary? Server { get; init; }
+    /// <summary>The stress command's phases and expectations.</summary>
+    public StressResult? Stress { get; init; }
     public int ExitCode { get; set; }
 
     private static readonly JsonSerializerOptions Options = new()

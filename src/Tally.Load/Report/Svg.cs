@@ -14,7 +14,8 @@ public static class Svg
     private static string F(double v) => v.ToString("0.##", CultureInfo.InvariantCulture);
 
     public static string LineChart(string title, string xLabel, string yLabel, IReadOnlyList<Series> series,
-        Func<double, string>? xTick = null, IReadOnlyList<double>? xTicks = null, (double X, string Label)? marker = null)
+        Func<double, string>? xTick = null, IReadOnlyList<double>? xTicks = null, (double X, string Label)? marker = null,
+        IReadOnlyList<(double X, string Label)>? boundaries = null)
     {
         var all = series.SelectMany(s => s.Points).Where(p => double.IsFinite(p.X) && double.IsFinite(p.Y)).ToList();
         var sb = new StringBuilder();
@@ -48,6 +49,15 @@ public static class Svg
         sb.Append(CultureInfo.InvariantCulture, $"<line x1=\"{L}\" x2=\"{W - R}\" y1=\"{H - B}\" y2=\"{H - B}\" stroke=\"#333\"/><line x1=\"{L}\" x2=\"{L}\" y1=\"{T}\" y2=\"{H - B}\" stroke=\"#333\"/>");
         sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{(L + W - R) / 2}\" y=\"{H - 8}\" font-size=\"12\" text-anchor=\"middle\">{WebUtility.HtmlEncode(xLabel)}</text>");
         sb.Append(CultureInfo.InvariantCulture, $"<text x=\"14\" y=\"{(T + H - B) / 2}\" font-size=\"12\" text-anchor=\"middle\" transform=\"rotate(-90 14 {(T + H - B) / 2})\">{WebUtility.HtmlEncode(yLabel)}</text>");
+        foreach (var (bx, label) in boundaries ?? [])
+        {
+            if (bx < x0 || bx > x1)
+            {
+                continue;
+            }
+            sb.Append(CultureInfo.InvariantCulture, $"<line class=\"boundary\" x1=\"{F(Px(bx))}\" x2=\"{F(Px(bx))}\" y1=\"{T}\" y2=\"{H - B}\" stroke=\"#888\" stroke-dasharray=\"3 3\"/>");
+            sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{F(Px(bx) + 4)}\" y=\"{T + 12}\" font-size=\"11\" fill=\"#555\">{WebUtility.HtmlEncode(label)}</text>");
+        }
         if (marker is { } m)
         {
             sb.Append(CultureInfo.InvariantCulture, $"<line class=\"knee\" x1=\"{F(Px(m.X))}\" x2=\"{F(Px(m.X))}\" y1=\"{T}\" y2=\"{H - B}\" stroke=\"#d62728\" stroke-dasharray=\"6 4\" stroke-width=\"2\"/>");
@@ -57,7 +67,8 @@ public static class Svg
         var legendY = T + 4;
         foreach (var s in series)
         {
-            var pts = s.Points.Where(p => double.IsFinite(p.X) && double.IsFinite(p.Y)).ToList();
+            // Always drawn in x order, whatever order the points came in.
+            var pts = s.Points.Where(p => double.IsFinite(p.X) && double.IsFinite(p.Y)).OrderBy(p => p.X).ToList();
             if (pts.Count > 0)
             {
                 sb.Append(CultureInfo.InvariantCulture, $"<polyline fill=\"none\" stroke=\"{s.Color}\" stroke-width=\"2\" points=\"{string.Join(' ', pts.Select(p => F(Px(p.X)) + "," + F(Py(p.Y))))}\"/>");

@@ -49,7 +49,7 @@ public static class Http
                 return Outcome.Success(endpoint, status);
             }
             var body = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
-            return Outcome.Failed(endpoint, status, $"{status} {ErrorCode(body)}".TrimEnd());
+            return Outcome.Failed(endpoint, status, $"{status} {ErrorCode(body)}".TrimEnd()) with { RetryAfter = response.Headers.RetryAfter is not null };
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {

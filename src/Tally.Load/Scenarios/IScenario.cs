@@ -3,6 +3,13 @@ namespace Tally.Load.Scenarios;
 /// <summary>The outcome of one request: the endpoint index, HTTP status (0 when none) and error kind.</summary>
 public readonly record struct Outcome(int Endpoint, int Status, bool Ok, string? ErrorKind)
 {
+    /// <summary>The answer carried a <c>Retry-After</c> header: with 503 or 429, the server refused the request to shed load.</summary>
+    public bool RetryAfter { get; init; }
+
+    /// <summary>A 503 or 429 with <c>Retry-After</c>: load shed on purpose, not a failure of the request's own.</summary>
+    public bool Refused => !Ok && RetryAfter && Status is 503 or 429;
+
+
     public static Outcome Success(int endpoint, int status) => new(endpoint, status, true, null);
     public static Outcome Failed(int endpoint, int status, string kind) => new(endpoint, status, false, kind);
 }

@@ -281,7 +281,7 @@ public sealed class WsScenario : IScenario, IAsyncDisposable
         var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
         if (!response.IsSuccessStatusCode)
         {
-            return Outcome.Failed(0, (int)response.StatusCode, $"{(int)response.StatusCode} {Http.ErrorCode(body)}".TrimEnd());
+            return Outcome.Failed(0, (int)response.StatusCode, $"{(int)response.StatusCode} {Http.ErrorCode(body)}".TrimEnd()) with { RetryAfter = response.Headers.RetryAfter is not null };
         }
         using var doc = JsonDocument.Parse(body);
         var id = doc.RootElement.GetProperty("transfer_id").GetInt64();

@@ -5,7 +5,7 @@ using Xunit.Abstractions;
 
 namespace Tally.Load.Tests.EndToEnd;
 
-/// <summary>Acceptance 2: seed, run and capacity against the real embedded Tally, then the reports in Chromium.</summary>
+/// <summary>Acceptance 2: seed, run, capacity and stress against the real embedded Tally, then the reports in Chromium.</summary>
 public class RealTallyTests(ITestOutputHelper log)
 {
     private async Task<string> ToolAsync(int expected, params string[] args)
@@ -18,7 +18,7 @@ public class RealTallyTests(ITestOutputHelper log)
     }
 
     [Fact]
-    public async Task SeedRunCapacity_AgainstRealTally_AuditPasses_AndTheReportsRender()
+    public async Task SeedRunCapacityStress_AgainstRealTally_AuditPasses_AndTheReportsRender()
     {
         var dir = Directory.CreateTempSubdirectory("tally-load-e2e").FullName;
         try
@@ -26,6 +26,7 @@ public class RealTallyTests(ITestOutputHelper log)
             var users = Path.Combine(dir, "users.json");
             string runJson = Path.Combine(dir, "run.json"), runHtml = Path.Combine(dir, "run.html");
             string capJson = Path.Combine(dir, "capacity.json"), capHtml = Path.Combine(dir, "capacity.html");
+            string stressJson = Path.Combine(dir, "stress.json"), stressHtml = Path.Combine(dir, "stress.html");
             await using (var tally = await TallyProcess.StartAsync(Directory.CreateDirectory(Path.Combine(dir, "data")).FullName))
             {
                 var target = tally.BaseUrl.ToString();
@@ -62,11 +63,26 @@ public class RealTallyTests(ITestOutputHelper log)
                     Assert.True(cap.RootElement.GetProperty("audit").GetProperty("ok").GetBoolean());
                 }
 
+                // Past the capacity: the phases run, every request is classified, and the ledger still sums to 0.
+                await ToolAsync(ExitCodes.Ok, ["stress", "--scenario", "mixed", "--capacity", "200", "--phases", "0.5,2,0.5", "--phase-duration", "2s",
+                    "--expect", "no-healthy-upstream<=0,memory<=3", "--json", stressJson, "--html", stressHtml, .. common]);
+                using (var stress = JsonDocument.Parse(await File.ReadAllTextAsync(stressJson)))
+                {
+                    var phases = stress.RootElement.GetProperty("stress").GetProperty("phases").EnumerateArray().ToList();
+                    Assert.Equal(3, phases.Count);
+                    Assert.All(phases, p => Assert.Equal(p.GetProperty("sent").GetInt64(),
+                        p.GetProperty("accepted").GetInt64() + p.GetProperty("refused").GetInt64() + p.GetProperty("errors").GetInt64()));
+                    Assert.True(phases[1].GetProperty("sent").GetInt64() > 3 * phases[0].GetProperty("sent").GetInt64(), phases[1].ToString());
+                    // The real server's working set, from its /metrics.
+                    Assert.True(phases[0].GetProperty("working_set_mb_max").GetDouble() > 10, phases[0].ToString());
+                    Assert.True(stress.RootElement.GetProperty("audit").GetProperty("ok").GetBoolean());
+                }
+
                 var audit = await ToolAsync(ExitCodes.Ok, "audit", "--target", target, "--admin-secret", TallyProcess.AdminSecret);
                 Assert.Contains("audit: ok", audit, StringComparison.Ordinal);
             }
 
-            foreach (var (html, charts) in new[] { (runHtml, 3), (capHtml, 2) })
+            foreach (var (html, charts) in new[] { (runHtml, 3), (capHtml, 2), (stressHtml, 4) })
             {
                 var page = await Chromium.OpenAsync(html, dir);
                 Assert.True(page.ConsoleLines.Count == 0, $"{html} logged to the console:\n{string.Join('\n', page.ConsoleLines)}");
