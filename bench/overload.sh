@@ -39,7 +39,7 @@ mkdir -p "$OUT"
 EXPECT_OPEN="${EXPECT_OPEN:-goodput@2>=0.9,goodput@3>=0.9,goodput@5>=0.75,accepted-p99<=300ms,refused-p99<=20ms,memory<=1.5,recovery<=5s,no-healthy-upstream<=0}"
 EXPECT_CLOSED="${EXPECT_CLOSED:-goodput@3>=0.9,accepted-p99<=300ms,refused-p99<=20ms,memory<=1.5,recovery<=5s,no-healthy-upstream<=0}"
 # The README's load recipe: cheap password hashing, login limits out of the way.
-RECIPE=(Auth__PasswordIterations=1000 Auth__LoginPermitsPerIpPerMinute=1000000 Auth__LoginPermitsPerPhonePerMinute=1000000)
+RECIPE=(Auth__PasswordIterations=1000 Auth__RegistrationsPerIpPerMinute=1000000 Auth__LoginPermitsPerIpPerMinute=1000000 Auth__LoginPermitsPerPhonePerMinute=1000000)
 # The generator is one loopback address: the gateway's per-IP and per-session rate limits would refuse
 # first. Its concurrency limit (503 GATEWAY_OVERLOADED) stays, as part of what is measured.
 GATEWAY_RECIPE=(Gateway__RateLimits__PerIpPerSecond=10000000 Gateway__RateLimits__PerIpBurst=10000000
