@@ -28,8 +28,8 @@ public static class TallyApi
     /// <summary>Registers one user; a 409 PHONE_EXISTS means it is already there and is logged in instead.</summary>
     public static async Task<(SeededUser User, bool Existed)> EnsureUserAsync(HttpClient client, Uri baseUri, string phone, string password, CancellationToken ct)
     {
-        using var response = await client.PostAsJsonAsync(new Uri(baseUri, "/api/auth/register"),
-            new { phone, username = "load-" + phone[^4..], password }, ct).ConfigureAwait(false);
+        using var response = await PoliteAsync(() => client.PostAsJsonAsync(new Uri(baseUri, "/api/auth/register"),
+            new { phone, username = "load-" + phone[^4..], password }, ct), ct).ConfigureAwait(false);
         if (response.IsSuccessStatusCode)
         {
             using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false));
@@ -48,9 +48,29 @@ public static class TallyApi
         return (new SeededUser(phone, password, meDoc.RootElement.GetProperty("account_number").GetString()!, meDoc.RootElement.GetProperty("id").GetInt64()), true);
     }
 
+    /// <summary>
+    /// Setup requests (seeding, logging in before a run) behave as a polite client: a refusal that says when to
+    /// come back (503 or 429 with <c>Retry-After</c>, such as Tally's OVERLOADED while a burst of logins fills
+    /// its login bulkhead) is tried again after that long, with jitter, up to 20 times.
+    /// </summary>
+    private static async Task<HttpResponseMessage> PoliteAsync(Func<Task<HttpResponseMessage>> send, CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var response = await send().ConfigureAwait(false);
+            if (attempt >= 20 || (int)response.StatusCode is not (503 or 429) || response.Headers.RetryAfter?.Delta is not { } wait)
+            {
+                return response;
+            }
+            response.Dispose();
+            var capped = Math.Min(wait.TotalMilliseconds, 2_000);
+            await Task.Delay(TimeSpan.FromMilliseconds((capped / 2) + Random.Shared.NextDouble() * capped / 2), ct).ConfigureAwait(false);
+        }
+    }
+
     public static async Task<string> LoginAsync(HttpClient client, Uri baseUri, string phone, string password, CancellationToken ct)
     {
-        using var response = await client.PostAsJsonAsync(new Uri(baseUri, "/api/auth/login"), new { phone, password }, ct).ConfigureAwait(false);
+        using var response = await PoliteAsync(() => client.PostAsJsonAsync(new Uri(baseUri, "/api/auth/login"), new { phone, password }, ct), ct).ConfigureAwait(false);
         var body = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
         if (!response.IsSuccessStatusCode)
         {

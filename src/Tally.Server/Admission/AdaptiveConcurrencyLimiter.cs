@@ -275,7 +275,8 @@ public sealed class AdaptiveConcurrencyLimiter : RateLimiter
         }
     }
 
-    private sealed class RefusedLease(string reason, TimeSpan retryAfter) : RateLimitLease
+    /// <summary>A refusal: its reason (<see cref="MetadataName.ReasonPhrase"/>) and <see cref="MetadataName.RetryAfter"/>.</summary>
+    internal sealed class RefusedLease(string reason, TimeSpan retryAfter) : RateLimitLease
     {
         public override bool IsAcquired => false;
 

@@ -13,15 +13,26 @@ public sealed class AdmissionControl : PartitionedRateLimiter<HttpContext>
 {
     private static readonly RateLimitLease s_unlimited = new UnlimitedLease();
 
-    private readonly AdaptiveConcurrencyLimiter[] _limiters;
+    public const string RefusedByQueueDelay = "queue_delay";
 
-    public AdmissionControl(IOptions<AdmissionOptions> options, TimeProvider time)
+    private readonly AdaptiveConcurrencyLimiter[] _limiters;
+    private readonly IQueueDelay _delay;
+    private readonly TimeSpan _maxQueueDelay;
+    private readonly RateLimitLease _refusedByQueueDelay;
+
+    public AdmissionControl(IOptions<AdmissionOptions> options, IQueueDelay delay, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(options);
         var value = options.Value;
         var retryAfter = TimeSpan.FromSeconds(value.RetryAfterSeconds);
         _limiters = Enum.GetValues<Bulkhead>().Select(b => new AdaptiveConcurrencyLimiter(value.For(b), time, retryAfter)).ToArray();
+        _delay = delay;
+        _maxQueueDelay = value.MaxQueueDelay;
+        _refusedByQueueDelay = new AdaptiveConcurrencyLimiter.RefusedLease(RefusedByQueueDelay, retryAfter);
     }
+
+    // The CPU can't keep up with what arrives: every queued step of every request waits, whatever the limits.
+    private bool QueueIsStanding => _maxQueueDelay > TimeSpan.Zero && _delay.Standing > _maxQueueDelay;
 
     public AdaptiveConcurrencyLimiter this[Bulkhead bulkhead] => _limiters[(int)bulkhead];
 
@@ -29,10 +40,14 @@ public sealed class AdmissionControl : PartitionedRateLimiter<HttpContext>
         Bulkheads.Of(resource.Request) is { } bulkhead ? this[bulkhead].GetStatistics() : null;
 
     protected override RateLimitLease AttemptAcquireCore(HttpContext resource, int permitCount) =>
-        Bulkheads.Of(resource.Request) is { } bulkhead ? this[bulkhead].AttemptAcquire(permitCount) : s_unlimited;
+        Bulkheads.Of(resource.Request) is not { } bulkhead ? s_unlimited
+        : QueueIsStanding ? _refusedByQueueDelay
+        : this[bulkhead].AttemptAcquire(permitCount);
 
     protected override ValueTask<RateLimitLease> AcquireAsyncCore(HttpContext resource, int permitCount, CancellationToken cancellationToken) =>
-        Bulkheads.Of(resource.Request) is { } bulkhead ? this[bulkhead].AcquireAsync(permitCount, cancellationToken) : ValueTask.FromResult(s_unlimited);
+        Bulkheads.Of(resource.Request) is not { } bulkhead ? ValueTask.FromResult(s_unlimited)
+        : QueueIsStanding ? ValueTask.FromResult(_refusedByQueueDelay)
+        : this[bulkhead].AcquireAsync(permitCount, cancellationToken);
 
     protected override void Dispose(bool disposing)
     {

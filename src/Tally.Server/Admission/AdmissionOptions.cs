@@ -24,6 +24,15 @@ public sealed class AdmissionOptions : IValidatableObject
     /// <summary>Warm the hot paths (database, hashing, a few loopback requests) before /ready says 200.</summary>
     public bool WarmUp { get; set; } = true;
 
+    /// <summary>
+    /// Refuse every new request while work has waited longer than this in the thread pool's queue for a whole
+    /// <see cref="ThreadPoolDelay.Window"/> (a standing queue: the CPU can't keep up with what arrives). Zero
+    /// turns it off. Each request passes through that queue several times, so this is a few times smaller
+    /// than what it may add to a request.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:00:10")]
+    public TimeSpan MaxQueueDelay { get; set; } = TimeSpan.FromMilliseconds(5);
+
     /// <summary>The <c>Retry-After</c> of a refused request.</summary>
     [Range(1, 3600)]
     public int RetryAfterSeconds { get; set; } = 1;

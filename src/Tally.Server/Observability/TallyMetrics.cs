@@ -13,13 +13,13 @@ public sealed class TallyMetrics
     private readonly Histogram<double> _queueWait;
     private readonly Counter<long> _logins;
     private static readonly string[] s_bulkheads = ["login", "write", "read"];
-    private static readonly string[] s_refusals = ["limit", "queue_timeout"];
+    private static readonly string[] s_refusals = ["limit", "queue_timeout", "queue_delay"];
     private static readonly string[] s_stages = ["request", "bus", "worker", "batch"];
 
     // Kept here and exported as observable counters, so that every series exists (at 0) from the start: a
     // dashboard or an alert on rate() needs the series before the first refusal.
     private readonly long[] _admitted = new long[3];
-    private readonly long[] _refused = new long[3 * 2];
+    private readonly long[] _refused = new long[3 * 3];
     private readonly long[] _deadlineDrops = new long[4];
 
     public TallyMetrics(IMeterFactory meterFactory)
@@ -46,9 +46,9 @@ public sealed class TallyMetrics
         _meter.CreateObservableCounter(
             "tally.admission.refused",
             () => s_bulkheads.SelectMany((b, i) => s_refusals.Select((r, j) => new Measurement<long>(
-                Volatile.Read(ref _refused[(i * 2) + j]), new KeyValuePair<string, object?>("bulkhead", b), new KeyValuePair<string, object?>("reason", r)))),
+                Volatile.Read(ref _refused[(i * 3) + j]), new KeyValuePair<string, object?>("bulkhead", b), new KeyValuePair<string, object?>("reason", r)))),
             unit: "{request}",
-            description: "Requests refused 503 OVERLOADED, per bulkhead and reason (limit, queue_timeout)");
+            description: "Requests refused 503 OVERLOADED, per bulkhead and reason (limit, queue_timeout, queue_delay)");
         _meter.CreateObservableCounter(
             "tally.deadline.dropped",
             () => s_stages.Select((s, i) => new Measurement<long>(Volatile.Read(ref _deadlineDrops[i]), new KeyValuePair<string, object?>("stage", s))),
@@ -56,12 +56,12 @@ public sealed class TallyMetrics
             description: "Work dropped unstarted because its deadline passed or its client left, per stage (request, bus, worker, batch)");
     }
 
-    private long RefusedIn(int bulkhead) => Volatile.Read(ref _refused[bulkhead * 2]) + Volatile.Read(ref _refused[(bulkhead * 2) + 1]);
+    private long RefusedIn(int bulkhead) => Volatile.Read(ref _refused[bulkhead * 3]) + Volatile.Read(ref _refused[(bulkhead * 3) + 1]) + Volatile.Read(ref _refused[(bulkhead * 3) + 2]);
 
     public void Admitted(string bulkhead) => Interlocked.Increment(ref _admitted[Index(s_bulkheads, bulkhead)]);
 
     public void Refused(string bulkhead, string reason) =>
-        Interlocked.Increment(ref _refused[(Index(s_bulkheads, bulkhead) * 2) + Index(s_refusals, reason)]);
+        Interlocked.Increment(ref _refused[(Index(s_bulkheads, bulkhead) * 3) + Index(s_refusals, reason)]);
 
     public void DeadlineDropped(string stage) => Interlocked.Increment(ref _deadlineDrops[Index(s_stages, stage)]);
 
@@ -70,6 +70,10 @@ public sealed class TallyMetrics
         var index = Array.IndexOf(names, name);
         return index >= 0 ? index : throw new ArgumentOutOfRangeException(nameof(name), name, "Not a known label value.");
     }
+
+    /// <summary>tally_threadpool_delay_seconds: the standing wait in the thread pool's queue (see ThreadPoolDelay).</summary>
+    public void ObserveThreadPoolDelay(Func<double> seconds) =>
+        _meter.CreateObservableGauge("tally.threadpool.delay", () => new Measurement<double>(seconds()), unit: "s", description: "The smallest wait of work in the thread pool's queue over the last 100 ms");
 
     /// <summary>Per bulkhead: tally_admission_limit, _min_limit, _inflight, _queued, and _baseline_seconds.</summary>
     public void ObserveAdmission(IReadOnlyList<(string Bulkhead, int MinLimit, Func<int> Limit, Func<int> InFlight, Func<int> Queued, Func<double?> Baseline)> bulkheads)

@@ -50,6 +50,7 @@ public class TallyAppFactory : WebApplicationFactory<Program>
             ["Admin:Secret"] = AdminSecret,
             // As in the embedded test host: first requests are served cold, on cores other suites share.
             ["Admission:RequestBudget"] = "00:00:10",
+            ["Admission:MaxQueueDelay"] = "00:00:01",
             ["Logging:LogLevel:Default"] = "Warning",
         };
         foreach (var (key, value) in overrides)
