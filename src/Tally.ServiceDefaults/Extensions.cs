@@ -29,6 +29,9 @@ public static class ServiceDefaultsExtensions
         builder.ConfigureJsonLogging();
         builder.ConfigureOpenTelemetry();
         builder.Services.AddHealthChecks();
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.TryAddSingleton<ThreadPoolDelay>();
+        builder.Services.TryAddSingleton<IQueueDelay>(sp => sp.GetRequiredService<ThreadPoolDelay>());
         return builder;
     }
 

@@ -190,6 +190,14 @@ public sealed class LimitsOptions
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00.001", "00:01:00")]
     public TimeSpan QueueTimeout { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// Refuse new requests (503, Retry-After) while work has waited longer than this in the gateway's own thread-pool
+    /// queue for a whole 100 ms: the gateway's CPU can't keep up with what arrives, and everything it forwards
+    /// would wait. Zero turns it off.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:00:10")]
+    public TimeSpan MaxQueueDelay { get; set; } = TimeSpan.FromMilliseconds(5);
 }
 
 public sealed class RateLimitOptions

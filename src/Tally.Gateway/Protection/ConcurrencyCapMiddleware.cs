@@ -12,7 +12,9 @@ namespace Tally.Gateway.Protection;
 /// finds the queue full is answered 503 at once, and one that waits longer than the queue timeout gets 503
 /// too (after <see cref="LimitsOptions.QueueTimeout"/>, or sooner when the request's deadline is nearer), with Retry-After,
 /// so a flood can't pile up without bound in front of the instances. WebSocket sessions and the
-/// operations endpoints are not counted (a socket would hold its slot for hours).
+/// operations endpoints are not counted (a socket would hold its slot for hours). While the gateway's own
+/// thread-pool queue stands above <see cref="LimitsOptions.MaxQueueDelay"/> (<see cref="ThreadPoolDelay"/>), every
+/// new request is refused at once: its CPU is saturated, and what it forwarded would only wait.
 /// </summary>
 public sealed class ConcurrencyCapMiddleware : IDisposable
 {
@@ -20,13 +22,17 @@ public sealed class ConcurrencyCapMiddleware : IDisposable
     private readonly ConcurrencyLimiter _limiter;
     private readonly TimeSpan _queueTimeout;
     private readonly GatewayMetrics _metrics;
+    private readonly IQueueDelay _delay;
+    private readonly TimeSpan _maxQueueDelay;
 
-    public ConcurrencyCapMiddleware(RequestDelegate next, IOptions<GatewayOptions> options, GatewayMetrics metrics)
+    public ConcurrencyCapMiddleware(RequestDelegate next, IOptions<GatewayOptions> options, GatewayMetrics metrics, IQueueDelay delay)
     {
         ArgumentNullException.ThrowIfNull(options);
         _next = next;
         _metrics = metrics;
+        _delay = delay;
         var limits = options.Value.Limits;
+        _maxQueueDelay = limits.MaxQueueDelay;
         _queueTimeout = limits.QueueTimeout;
         _limiter = new ConcurrencyLimiter(new ConcurrencyLimiterOptions
         {
@@ -42,6 +48,11 @@ public sealed class ConcurrencyCapMiddleware : IDisposable
             || context.Features.Get<IHttpUpgradeFeature>()?.IsUpgradableRequest == true)
         {
             return _next(context);
+        }
+        if (_maxQueueDelay > TimeSpan.Zero && _delay.Standing > _maxQueueDelay)
+        {
+            // The gateway's own thread pool has a standing queue: refuse at once rather than forward late.
+            return RefuseAsync(context, "queue_delay", "The gateway is at capacity; retry shortly.").AsTask();
         }
         var lease = _limiter.AttemptAcquire();
         return lease.IsAcquired ? RunAsync(context, lease) : WaitThenRunAsync(context, lease);

@@ -14,8 +14,6 @@ public static class AdmissionSetup
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddOptions<AdmissionOptions>().BindConfiguration(AdmissionOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddSingleton<ThreadPoolDelay>();
-        builder.Services.AddSingleton<IQueueDelay>(sp => sp.GetRequiredService<ThreadPoolDelay>());
         builder.Services.AddSingleton<AdmissionControl>();
         builder.Services.AddSingleton<WarmUp>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<WarmUp>());
@@ -44,7 +42,7 @@ public static class AdmissionSetup
         metrics.ObserveAdmission(Enum.GetValues<Bulkhead>()
             .Select(b => (b.Name(), options.For(b).MinLimit, (Func<int>)(() => control[b].Limit), (Func<int>)(() => control[b].InFlight), (Func<int>)(() => control[b].Queued), (Func<double?>)(() => control[b].BaselineSeconds)))
             .ToArray());
-        var delay = services.GetRequiredService<ThreadPoolDelay>();
+        var delay = services.GetRequiredService<IQueueDelay>();
         metrics.ObserveThreadPoolDelay(() => delay.Standing.TotalSeconds);
         var budget = options.RequestBudget;
         var retryAfter = options.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);

@@ -1,6 +1,7 @@
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Time.Testing;
+using Microsoft.Extensions.Hosting;
 using Tally.Server.Admission;
 
 namespace Tally.Server.Tests.Admission;

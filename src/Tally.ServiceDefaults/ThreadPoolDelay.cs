@@ -1,4 +1,4 @@
-namespace Tally.Server.Admission;
+namespace Microsoft.Extensions.Hosting;
 
 /// <summary>How long work has been waiting, at the least, to be started: a standing queue in front of admission.</summary>
 public interface IQueueDelay
