@@ -41,6 +41,9 @@ internal sealed class GatewayHost : WebApplicationFactory<Program>
         {
             ["Gateway:HealthChecks:ActiveInterval"] = "00:00:00.200",
             ["Gateway:HealthChecks:ActiveTimeout"] = "00:00:02",
+            // Many gateways and stubs share this process's thread pool, and other suites its cores: a standing
+            // queue there is not one gateway's overload.
+            ["Gateway:Limits:MaxQueueDelay"] = "00:00:01",
             ["Logging:LogLevel:Default"] = "Warning",
         };
         var i = 0;
