@@ -35,6 +35,10 @@ public sealed class SeparateProcessTests(PrivateServices services, ITestOutputHe
             ["Auth__RegistrationsPerIpPerMinute"] = "100000",
             ["Admin__Secret"] = AdminSecret,
             ["Logging__LogLevel__Default"] = "Warning",
+            // These tests kill, pause and replace workers mid-stream: the messages a worker held must outlive the
+            // gap until another takes them (as with the bus's 10 s), or they expire unprocessed, which is right
+            // for a client that gave up but proves nothing about redelivery.
+            ["Admission__RequestBudget"] = "00:00:10",
         };
         foreach (var (key, value) in extra ?? new Dictionary<string, string>())
         {
