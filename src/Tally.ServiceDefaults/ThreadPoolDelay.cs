@@ -17,7 +17,8 @@ public interface IQueueDelay
 public sealed class ThreadPoolDelay : IQueueDelay, IDisposable
 {
     public static readonly TimeSpan Window = TimeSpan.FromMilliseconds(100);
-    private static readonly TimeSpan s_interval = TimeSpan.FromMilliseconds(5);
+    // About ten probes per window: enough to see a standing queue, little enough to add no load of its own.
+    private static readonly TimeSpan s_interval = TimeSpan.FromMilliseconds(10);
 
     private readonly TimeProvider _time;
     private readonly object _gate = new();

@@ -75,7 +75,8 @@ public sealed class InProcessCommandBusTests
     [Fact]
     public async Task QueuedPastDeadline_Gets504_AndIsNeverProcessed()
     {
-        var (bus, gate, services) = Create(capacity: 10, workers: 1, deadline: TimeSpan.FromMilliseconds(300));
+        // The blocker must reach the worker before its own deadline: 2 s leaves room on a busy machine.
+        var (bus, gate, services) = Create(capacity: 10, workers: 1, deadline: TimeSpan.FromSeconds(2));
         await using var _ = services;
         await bus.StartAsync(CancellationToken.None);
 
@@ -93,13 +94,13 @@ public sealed class InProcessCommandBusTests
     [Fact]
     public async Task StartedCommand_ReturnsItsRealResult_EvenPastTheDeadline()
     {
-        var (bus, gate, services) = Create(capacity: 10, workers: 1, deadline: TimeSpan.FromMilliseconds(200));
+        var (bus, gate, services) = Create(capacity: 10, workers: 1, deadline: TimeSpan.FromSeconds(1));
         await using var _ = services;
         await bus.StartAsync(CancellationToken.None);
 
         var slow = bus.SendAsync(new Work("slow"), CancellationToken.None);
         Assert.True(await gate.Started.WaitAsync(TimeSpan.FromSeconds(5)));
-        await Task.Delay(400);
+        await Task.Delay(1_500);
         Assert.False(slow.IsCompleted);
         gate.Release.SetResult();
 
