@@ -11,7 +11,12 @@ public sealed class PasswordHashingTests
         // 5 million iterations keep the one core busy for far longer than the waiter's patience on any machine.
         using var hasher = new PasswordHasher(Microsoft.Extensions.Options.Options.Create(new AuthOptions { PasswordIterations = 5_000_000, HashingConcurrency = 1 }));
         var running = Task.Run(() => hasher.HashAsync("a long running hash", CancellationToken.None));
-        await Task.Delay(50);
+        var until = DateTime.UtcNow.AddSeconds(10);
+        while (hasher.Running == 0 && !running.IsCompleted && DateTime.UtcNow < until)
+        {
+            await Task.Delay(5);
+        }
+        Assert.Equal(1, hasher.Running);
         using var patience = new CancellationTokenSource(TimeSpan.FromMilliseconds(50));
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => hasher.VerifyDummyAsync("waiting for a core", patience.Token));

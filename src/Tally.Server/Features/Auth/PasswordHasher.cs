@@ -22,6 +22,10 @@ public sealed class PasswordHasher(IOptions<AuthOptions> options) : IDisposable
     private readonly int _iterations = options.Value.PasswordIterations;
     private readonly Lazy<string> _dummy = new(() => Hash("not-a-real-password", options.Value.PasswordIterations));
     private readonly SemaphoreSlim _cores = new(options.Value.HashingConcurrency, options.Value.HashingConcurrency);
+    private readonly int _concurrency = options.Value.HashingConcurrency;
+
+    /// <summary>Hashes computing now (at most <see cref="AuthOptions.HashingConcurrency"/>).</summary>
+    public int Running => _concurrency - _cores.CurrentCount;
 
     public Task<string> HashAsync(string password, CancellationToken cancellationToken) =>
         OnHashingCoreAsync(() => Hash(password, _iterations), cancellationToken);
