@@ -1,13 +1,10 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Threading.RateLimiting;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Tally.Domain;
 using Tally.Server.Admission;
 using Tally.Server.Bus;
-using Tally.Server.Features.Transfers;
 using Tally.Server.Storage;
 using Tally.Server.Tests.Infrastructure;
 
@@ -227,54 +224,5 @@ public sealed class AdmissionApiTests
         Assert.IsType<CommandDeadlineExceededException>(dropped);
         Assert.True(kept.IsSuccess);
         Assert.Equal(0L, kept.Value);
-    }
-
-    /// <summary>Tally with the real transfer handler behind a gate that the test closes and opens.</summary>
-    private sealed class GatedTransferApp(params (string Key, string? Value)[] settings) : TallyAppFactory(settings.ToDictionary(s => s.Key, s => s.Value))
-    {
-        private volatile TaskCompletionSource _gate = Opened();
-
-        public SemaphoreSlim Entered { get; } = new(0);
-
-        public void Close() => _gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public void Open() => _gate.TrySetResult();
-
-        private static TaskCompletionSource Opened()
-        {
-            var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            gate.SetResult();
-            return gate;
-        }
-
-        public Task WaitAsync() => _gate.Task;
-
-        protected override void ConfigureWebHost(IWebHostBuilder builder)
-        {
-            base.ConfigureWebHost(builder);
-            builder.ConfigureTestServices(services =>
-                services.AddScoped<ICommandHandler<MakeTransfer, Outcome<TransferResult>>>(sp =>
-                    new GatedHandler(ActivatorUtilities.CreateInstance<MakeTransferHandler>(sp), this)));
-        }
-
-        protected override void Dispose(bool disposing)
-        {
-            Open();
-            base.Dispose(disposing);
-            if (disposing)
-            {
-                Entered.Dispose();
-            }
-        }
-    }
-
-    private sealed class GatedHandler(MakeTransferHandler inner, GatedTransferApp app) : ICommandHandler<MakeTransfer, Outcome<TransferResult>>
-    {
-        public async Task<Outcome<TransferResult>> HandleAsync(MakeTransfer command, CommandContext context, CancellationToken cancellationToken)
-        {
-            app.Entered.Release();
-            await app.WaitAsync();
-            return await inner.HandleAsync(command, context, cancellationToken);
-        }
     }
 }

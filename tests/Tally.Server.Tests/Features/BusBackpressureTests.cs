@@ -1,12 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
-using Tally.Domain;
 using Tally.Server.Bus;
-using Tally.Server.Features.Transfers;
-using Tally.Server.Storage;
 using Tally.Server.Tests.Infrastructure;
 
 namespace Tally.Server.Tests.Features;
@@ -25,6 +20,7 @@ public sealed class BusBackpressureTests
         var alice = await app.RegisterAndLoginAsync();
         var bob = await app.RegisterAndLoginAsync();
         using var client = app.CreateClient(alice);
+        app.Close();
         var bus = app.Services.GetRequiredService<InProcessCommandBus>();
 
         var running = client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 100 });
@@ -38,7 +34,7 @@ public sealed class BusBackpressureTests
         var retryAfter = refused.Headers.RetryAfter;
         Assert.NotNull(retryAfter);
         Assert.True(retryAfter.Delta > TimeSpan.Zero, $"Retry-After should be a positive delay, got {retryAfter}");
-        app.Gate.SetResult();
+        app.Open();
         await (await running).AssertJsonAsync();
         await (await queued).AssertJsonAsync();
         Assert.Equal((99700L, 99700L), await client.GetBalanceAsync());
@@ -52,6 +48,7 @@ public sealed class BusBackpressureTests
         var alice = await app.RegisterAndLoginAsync();
         var bob = await app.RegisterAndLoginAsync();
         using var client = app.CreateClient(alice);
+        app.Close();
 
         var running = client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 100 });
         Assert.True(await app.Entered.WaitAsync(TimeSpan.FromSeconds(10)), "The worker never took the first transfer");
@@ -59,7 +56,7 @@ public sealed class BusBackpressureTests
         var late = await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 200 });
 
         await late.AssertProblemAsync(HttpStatusCode.GatewayTimeout, "DEADLINE_EXCEEDED");
-        app.Gate.SetResult();
+        app.Open();
         // The first command started before its deadline, but its write reached the database batch after it: the
         // batch dropped it unstarted, so its caller too gets 504, and it is not applied either.
         await (await running).AssertProblemAsync(HttpStatusCode.GatewayTimeout, "DEADLINE_EXCEEDED");
@@ -68,41 +65,5 @@ public sealed class BusBackpressureTests
         Assert.Equal((99700L, 99700L), await client.GetBalanceAsync());
         Assert.Equal(100300, (await app.GetBalanceAsync(bob)).Balance);
         await app.AssertAuditOkAsync();
-    }
-
-    /// <summary>Tally with the real transfer handler behind a gate that the test opens.</summary>
-    private sealed class GatedTransferApp(params (string Key, string? Value)[] settings) : TallyAppFactory(settings.ToDictionary(s => s.Key, s => s.Value))
-    {
-        public TaskCompletionSource Gate { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public SemaphoreSlim Entered { get; } = new(0);
-
-        protected override void ConfigureWebHost(IWebHostBuilder builder)
-        {
-            base.ConfigureWebHost(builder);
-            builder.ConfigureTestServices(services =>
-                services.AddScoped<ICommandHandler<MakeTransfer, Outcome<TransferResult>>>(sp =>
-                    new GatedHandler(ActivatorUtilities.CreateInstance<MakeTransferHandler>(sp), this)));
-        }
-
-        protected override void Dispose(bool disposing)
-        {
-            Gate.TrySetResult();
-            base.Dispose(disposing);
-            if (disposing)
-            {
-                Entered.Dispose();
-            }
-        }
-    }
-
-    private sealed class GatedHandler(MakeTransferHandler inner, GatedTransferApp app) : ICommandHandler<MakeTransfer, Outcome<TransferResult>>
-    {
-        public async Task<Outcome<TransferResult>> HandleAsync(MakeTransfer command, CommandContext context, CancellationToken cancellationToken)
-        {
-            app.Entered.Release();
-            await app.Gate.Task;
-            return await inner.HandleAsync(command, context, cancellationToken);
-        }
     }
 }

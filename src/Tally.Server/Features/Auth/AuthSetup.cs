@@ -123,7 +123,7 @@ public static class AuthSetup
 /// </summary>
 public sealed class LoginThrottle : IDisposable
 {
-    private readonly PartitionedRateLimiter<string> _limiter;
+    private readonly PerMinuteCounts _counts;
     private readonly IOptions<AuthOptions> _options;
     private readonly ISharedAttemptCounter? _shared;
 
@@ -131,10 +131,7 @@ public sealed class LoginThrottle : IDisposable
     {
         _options = options;
         _shared = shared;
-        var permits = options.Value.LoginPermitsPerPhonePerMinute;
-        _limiter = PartitionedRateLimiter.Create<string, string>(key => RateLimitPartition.GetFixedWindowLimiter(
-            key,
-            _ => new FixedWindowRateLimiterOptions { PermitLimit = permits, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
+        _counts = new PerMinuteCounts(options.Value.LoginPermitsPerPhonePerMinute);
     }
 
     /// <summary>Takes one attempt for <paramref name="key"/> (and the client IP, when shared); null when allowed, else the seconds to wait.</summary>
@@ -156,17 +153,9 @@ public sealed class LoginThrottle : IDisposable
     }
 
     /// <summary>Takes one attempt for <paramref name="key"/> in memory; null when allowed, else the seconds to wait.</summary>
-    public int? TryAttempt(string key)
-    {
-        using var lease = _limiter.AttemptAcquire(key);
-        if (lease.IsAcquired)
-        {
-            return null;
-        }
-        return lease.TryGetMetadata(MetadataName.RetryAfter, out var retry) ? Math.Max(1, (int)Math.Ceiling(retry.TotalSeconds)) : 60;
-    }
+    public int? TryAttempt(string key) => _counts.TryTake(key);
 
-    public void Dispose() => _limiter.Dispose();
+    public void Dispose() => _counts.Dispose();
 }
 
 /// <summary>
@@ -177,7 +166,7 @@ public sealed class LoginThrottle : IDisposable
 /// </summary>
 public sealed class RegistrationThrottle : IDisposable
 {
-    private readonly PartitionedRateLimiter<string> _limiter;
+    private readonly PerMinuteCounts _counts;
     private readonly IOptions<AuthOptions> _options;
     private readonly ISharedAttemptCounter? _shared;
 
@@ -185,10 +174,7 @@ public sealed class RegistrationThrottle : IDisposable
     {
         _options = options;
         _shared = shared;
-        var permits = options.Value.RegistrationsPerIpPerMinute;
-        _limiter = PartitionedRateLimiter.Create<string, string>(key => RateLimitPartition.GetFixedWindowLimiter(
-            key,
-            _ => new FixedWindowRateLimiterOptions { PermitLimit = permits, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
+        _counts = new PerMinuteCounts(options.Value.RegistrationsPerIpPerMinute);
     }
 
     /// <summary>Takes one registration for the client; null when allowed, else the seconds to wait.</summary>
@@ -196,12 +182,9 @@ public sealed class RegistrationThrottle : IDisposable
     {
         var client = AuthSetup.ClientPartition(context);
         // The local count is always taken: it guards this instance while Redis is down, as the login limit does.
-        using (var lease = _limiter.AttemptAcquire(client))
+        if (_counts.TryTake(client) is { } wait)
         {
-            if (!lease.IsAcquired)
-            {
-                return lease.TryGetMetadata(MetadataName.RetryAfter, out var retry) ? Math.Max(1, (int)Math.Ceiling(retry.TotalSeconds)) : 60;
-            }
+            return wait;
         }
         if (_shared is { IsActive: true })
         {
@@ -212,6 +195,27 @@ public sealed class RegistrationThrottle : IDisposable
             }
         }
         return null;
+    }
+
+    public void Dispose() => _counts.Dispose();
+}
+
+/// <summary>Attempts per key in fixed one-minute windows, in this instance's memory, with ASP.NET Core's rate limiter.</summary>
+internal sealed class PerMinuteCounts(int permits) : IDisposable
+{
+    private readonly PartitionedRateLimiter<string> _limiter = PartitionedRateLimiter.Create<string, string>(key => RateLimitPartition.GetFixedWindowLimiter(
+        key,
+        _ => new FixedWindowRateLimiterOptions { PermitLimit = permits, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
+
+    /// <summary>Takes one attempt for <paramref name="key"/>; null when allowed, else the seconds to wait.</summary>
+    public int? TryTake(string key)
+    {
+        using var lease = _limiter.AttemptAcquire(key);
+        if (lease.IsAcquired)
+        {
+            return null;
+        }
+        return lease.TryGetMetadata(MetadataName.RetryAfter, out var retry) ? Math.Max(1, (int)Math.Ceiling(retry.TotalSeconds)) : 60;
     }
 
     public void Dispose() => _limiter.Dispose();
