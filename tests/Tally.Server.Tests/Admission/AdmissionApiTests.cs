@@ -63,11 +63,15 @@ public sealed class AdmissionApiTests
                 Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync(path)).StatusCode);
             }
             await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 250 });
+            // Every test host in this process has a "Tally" meter, and each exporter may show another host's series
+            // under the same name: the counts are read from this host's limiter, the series from its /metrics.
+            var read = app.Services.GetRequiredService<AdmissionControl>()[Bulkhead.Read];
+            Assert.True(read.GetStatistics()!.TotalFailedLeases >= 2, "the two refused reads were not counted");
+            Assert.Equal(held.Count, read.InFlight);
             var metrics = await (await anonymous.GetAsync("/metrics")).Content.ReadAsStringAsync();
-            Assert.Contains("tally_admission_refused_total{", metrics);
-            Assert.Matches("tally_admission_refused_total\\{[^}]*bulkhead=\"read\"[^}]*reason=\"limit\"[^}]*\\} [1-9]", metrics);
+            Assert.Matches("tally_admission_refused_total\\{[^}]*bulkhead=\"read\"[^}]*reason=\"limit\"[^}]*\\} [0-9]", metrics);
             Assert.Matches("tally_admission_limit\\{[^}]*bulkhead=\"read\"[^}]*\\} [1-9]", metrics);
-            Assert.Matches("tally_admission_inflight\\{[^}]*bulkhead=\"read\"[^}]*\\} [1-9]", metrics);
+            Assert.Matches("tally_admission_inflight\\{[^}]*bulkhead=\"read\"[^}]*\\} [0-9]", metrics);
         }
         finally
         {
