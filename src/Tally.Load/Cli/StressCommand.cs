@@ -3,6 +3,7 @@ using Spectre.Console;
 using Tally.Load.Capacity;
 using Tally.Load.Engine;
 using Tally.Load.Report;
+using Tally.Load.Scenarios;
 using Tally.Load.Stress;
 
 namespace Tally.Load.Cli;
@@ -29,6 +30,8 @@ public static partial class App
         var maxVus = a.Int("max-vus", 256);
         var maxBacklog = a.Int("max-backlog", 100_000);
         var search = SearchSettings.Read(a, vusMode, vusMode ? vusStart : a.Double("start", 50), think, timeout, maxVus);
+        var probeText = a.String("probe-think", "100ms");
+        TimeSpan? probeThink = probeText == "off" ? null : Durations.Parse(probeText);
         var json = a.String("json");
         var html = a.String("html");
         var quiet = a.Flag("quiet");
@@ -95,6 +98,10 @@ public static partial class App
                 $"stress: capacity {capacity:0.#} {(vusMode ? "users" : "req/s")} ({(searched is null ? "given" : "searched")}); phases {string.Join(" → ", plan.Select(p => $"{p.Multiplier:0.##}× ({p.Target:0.#})"))}, {phaseDuration.TotalSeconds:0.##} s each");
         }
         var runStart = sampler?.Now ?? 0;
+        using var probeClient = probeThink is null ? null : Http.CreateClient(1, timeout);
+        using var probeStop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var probe = probeClient is null ? Task.CompletedTask
+            : SingleUserProbe.RunAsync(setup.Scenario, probeClient, probeThink!.Value, recorder, probeStop.Token);
         var result = await WithLiveViewAsync(console, quiet, $"stress {setup.Scenario.Name} · {model}",
             tick => new LoadEngine(setup.Scenario, setup.Client, new EngineOptions
             {
@@ -105,6 +112,8 @@ public static partial class App
                 Drain = timeout, Observer = recorder, OnTick = tick,
             }).RunAsync(ct)).ConfigureAwait(false);
         recorder.Stopped();
+        await probeStop.CancelAsync().ConfigureAwait(false);
+        await probe.ConfigureAwait(false);
         var interrupted = ct.IsCancellationRequested;
         // After Ctrl+C the audit and the reports still run: what was measured is kept.
         var finish = interrupted ? CancellationToken.None : ct;
@@ -197,6 +206,11 @@ public static partial class App
             if (kinds.Count > 0)
             {
                 console.WriteLine($"  phase {p.Index} ({p.Multiplier.ToString("0.##", CultureInfo.InvariantCulture)}×): {string.Join(" · ", kinds)}");
+            }
+            if (p.Probe is { } probe)
+            {
+                console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  phase {p.Index} ({p.Multiplier:0.##}×) one request at a time: {probe.Requests} sent · {probe.WithinSlo} succeeded within the SLO · {probe.Refused} refused · {probe.Errors} failed · {probe.Slow} slower than {s.SloLatencyMs:0.#} ms · p50 {probe.P50:0.#} / p99 {probe.P99:0.#} / max {probe.Max:0.#} ms"));
             }
         }
         if (r.Server is { } server)

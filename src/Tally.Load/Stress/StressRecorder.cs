@@ -57,7 +57,16 @@ public sealed class StressRecorder : IRequestObserver
 
     private double TotalSeconds => _plan[^1].EndSeconds;
 
-    public void Started(long start) => Volatile.Write(ref _start, start);
+    private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public void Started(long start)
+    {
+        Volatile.Write(ref _start, start);
+        _started.TrySetResult();
+    }
+
+    /// <summary>Completes when the run's clock has started.</summary>
+    public Task WhenStarted => _started.Task;
 
     /// <summary>Marks the end of the measured time (the run's end or an interruption).</summary>
     public void Stopped() => Volatile.Write(ref _end, Stopwatch.GetTimestamp());
@@ -114,6 +123,35 @@ public sealed class StressRecorder : IRequestObserver
                 {
                     d.NoHealthyUpstream++;
                 }
+            }
+        }
+    }
+
+    /// <summary>A request of the single user who sends one request at a time (<see cref="SingleUserProbe"/>), by its send time.</summary>
+    public void ProbeCompleted(long origin, long end, Outcome outcome)
+    {
+        var (phase, _) = Locate(Stopwatch.GetElapsedTime(Volatile.Read(ref _start), origin).TotalSeconds);
+        var micros = Math.Clamp((long)Stopwatch.GetElapsedTime(origin, end).TotalMicroseconds, 1, Highest);
+        var ms = micros / 1000.0;
+        lock (_gate)
+        {
+            var probe = _data[phase].Probe;
+            probe.Latency.RecordValue(micros);
+            if (outcome.Ok && _latency.Passes(ms))
+            {
+                probe.WithinSlo++;
+            }
+            else if (outcome.Refused)
+            {
+                probe.Refused++;
+            }
+            else if (!outcome.Ok)
+            {
+                probe.Errors++;
+            }
+            if (!_latency.Passes(ms))
+            {
+                probe.Slow++;
             }
         }
     }
@@ -185,6 +223,9 @@ public sealed class StressRecorder : IRequestObserver
                     MemoryRatio = ws is { } w && baseWorkingSet is > 0 ? Math.Round(w / baseWorkingSet.Value, 3) : null,
                     ServerCpuPercentMean = double.IsNaN(cpu) ? null : Math.Round(cpu, 1),
                     RecoverySeconds = p.Role == PhaseRoles.Recovery ? Recovery(seconds, p, measured) : null,
+                    Probe = d.Probe.Latency.TotalCount == 0 ? null : new ProbeStats(
+                        d.Probe.Latency.TotalCount, d.Probe.WithinSlo, d.Probe.Refused, d.Probe.Errors, d.Probe.Slow,
+                        Ms(d.Probe.Latency, 50), Ms(d.Probe.Latency, 99), Math.Round(d.Probe.Latency.GetMaxValue() / 1000.0, 3)),
                     Seconds = seconds,
                 });
             }
@@ -244,6 +285,16 @@ public sealed class StressRecorder : IRequestObserver
         public readonly Dictionary<string, long> RefusedByKind = new(StringComparer.Ordinal);
         public readonly Dictionary<string, long> ErrorsByKind = new(StringComparer.Ordinal);
         public readonly SecondData[] Seconds = [.. Enumerable.Range(0, Math.Max(1, seconds)).Select(_ => new SecondData())];
+        public readonly ProbeData Probe = new();
+    }
+
+    private sealed class ProbeData
+    {
+        public long WithinSlo;
+        public long Refused;
+        public long Errors;
+        public long Slow;
+        public readonly LongHistogram Latency = new(1, Highest, 3);
     }
 
     private sealed class SecondData
