@@ -156,8 +156,8 @@ echo
 echo "tally-load stress, scenario $SCENARIO, SLO $SLO, phases of $PHASE; goodput = successes within the SLO latency per second"
 echo "of cap. = goodput over the capacity's req/s; refused = 503/429 with Retry-After; latencies in ms; WS = server working set;"
 echo "1-user max = the slowest answer (success or refusal) a user sending one request at a time waited for"
-printf '%-16s %-12s %5s %10s %10s %10s %7s %9s %11s %11s %8s %8s %7s %10s %9s\n' \
-  run phase "×" target offered/s goodput/s "of cap." refused "refused p99" "accepted p99" errors "no upstr" "WS ×" "1-user max" recovery
+printf '%-16s %-12s %5s %10s %10s %10s %7s %9s %11s %11s %8s %8s %7s %10s %11s %9s\n' \
+  run phase "×" target offered/s goodput/s "of cap." refused "refused p99" "accepted p99" errors "no upstr" "WS ×" "1-user max" "CPU srv/gen" recovery
 STATUS=0
 for label in "${LABELS[@]}"; do
   for model in open closed; do
@@ -166,10 +166,10 @@ for label in "${LABELS[@]}"; do
     jq -r --arg run "$label-$model" '.stress.phases[] | [$run, "\(.index) \(.role)", .multiplier, .target, .offered_rps, .goodput_rps,
         .goodput_fraction, .refused, (if .refused > 0 then .refused_latency.p99 else "-" end),
         (if .accepted > 0 then .accepted_latency.p99 else "-" end), .errors, .no_healthy_upstream, (.memory_ratio // "-"),
-        (.probe.max // "-"), (if .role == "recovery" then (.recovery_seconds // "never") else "" end)] | @tsv' "$json" \
-      | while IFS=$'\t' read -r run phase x target offered goodput frac refused rp99 ap99 errors nhu ws probe rec; do
-          printf '%-16s %-12s %5s %10.1f %10.1f %10.1f %7.2f %9s %11s %11s %8s %8s %7s %10s %9s\n' \
-            "$run" "$phase" "$x" "$target" "$offered" "$goodput" "$frac" "$refused" "$rp99" "$ap99" "$errors" "$nhu" "$ws" "$probe" "$rec"
+        (.probe.max // "-"), "\(.server_cpu_percent_mean // "-" | if type == "number" then round else . end)/\(.generator_cpu_percent_mean // "-" | if type == "number" then round else . end)", (if .role == "recovery" then (.recovery_seconds // "never") else "" end)] | @tsv' "$json" \
+      | while IFS=$'\t' read -r run phase x target offered goodput frac refused rp99 ap99 errors nhu ws probe cpu rec; do
+          printf '%-16s %-12s %5s %10.1f %10.1f %10.1f %7.2f %9s %11s %11s %8s %8s %7s %10s %11s %9s\n' \
+            "$run" "$phase" "$x" "$target" "$offered" "$goodput" "$frac" "$refused" "$rp99" "$ap99" "$errors" "$nhu" "$ws" "$probe" "$cpu" "$rec"
         done
     code="$(cat "$OUT/$label-$model.code")"
     [ "$code" = 0 ] || STATUS=1

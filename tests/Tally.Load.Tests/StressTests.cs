@@ -82,7 +82,7 @@ public sealed class StressTests : IDisposable
         Assert.Equal(3, phases.Count);
         foreach (var p in phases)
         {
-            foreach (var name in new[] { "index", "role", "multiplier", "target", "start_seconds", "duration_seconds", "measured_seconds", "sent", "dropped", "offered_rps", "accepted", "good", "goodput_rps", "goodput_fraction", "refused", "refused_rps", "refused_by_kind", "refused_latency", "accepted_latency", "errors", "error_rate_percent", "errors_by_kind", "no_healthy_upstream", "working_set_mb_max", "memory_ratio", "server_cpu_percent_mean", "recovery_seconds", "seconds", "probe" })
+            foreach (var name in new[] { "index", "role", "multiplier", "target", "start_seconds", "duration_seconds", "measured_seconds", "sent", "dropped", "offered_rps", "accepted", "good", "goodput_rps", "goodput_fraction", "refused", "refused_rps", "refused_by_kind", "refused_latency", "accepted_latency", "errors", "error_rate_percent", "errors_by_kind", "no_healthy_upstream", "working_set_mb_max", "memory_ratio", "server_cpu_percent_mean", "generator_cpu_percent_mean", "recovery_seconds", "seconds", "probe" })
             {
                 Assert.True(p.TryGetProperty(name, out _), $"phase.{name} missing: {p}");
             }

@@ -121,12 +121,12 @@ public static partial class App
 
         var capacityRps = vusMode ? searched?.MaxSustainableRps ?? 0 : capacity;
         var source = searched is null ? "given" : "searched";
-        var phases = recorder.Build(capacityRps, serverSamples);
+        var phases = recorder.Build(capacityRps, serverSamples, result.Series);
         if (vusMode && searched is null && phases[0] is { MeasuredSeconds: > 0, Target: > 0 } basePhase)
         {
             // Users at capacity send as often as the base phase's users did: its accepted rate scaled up.
             capacityRps = Math.Round(basePhase.Accepted / basePhase.MeasuredSeconds * capacity / basePhase.Target, 1);
-            phases = recorder.Build(capacityRps, serverSamples);
+            phases = recorder.Build(capacityRps, serverSamples, result.Series);
         }
         var recovery = phases.FirstOrDefault(p => p.Role == PhaseRoles.Recovery);
         var stress = new StressResult
@@ -180,7 +180,7 @@ public static partial class App
     {
         var table = new Table().Border(TableBorder.Simple);
         table.AddColumn("phase");
-        foreach (var c in new[] { "×", s.Model == "open" ? "target/s" : "users", "offered/s", "goodput/s", "of cap.", "refused", "refused p50/p99", "accepted p50/p95/p99", "errors", "no upstream", "server WS MB", "recovery" })
+        foreach (var c in new[] { "×", s.Model == "open" ? "target/s" : "users", "offered/s", "goodput/s", "of cap.", "refused", "refused p50/p99", "accepted p50/p95/p99", "errors", "no upstream", "server WS MB", "CPU % server/gen.", "recovery" })
         {
             table.AddColumn(new TableColumn(c).RightAligned());
         }
@@ -193,6 +193,7 @@ public static partial class App
                 p.Accepted > 0 ? $"{Ms(p.AcceptedLatency.P50)} / {Ms(p.AcceptedLatency.P95)} / {Ms(p.AcceptedLatency.P99)}" : "–",
                 $"{p.Errors} ({N(p.ErrorRatePercent, "0.##")}%)", $"{p.NoHealthyUpstream}",
                 p.WorkingSetMbMax is { } ws ? $"{N(ws, "0")}{(p.MemoryRatio is { } mr && p.Index > 0 ? $" ({N(mr, "0.00")}×)" : "")}" : "–",
+                $"{(p.ServerCpuPercentMean is { } sc ? N(sc, "0") : "–")} / {(p.GeneratorCpuPercentMean is { } gc ? N(gc, "0") : "–")}",
                 p.MeasuredSeconds <= 0 ? "not reached" : p.Role != PhaseRoles.Recovery ? "" : p.RecoverySeconds is { } rec ? $"{N(rec, "0.#")} s" : "[red]not recovered[/]");
         }
         console.Write(table);

@@ -165,8 +165,8 @@ public sealed class StressRecorder : IRequestObserver
         }
     }
 
-    /// <summary>The phases as measured; <paramref name="server"/> holds the server's samples timed from the run's start.</summary>
-    public IReadOnlyList<StressPhase> Build(double capacityRps, IReadOnlyList<ServerSample> server)
+    /// <summary>The phases as measured; <paramref name="server"/> holds the server's samples timed from the run's start, <paramref name="generator"/> the engine's own per-second samples.</summary>
+    public IReadOnlyList<StressPhase> Build(double capacityRps, IReadOnlyList<ServerSample> server, IReadOnlyList<Sample>? generator = null)
     {
         ArgumentNullException.ThrowIfNull(server);
         var start = Volatile.Read(ref _start);
@@ -187,6 +187,9 @@ public sealed class StressRecorder : IRequestObserver
                 var workingSet = samples.Where(x => x.WorkingSetMb is not null).Select(x => x.WorkingSetMb!.Value).DefaultIfEmpty(double.NaN).Max();
                 var cpu = samples.Where(x => x.CpuPercent is not null).Select(x => x.CpuPercent!.Value).DefaultIfEmpty(double.NaN).Average();
                 double? ws = double.IsNaN(workingSet) ? null : workingSet;
+                // A sample covers the second before its time stamp.
+                var generatorCpu = (generator ?? []).Where(x => x.T > p.StartSeconds && (x.T <= p.EndSeconds || (last && x.T <= p.EndSeconds + 1)))
+                    .Select(x => x.GeneratorCpuPercent).DefaultIfEmpty(double.NaN).Average();
                 if (i == 0)
                 {
                     baseWorkingSet = ws;
@@ -222,6 +225,7 @@ public sealed class StressRecorder : IRequestObserver
                     WorkingSetMbMax = ws,
                     MemoryRatio = ws is { } w && baseWorkingSet is > 0 ? Math.Round(w / baseWorkingSet.Value, 3) : null,
                     ServerCpuPercentMean = double.IsNaN(cpu) ? null : Math.Round(cpu, 1),
+                    GeneratorCpuPercentMean = double.IsNaN(generatorCpu) ? null : Math.Round(generatorCpu, 1),
                     RecoverySeconds = p.Role == PhaseRoles.Recovery ? Recovery(seconds, p, measured) : null,
                     Probe = d.Probe.Latency.TotalCount == 0 ? null : new ProbeStats(
                         d.Probe.Latency.TotalCount, d.Probe.WithinSlo, d.Probe.Refused, d.Probe.Errors, d.Probe.Slow,

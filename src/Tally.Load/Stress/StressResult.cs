@@ -71,6 +71,8 @@ public sealed class StressPhase
     /// <summary>This phase's maximum working set over the base phase's.</summary>
     public double? MemoryRatio { get; init; }
     public double? ServerCpuPercentMean { get; init; }
+    /// <summary>The generator's own CPU during the phase, in % of the machine: on a shared machine, what it takes from the server.</summary>
+    public double? GeneratorCpuPercentMean { get; init; }
     /// <summary>Recovery phase only: seconds from its start until every later second is healthy; null when it never was.</summary>
     public double? RecoverySeconds { get; init; }
     public IReadOnlyList<StressSecond> Seconds { get; init; } = [];
