@@ -105,6 +105,9 @@ public sealed class StubServer : IAsyncDisposable
     /// <summary>The value /metrics reports as tally_bus_queue_depth.</summary>
     public int QueueDepth { get; set; }
 
+    /// <summary>Requests that reached /work.</summary>
+    public long Received => Interlocked.Read(ref _counter);
+
     /// <summary>Requests refused with 503 OVERLOADED (only with refuseWhenFull).</summary>
     public long Refused => Interlocked.Read(ref _refused);
 

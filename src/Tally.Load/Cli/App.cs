@@ -24,8 +24,9 @@ public static partial class App
                               [--phases 0.5,2,3,5,0.5] [--phase-duration 10s] [--probe-think 100ms|off] [--slo "p95<300ms,errors<1%"]
                               [--expect "goodput>=0.9,goodput@5>=0.75,accepted-p99<300ms,refused-p99<20ms,recovery<5s,memory<=1.5,no-healthy-upstream<=0"]
           tally-load audit    [--target URL] --admin-secret S
+          tally-load agent    --listen 127.0.0.1:7070   (a generator that takes its share of run/capacity --agents)
 
-        common: --target http://127.0.0.1:8080  --users-file users.json  --slo EXPR  --abort-on-fail
+        common: --target http://127.0.0.1:8080  --users-file users.json  --slo EXPR  --abort-on-fail  --agents HOST:PORT,...
                 --json result.json  --html report.html  --timeout 10s  --max-vus 256  --max-requests N
                 --admin-secret S (or TALLY_ADMIN_SECRET)  --no-audit  --quiet  --ws-clients N
                 --server-metrics URL|off (default: the target's /metrics, sampled every second)
@@ -62,7 +63,8 @@ public static partial class App
                 "capacity" => await CapacityAsync(a, console, ct).ConfigureAwait(false),
                 "audit" => await AuditCommandAsync(a, console, ct).ConfigureAwait(false),
                 "stress" => await StressAsync(a, console, ct).ConfigureAwait(false),
-                _ => throw new ArgumentException($"unknown command '{args[0]}' (seed, run, capacity, stress, audit)"),
+                "agent" => await AgentAsync(a, console, ct).ConfigureAwait(false),
+                _ => throw new ArgumentException($"unknown command '{args[0]}' (seed, run, capacity, stress, audit, agent)"),
             };
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -76,7 +78,7 @@ public static partial class App
             console.WriteLine("run `tally-load --help` for usage");
             return ExitCodes.Usage;
         }
-        catch (Exception e) when (e is HttpRequestException or IOException or JsonException)
+        catch (Exception e) when (e is HttpRequestException or IOException or JsonException or Distributed.AgentException)
         {
             console.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
             return ExitCodes.Failure;
@@ -168,9 +170,15 @@ public static partial class App
         public string? Secret { get; init; }
         public bool Audit { get; init; }
         public Uri? MetricsUrl { get; init; }
+        /// <summary>With --agents: the agents that take their shares of every engine run.</summary>
+        public Distributed.AgentPool? Agents { get; set; }
 
         public async ValueTask DisposeAsync()
         {
+            if (Agents is not null)
+            {
+                await Agents.DisposeAsync().ConfigureAwait(false);
+            }
             if (Scenario is IAsyncDisposable d)
             {
                 await d.DisposeAsync().ConfigureAwait(false);
@@ -180,6 +188,30 @@ public static partial class App
     }
 
     private static async Task<Setup> PrepareAsync(Arguments a, int connections, TimeSpan timeout, CancellationToken ct)
+    {
+        var agents = a.String("agents");
+        var setup = await PrepareLocalAsync(a, connections, timeout, ct).ConfigureAwait(false);
+        if (agents is null)
+        {
+            return setup;
+        }
+        try
+        {
+            var users = setup.IsTally ? await File.ReadAllTextAsync(a.String("users-file", "users.json"), ct).ConfigureAwait(false) : null;
+            var ws = setup.Scenario.Name == "ws" ? a.Int("ws-clients", 0) : 0;
+            setup.Agents = await Distributed.AgentPool.ConnectAsync(agents, new Distributed.SetupMessage(
+                setup.Target.ToString(), setup.IsTally ? setup.Scenario.Name : null, setup.IsTally ? null : setup.Target.ToString(),
+                users, ws, connections, timeout.TotalMilliseconds), ct).ConfigureAwait(false);
+            return setup;
+        }
+        catch
+        {
+            await setup.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private static async Task<Setup> PrepareLocalAsync(Arguments a, int connections, TimeSpan timeout, CancellationToken ct)
     {
         var url = a.String("url");
         var scenarioName = a.String("scenario");
@@ -274,18 +306,18 @@ public static partial class App
         var runStart = sampler?.Now ?? 0;
         var started = DateTimeOffset.UtcNow;
         var result = await WithLiveViewAsync(console, quiet, $"{setup.Scenario.Name} · {model.ToString().ToLowerInvariant()}",
-            tick => new LoadEngine(setup.Scenario, setup.Client, new EngineOptions
+            tick => RunEngineAsync(setup, new EngineOptions
             {
                 Model = model, Profile = profile, MaxVus = maxVus, Think = think, Timeout = timeout, MaxRequests = maxRequests,
                 MaxBacklog = maxBacklog, Slo = slo, AbortOnFail = abort, OnTick = tick,
-            }).RunAsync(ct)).ConfigureAwait(false);
+            }, ct)).ConfigureAwait(false);
         var (serverSamples, server) = ServerDuring(sampler, runStart, sampler?.Now ?? 0);
         var verdicts = slo?.Evaluate(result.Summary) ?? [];
         var audit = await AuditIfNeededAsync(setup, console, ct).ConfigureAwait(false);
         var report = new RunReport
         {
             Command = "run", Target = setup.Target.ToString(), Scenario = setup.Scenario.Name, Model = model.ToString().ToLowerInvariant(),
-            StartedAt = started, Summary = result.Summary, Series = result.Series,
+            StartedAt = started, Summary = result.Summary, Series = result.Series, Agents = result.Agents,
             GeneratorCpuPercent = result.GeneratorCpuPercent, GeneratorCpuMaxPercent = result.GeneratorCpuMaxPercent,
             Thresholds = verdicts, ThresholdsPassed = verdicts.All(v => v.Pass), Aborted = result.Aborted, AbortReason = result.AbortReason, Audit = audit,
             ServerMetrics = serverSamples, Server = server,
@@ -375,16 +407,16 @@ public static partial class App
                 // Lets the server work off what an overloaded step left queued before the next is judged.
                 await Task.Delay(o.Cooldown, ct).ConfigureAwait(false);
             }
-            var engine = new LoadEngine(setup.Scenario, setup.Client, new EngineOptions
+            var options = new EngineOptions
             {
                 Model = vusMode ? WorkloadModel.Closed : WorkloadModel.Open,
                 Profile = LoadProfile.Constant(load, o.Warmup + o.Window),
                 Warmup = o.Warmup, MaxVus = o.MaxVus, Think = vusMode ? o.Think : TimeSpan.Zero, Timeout = o.Timeout,
                 // A short grace: a step that can't drain has failed anyway.
                 Drain = TimeSpan.FromSeconds(1),
-            });
+            };
             var stepStart = sampler?.Now ?? 0;
-            var r = await engine.RunAsync(ct).ConfigureAwait(false);
+            var r = await RunEngineAsync(setup, options, ct).ConfigureAwait(false);
             var s = r.Summary;
             // The server during the measuring window only (a sample covers the second before it).
             var server = sampler?.Summarize(stepStart + o.Warmup.TotalSeconds + 1, stepStart + o.Warmup.TotalSeconds + o.Window.TotalSeconds + 0.5);
@@ -412,11 +444,11 @@ public static partial class App
         }
 
         // Priming, not judged: opens the connections and warms both processes up (JIT, pools).
-        await new LoadEngine(setup.Scenario, setup.Client, new EngineOptions
+        await RunEngineAsync(setup, new EngineOptions
         {
             Model = vusMode ? WorkloadModel.Closed : WorkloadModel.Open, Profile = LoadProfile.Constant(o.Start, o.Warmup + o.Warmup),
             MaxVus = o.MaxVus, Think = vusMode ? o.Think : TimeSpan.Zero, Timeout = o.Timeout, Drain = TimeSpan.FromSeconds(1),
-        }).RunAsync(ct).ConfigureAwait(false);
+        }, ct).ConfigureAwait(false);
         await Task.Delay(o.Cooldown, ct).ConfigureAwait(false);
         return await CapacitySearch.SearchAsync(vusMode ? "vus" : "rate", Step, o.Start, o.Factor, o.Max, o.Precision, o.MaxSteps, vusMode, o.Think.TotalSeconds, ct).ConfigureAwait(false);
     }
@@ -488,6 +520,11 @@ public static partial class App
         console.Write(table);
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{s.Rps:0.#} req/s over {s.DurationSeconds:0.#} s · errors {s.ErrorRatePercent:0.###}% · dropped arrivals {s.Dropped} · generator CPU {r.GeneratorCpuPercent:0.#}% (max {r.GeneratorCpuMaxPercent:0.#}%) · latencies in ms"));
+        foreach (var g in r.Agents)
+        {
+            console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  generator {g.Address} (share {g.Partition}): {g.Requests} requests ({g.SharePercent:0.#}% of the run) · its CPU {g.CpuPercent:0.#}% (max {g.CpuMaxPercent:0.#}%)"));
+        }
         if (r.Server is { } server)
         {
             console.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -19,6 +19,10 @@ public static partial class App
     /// </summary>
     private static async Task<int> StressAsync(Arguments a, IAnsiConsole console, CancellationToken ct)
     {
+        if (a.Has("agents"))
+        {
+            throw new ArgumentException("stress runs on one generator: it sorts every request into its phase as it completes, which agents don't report (run and capacity take --agents)");
+        }
         var vusMode = a.Has("vus");
         var vusStart = vusMode && !a.Flag("vus") ? a.Int("vus", 10) : 10;
         double? given = a.Has("capacity") ? a.Double("capacity", 0) : null;

@@ -7,7 +7,7 @@ namespace Tally.Load.Engine;
 
 public enum WorkloadModel { Open, Closed }
 
-public sealed class EngineOptions
+public sealed record EngineOptions
 {
     public WorkloadModel Model { get; init; } = WorkloadModel.Closed;
     /// <summary>Arrivals per second (open) or virtual users (closed), over time.</summary>
@@ -28,6 +28,20 @@ public sealed class EngineOptions
     public Action<LiveStatus>? OnTick { get; init; }
     /// <summary>Sees every request and every dropped arrival, with its timestamps (stress phases).</summary>
     public IRequestObserver? Observer { get; init; }
+    /// <summary>
+    /// This generator's share of a run split over several (agents): open model, the arrivals
+    /// Index+1, Index+1+Count, ... of the profile; closed model, the users whose number is Index
+    /// modulo Count. Together the shares are exactly the run of one generator.
+    /// </summary>
+    public Partition Partition { get; init; } = Partition.Whole;
+}
+
+/// <summary>Share <see cref="Index"/> of <see cref="Count"/>.</summary>
+public readonly record struct Partition(int Index, int Count)
+{
+    public static Partition Whole => new(0, 1);
+
+    public bool Owns(long k) => k % Count == Index;
 }
 
 /// <summary>Told of each request as it completes, from the workers' threads at once: it must be thread-safe.</summary>
@@ -50,12 +64,19 @@ public sealed class EngineResult
 {
     public required Summary Summary { get; init; }
     public required IReadOnlyList<Sample> Series { get; init; }
+    /// <summary>The latencies behind each sample of <see cref="Series"/>, so that series from several generators merge exactly.</summary>
+    public IReadOnlyList<HistogramBase> SeriesHistograms { get; init; } = [];
     public double GeneratorCpuPercent { get; init; }
     public double GeneratorCpuMaxPercent { get; init; }
     public bool Aborted { get; init; }
     public string? AbortReason { get; init; }
     public long BacklogAtEnd { get; init; }
+    /// <summary>With agents: each one's share of the run, as it measured it.</summary>
+    public IReadOnlyList<AgentShare> Agents { get; init; } = [];
 }
+
+/// <summary>An agent's part of a run split over several generators: what it sent, and what it cost it.</summary>
+public sealed record AgentShare(string Address, int Partition, long Requests, double SharePercent, double CpuPercent, double CpuMaxPercent);
 
 /// <summary>
 /// Drives a scenario in the closed model (virtual users with think time) or the open model
@@ -103,6 +124,7 @@ public sealed class LoadEngine(IScenario scenario, HttpClient client, EngineOpti
         // Measured from exact timestamps, not from the 1 s tick, so the window is warm-up..end to the tick.
         _metrics.SetWindow(start + (long)(warmup * Stopwatch.Frequency), start + (long)(duration * Stopwatch.Frequency));
         var series = new List<Sample>();
+        var seriesHistograms = new List<HistogramBase>();
         var cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
         string? abortReason = null;
 
@@ -130,6 +152,7 @@ public sealed class LoadEngine(IScenario scenario, HttpClient client, EngineOpti
             if (now > warmup)
             {
                 series.Add(sample);
+                seriesHistograms.Add(h);
             }
             return sample;
         }
@@ -189,6 +212,7 @@ public sealed class LoadEngine(IScenario scenario, HttpClient client, EngineOpti
         {
             Summary = _metrics.Summarize(measured),
             Series = series,
+            SeriesHistograms = seriesHistograms,
             GeneratorCpuPercent = Math.Round(100 * cpuTotal.TotalSeconds / Math.Max(1e-3, elapsed) / Environment.ProcessorCount, 1),
             GeneratorCpuMaxPercent = Math.Round(cpuMax, 1),
             Aborted = abortReason is not null,
@@ -347,13 +371,16 @@ public sealed class LoadEngine(IScenario scenario, HttpClient client, EngineOpti
                 dispatched.TrySetResult();
             }
         }
+        var partition = options.Partition;
+        // The next arrival of this generator's share (1-based, of the whole profile).
+        var k = partition.Index + 1L;
         void DispatchArrivals()
         {
-            while (!stop.IsCancellationRequested && _issued < total)
+            while (!stop.IsCancellationRequested && k <= total)
             {
                 var now = Stopwatch.GetTimestamp();
-                _target = profile.ValueAt((now - start) / ticksPerSecond);
-                var next = start + (long)(profile.TimeOfArrival(_issued + 1) * ticksPerSecond);
+                _target = profile.ValueAt((now - start) / ticksPerSecond) / partition.Count;
+                var next = start + (long)(profile.TimeOfArrival(k) * ticksPerSecond);
                 if (next > now)
                 {
                     if (now >= end)
@@ -367,6 +394,7 @@ public sealed class LoadEngine(IScenario scenario, HttpClient client, EngineOpti
                     continue;
                 }
                 _issued++;
+                k += partition.Count;
                 Arrive(next);
             }
         }
@@ -396,14 +424,18 @@ public sealed class LoadEngine(IScenario scenario, HttpClient client, EngineOpti
     {
         var profile = options.Profile;
         var duration = profile.Duration.TotalSeconds;
-        var vus = new Task[(int)Math.Ceiling(profile.MaxTarget)];
+        var partition = options.Partition;
+        // This generator's users: those whose number falls to its share.
+        var ids = Enumerable.Range(0, (int)Math.Ceiling(profile.MaxTarget)).Where(i => partition.Owns(i)).ToArray();
+        int Mine(int users) => Math.Max(0, (users - partition.Index + partition.Count - 1) / partition.Count);
+        var vus = new Task[ids.Length];
         var deadline = start + (long)(duration * Stopwatch.Frequency);
         var target = (int)Math.Round(profile.ValueAt(0));
-        _target = target;
-        _vus = Math.Min(target, vus.Length);
+        _target = Mine(target);
+        _vus = Math.Min(Mine(target), vus.Length);
         for (var i = 0; i < vus.Length; i++)
         {
-            var id = i;
+            var id = ids[i];
             var vu = new VuContext(client, id, new Random(id * 7919 + 17));
             vus[i] = Task.Run(async () =>
             {
@@ -448,10 +480,10 @@ public sealed class LoadEngine(IScenario scenario, HttpClient client, EngineOpti
             while (!all.IsCompleted && !stop.IsCancellationRequested)
             {
                 var now = Stopwatch.GetElapsedTime(start).TotalSeconds;
-                _target = profile.ValueAt(now);
-                var users = (int)Math.Round(_target);
+                var users = (int)Math.Round(profile.ValueAt(now));
+                _target = Mine(users);
                 Volatile.Write(ref target, users);
-                Volatile.Write(ref _vus, Math.Min(users, vus.Length));
+                Volatile.Write(ref _vus, Math.Min(Mine(users), vus.Length));
                 await Task.WhenAny(all, Task.Delay(100, stop)).ConfigureAwait(false);
             }
         }

@@ -16,6 +16,31 @@ public sealed class LoadProfile
 
     public double MaxTarget => _segments.Length == 0 ? 0 : _segments.Max(s => Math.Max(s.From, s.To));
 
+    /// <summary>The profile as (duration in seconds, target at its start, target at its end) per stage: <see cref="FromStages"/> rebuilds it.</summary>
+    public IReadOnlyList<double[]> Stages => [.. _segments.Select(s => new[] { s.End - s.Start, s.From, s.To })];
+
+    public static LoadProfile FromStages(IReadOnlyList<double[]> stages)
+    {
+        ArgumentNullException.ThrowIfNull(stages);
+        var segments = new Segment[stages.Count];
+        double start = 0, before = 0;
+        for (var i = 0; i < stages.Count; i++)
+        {
+            if (stages[i] is not [var duration, var from, var to] || !(duration > 0) || !(from >= 0) || !(to >= 0) || !double.IsFinite(duration + from + to))
+            {
+                throw new FormatException("a stage is [duration > 0, from >= 0, to >= 0]");
+            }
+            segments[i] = new Segment(start, start + duration, from, to, before);
+            before += segments[i].Count;
+            start += duration;
+        }
+        if (segments.Length == 0)
+        {
+            throw new FormatException("no stages");
+        }
+        return new LoadProfile(segments);
+    }
+
     public static LoadProfile Constant(double target, TimeSpan duration) =>
         new([new Segment(0, duration.TotalSeconds, target, target, 0)]);
 

@@ -83,6 +83,11 @@ public sealed class Summary
 
 public sealed record EndpointStats(string Name, long Requests, long Errors, LatencyStats Latency);
 
+/// <summary>What a <see cref="Metrics"/> recorded, as plain data (histograms as [value, count] buckets).</summary>
+public sealed record MetricsState(
+    IReadOnlyList<long[]> Overall, IReadOnlyList<long[][]> Endpoints, IReadOnlyList<long> EndpointErrors,
+    IReadOnlyDictionary<string, long> Errors, long ErrorsTotal, long CompletedInWindow, IReadOnlyList<long> Slices, long Dropped);
+
 /// <summary>One second of the run. <c>Vus</c> is the users running (closed model); <c>Active</c> the requests in flight.</summary>
 public sealed record Sample(
     double T, double Rps, double ErrorsPerSecond, double P50, double P90, double P99, double Max,
@@ -124,6 +129,9 @@ public sealed class Metrics
     }
 
     private static LongHistogram New() => new(1, Highest, 3);
+
+    /// <summary>A histogram of the range and precision every generator records with: microseconds up to an hour, 3 digits.</summary>
+    public static HistogramBase NewHistogram() => New();
 
     /// <summary>Sets the measuring window, in Stopwatch timestamps.</summary>
     public void SetWindow(long from, long until)
@@ -214,6 +222,50 @@ public sealed class Metrics
         var sorted = _slices.Take(full).Order().ToArray();
         var trim = full / 4;
         return sorted.Skip(trim).Take(full - 2 * trim).Average() * 4;
+    }
+
+    /// <summary>Everything recorded so far, to be merged into another generator's <see cref="Metrics"/> (an agent's share of a run).</summary>
+    public MetricsState Export()
+    {
+        lock (_gate)
+        {
+            return new MetricsState(
+                HistogramData.Export(_overall), [.. _perEndpoint.Select(HistogramData.Export)], [.. _endpointErrors],
+                new Dictionary<string, long>(_errors), _errorsTotal, _completedInWindow, [.. _slices], Interlocked.Read(ref _dropped));
+        }
+    }
+
+    /// <summary>
+    /// Adds another generator's share of the same run, measured over a window of the same length that
+    /// started at the same moment: histograms merge bucket by bucket, counts and 250 ms slices add up.
+    /// </summary>
+    public void Merge(MetricsState other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        if (other.Endpoints.Count != _perEndpoint.Length || other.EndpointErrors.Count != _perEndpoint.Length)
+        {
+            throw new FormatException($"the share has {other.Endpoints.Count} endpoints, this run {_perEndpoint.Length}: not the same scenario");
+        }
+        lock (_gate)
+        {
+            HistogramData.AddTo(_overall, other.Overall);
+            for (var i = 0; i < _perEndpoint.Length; i++)
+            {
+                HistogramData.AddTo(_perEndpoint[i], other.Endpoints[i]);
+                _endpointErrors[i] += other.EndpointErrors[i];
+            }
+            foreach (var (kind, count) in other.Errors)
+            {
+                _errors[kind] = _errors.GetValueOrDefault(kind) + count;
+            }
+            _errorsTotal += other.ErrorsTotal;
+            _completedInWindow += other.CompletedInWindow;
+            for (var i = 0; i < Math.Min(_slices.Length, other.Slices.Count); i++)
+            {
+                _slices[i] += other.Slices[i];
+            }
+        }
+        Interlocked.Add(ref _dropped, other.Dropped);
     }
 
     public Summary Summarize(double durationSeconds)

@@ -20,6 +20,8 @@ public sealed class RunReport
     public IReadOnlyList<Sample> Series { get; init; } = [];
     public double GeneratorCpuPercent { get; init; }
     public double GeneratorCpuMaxPercent { get; init; }
+    /// <summary>With --agents: each generator's share of the run (the coordinator's first) and its own CPU.</summary>
+    public IReadOnlyList<AgentShare> Agents { get; init; } = [];
     public IReadOnlyList<SloVerdict> Thresholds { get; init; } = [];
     public bool ThresholdsPassed { get; init; } = true;
     public bool Aborted { get; init; }

@@ -1,0 +1,141 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Spectre.Console;
+using Tally.Load.Distributed;
+using Tally.Load.Engine;
+
+namespace Tally.Load.Cli;
+
+public static partial class App
+{
+    /// <summary>
+    /// agent: a generator that takes its share of runs from a coordinator (run/capacity --agents).
+    /// It prepares what the coordinator names (the same loopback-only target checks as a local
+    /// run), then runs each step it is sent and answers with what it measured, exactly.
+    /// </summary>
+    private static async Task<int> AgentAsync(Arguments a, IAnsiConsole console, CancellationToken ct)
+    {
+        var (host, port) = AgentPool.ParseAddresses(a.String("listen", "127.0.0.1:7070"), listening: true)[0];
+        a.EnsureAllUsed();
+        var address = host == "localhost" ? IPAddress.Loopback : IPAddress.Parse(host);
+        using var listener = new TcpListener(address, port);
+        listener.Start();
+        console.WriteLine($"tally-load agent listening on {listener.LocalEndpoint}");
+        var coordinators = new List<Task>();
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                var client = await listener.AcceptTcpClientAsync(ct).ConfigureAwait(false);
+                coordinators.Add(ServeCoordinatorAsync(client, console, ct));
+                coordinators.RemoveAll(t => t.IsCompleted);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            listener.Stop();
+        }
+        await Task.WhenAll(coordinators).ConfigureAwait(false);
+        return ExitCodes.Ok;
+    }
+
+    private static async Task ServeCoordinatorAsync(TcpClient client, IAnsiConsole console, CancellationToken ct)
+    {
+        var peer = client.Client.RemoteEndPoint?.ToString() ?? "?";
+        client.NoDelay = true;
+        var channel = new AgentChannel(client.GetStream());
+        Setup? setup = null;
+        string? usersFile = null;
+        try
+        {
+            if (await channel.ReceiveAsync(ct).ConfigureAwait(false) is not SetupMessage s)
+            {
+                return;
+            }
+            try
+            {
+                var argv = new List<string> { "--target", s.Target, "--no-audit", "--server-metrics", "off" };
+                if (s.Scenario is not null)
+                {
+                    argv.AddRange(["--scenario", s.Scenario]);
+                }
+                if (s.Url is not null)
+                {
+                    argv.AddRange(["--url", s.Url]);
+                }
+                if (s.Users is not null)
+                {
+                    usersFile = Path.Combine(Path.GetTempPath(), $"tally-load-agent-{Guid.NewGuid():N}.json");
+                    await File.WriteAllTextAsync(usersFile, s.Users, ct).ConfigureAwait(false);
+                    argv.AddRange(["--users-file", usersFile]);
+                }
+                if (s.WsClients > 0)
+                {
+                    argv.AddRange(["--ws-clients", s.WsClients.ToString(CultureInfo.InvariantCulture)]);
+                }
+                setup = await PrepareAsync(new Arguments(argv), s.Connections, TimeSpan.FromMilliseconds(s.TimeoutMs), ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is ArgumentException or FormatException or HttpRequestException or IOException or JsonException)
+            {
+                console.WriteLine($"coordinator {peer}: setup refused: {e.Message}");
+                await channel.SendAsync(new ErrorMessage(e.Message), ct).ConfigureAwait(false);
+                return;
+            }
+            console.WriteLine($"coordinator {peer}: {setup.Scenario.Name} against {setup.Target}");
+            await channel.SendAsync(new ReadyMessage(setup.Scenario.Name, setup.Scenario.Endpoints), ct).ConfigureAwait(false);
+            while (await channel.ReceiveAsync(ct).ConfigureAwait(false) is StepMessage step)
+            {
+                var engine = new LoadEngine(setup.Scenario, setup.Client, step.ToOptions());
+                var r = await engine.RunAsync(ct).ConfigureAwait(false);
+                console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"coordinator {peer}: share {step.PartitionIndex} of {step.PartitionCount}: {r.Summary.Requests} requests, {r.Summary.Rps:0.#} req/s, CPU {r.GeneratorCpuPercent:0.#}%"));
+                await channel.SendAsync(new ResultMessage(
+                    engine.Metrics.Export(), r.Series, [.. r.SeriesHistograms.Select(HistogramData.Export)], r.Summary.DurationSeconds,
+                    r.GeneratorCpuPercent, r.GeneratorCpuMaxPercent, r.BacklogAtEnd, r.Aborted, r.AbortReason), ct).ConfigureAwait(false);
+            }
+        }
+#pragma warning disable CA1031 // one coordinator's failure (it went away, sent garbage) must not end the agent
+        catch (Exception e) when (!ct.IsCancellationRequested)
+#pragma warning restore CA1031
+        {
+            console.WriteLine($"coordinator {peer}: {e.GetType().Name}: {e.Message}");
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            if (setup is not null)
+            {
+                await setup.DisposeAsync().ConfigureAwait(false);
+            }
+            if (usersFile is not null)
+            {
+                File.Delete(usersFile);
+            }
+            await channel.DisposeAsync().ConfigureAwait(false);
+            client.Dispose();
+        }
+    }
+
+    /// <summary>Runs the engine here, or split between this generator (share 0) and its agents; a lost agent fails the run.</summary>
+    private static async Task<EngineResult> RunEngineAsync(Setup setup, EngineOptions options, CancellationToken ct)
+    {
+        if (setup.Agents is not { } pool)
+        {
+            return await new LoadEngine(setup.Scenario, setup.Client, options).RunAsync(ct).ConfigureAwait(false);
+        }
+        using var lost = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var local = new LoadEngine(setup.Scenario, setup.Client, options with { Partition = new Partition(0, pool.Count + 1) });
+        // An agent lost mid-run ends the coordinator's share at once: the run is void anyway.
+        var remote = pool.RunAsync(options, lost, ct);
+        var own = await local.RunAsync(lost.Token).ConfigureAwait(false);
+        var results = await remote.ConfigureAwait(false);
+        return pool.Merge(local, own, results);
+    }
+}
