@@ -9,6 +9,9 @@ using Tally.Server.Options;
 
 namespace Tally.Server.Http;
 
+/// <summary>The answer of GET {area}/health.</summary>
+public sealed record AreaHealth(string Status, string Service);
+
 public static class HttpSetup
 {
     public const string RequestIdHeader = "X-Request-Id";
@@ -34,7 +37,7 @@ public static class HttpSetup
             kestrel.Limits.MaxRequestBodySize = limits.MaxBodyBytes;
             kestrel.AddServerHeader = false;
         });
-        builder.Services.AddOpenApi(options => options.AddDocumentTransformer<SessionSecurityTransformer>());
+        builder.Services.AddOpenApi(options => options.AddTallyTransformers());
         builder.AddTrustedProxies(trustLoopbackByDefault: true);
         return builder;
     }
@@ -75,10 +78,15 @@ public static class HttpSetup
         {
             var report = await health.CheckHealthAsync(c => c.Tags.Contains(ServiceDefaultsExtensions.ReadyTag), http.RequestAborted);
             var healthy = report.Status != HealthStatus.Unhealthy;
-            return Results.Json(
-                new { status = healthy ? "healthy" : "unhealthy", service },
+            return TypedResults.Json(
+                new AreaHealth(healthy ? "healthy" : "unhealthy", service),
                 statusCode: healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
-        });
+        })
+            .WithName(service + "Health")
+            .WithSummary($"Health of the {service} area")
+            .WithDescription("200 when the dependencies this area needs answer; 503, with the same body, when one of them fails.")
+            .Produces<AreaHealth>(StatusCodes.Status200OK)
+            .Produces<AreaHealth>(StatusCodes.Status503ServiceUnavailable);
         return group;
     }
 

@@ -12,13 +12,26 @@ public static class AccountApi
     public static IEndpointRouteBuilder MapAccountApi(this IEndpointRouteBuilder app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        var group = app.MapGroup("/api/account").WithTags("Account");
+        var group = app.MapGroup("/api/account").WithTags("Account").ProducesServerErrors();
         group.MapAreaHealth("account");
-        var session = group.MapGroup("").RequireSession();
-        session.MapGet("/me", MeAsync);
-        session.MapGet("/balance", BalanceAsync);
-        session.MapGet("/lookup", LookupAsync);
-        session.MapGet("/transactions", TransactionsAsync);
+        var session = group.MapGroup("").RequireSession().ProducesSessionErrors();
+        session.MapGet("/me", MeAsync)
+            .WithName("getMe")
+            .WithSummary("The signed-in user")
+            .WithDescription("The phone is not masked: it is the owner's.");
+        session.MapGet("/balance", BalanceAsync)
+            .WithName("getBalance")
+            .WithSummary("Balance and available funds")
+            .WithDescription("available is the balance less pending holds.");
+        session.MapGet("/lookup", LookupAsync)
+            .WithName("lookupAccount")
+            .WithSummary("Look up an account by number")
+            .ProducesErrors(StatusCodes.Status400BadRequest, ErrorCodes.InvalidAccount)
+            .ProducesErrors(StatusCodes.Status404NotFound, ErrorCodes.AccountNotFound);
+        session.MapGet("/transactions", TransactionsAsync)
+            .WithName("listTransactions")
+            .WithSummary("The user's transfers, newest first")
+            .ProducesErrors(StatusCodes.Status400BadRequest, ErrorCodes.InvalidPage);
         return app;
     }
 

@@ -17,13 +17,33 @@ public static class AdminApi
     public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        var group = app.MapGroup("/api/account/admin").WithTags("Admin").AddEndpointFilter(RequireAdminSecret);
-        group.MapGet("/stats", async (ILedgerReader reader) => TypedResults.Ok(await reader.GetStatsAsync()));
-        group.MapGet("/users", UsersAsync);
-        group.MapGet("/users/{id:long}", UserAsync);
-        group.MapGet("/transfers", TransfersAsync);
-        group.MapGet("/notifications", NotificationsAsync);
-        group.MapGet("/audit", async (ILedgerReader reader) => TypedResults.Ok(await reader.AuditAsync()));
+        var group = app.MapGroup("/api/account/admin").WithTags("Admin").AddEndpointFilter(RequireAdminSecret)
+            .WithMetadata(new AdminSecretMetadata())
+            .ProducesServerErrors()
+            .ProducesErrors(StatusCodes.Status403Forbidden, ErrorCodes.AdminDisabled, ErrorCodes.AdminForbidden);
+        group.MapGet("/stats", async (ILedgerReader reader) => TypedResults.Ok(await reader.GetStatsAsync()))
+            .WithName("adminStats")
+            .WithSummary("Totals: users, balances, transfers, notifications");
+        group.MapGet("/users", UsersAsync)
+            .WithName("adminListUsers")
+            .WithSummary("Users, newest first")
+            .ProducesErrors(StatusCodes.Status400BadRequest, ErrorCodes.InvalidPage, ErrorCodes.InvalidRequest);
+        group.MapGet("/users/{id:long}", UserAsync)
+            .WithName("adminGetUser")
+            .WithSummary("A user with their last 20 transfers")
+            .ProducesErrors(StatusCodes.Status404NotFound, ErrorCodes.UserNotFound);
+        group.MapGet("/transfers", TransfersAsync)
+            .WithName("adminListTransfers")
+            .WithSummary("Transfers, newest first")
+            .ProducesErrors(StatusCodes.Status400BadRequest, ErrorCodes.InvalidPage);
+        group.MapGet("/notifications", NotificationsAsync)
+            .WithName("adminListNotifications")
+            .WithSummary("Notifications, newest first")
+            .ProducesErrors(StatusCodes.Status400BadRequest, ErrorCodes.InvalidPage, ErrorCodes.InvalidRequest);
+        group.MapGet("/audit", async (ILedgerReader reader) => TypedResults.Ok(await reader.AuditAsync()))
+            .WithName("adminAudit")
+            .WithSummary("The money audit")
+            .WithDescription("ok is true when the ledger sums to 0, no user balance is negative, and every balance replays from its transfers.");
         return app;
     }
 

@@ -1,6 +1,8 @@
+using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Security.Claims;
-using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Tally.Domain;
@@ -11,11 +13,80 @@ using Tally.Server.Storage;
 
 namespace Tally.Server.Features.Auth;
 
-public sealed record RegisterRequest(JsonElement? Phone, JsonElement? Username, JsonElement? Password);
+public sealed record RegisterRequest(
+    [property: Description("The login key: 8 to 15 digits, unique.")]
+    [property: RegularExpression("^[0-9]{8,15}$")]
+    string Phone,
+    [property: Description("A display name of 1 to 50 characters after trimming; need not be unique.")]
+    [property: StringLength(Domain.Username.MaxLength, MinimumLength = 1)]
+    string Username,
+    [property: StringLength(Domain.Password.MaxLength, MinimumLength = Domain.Password.MinLength)]
+    string Password)
+{
+    /// <summary>The one check of a registration body.</summary>
+    public static bool TryRead(JsonBody body, [NotNullWhen(true)] out RegisterRequest? request, [NotNullWhen(false)] out ProblemHttpResult? problem)
+    {
+        request = null;
+        if (!body.IsPresent)
+        {
+            problem = Problems.BadRequest(ErrorCodes.MissingBody, "Send {phone, username, password} as JSON.");
+            return false;
+        }
+        if (!body.Field(nameof(Phone)).TryGetString(out var phone) || !Domain.Phone.IsValid(phone))
+        {
+            problem = Problems.BadRequest(ErrorCodes.InvalidPhone, "The phone must be a string of 8 to 15 digits.");
+            return false;
+        }
+        if (!body.Field(nameof(Username)).TryGetString(out var rawName) || Domain.Username.Normalize(rawName) is not { } username)
+        {
+            problem = Problems.BadRequest(ErrorCodes.InvalidUsername, "The username must be 1 to 50 characters.");
+            return false;
+        }
+        if (!body.Field(nameof(Password)).TryGetString(out var password) || !Domain.Password.IsAcceptable(password))
+        {
+            problem = Problems.BadRequest(ErrorCodes.WeakPassword, "The password must be 8 to 128 characters.");
+            return false;
+        }
+        request = new RegisterRequest(phone!, username, password!);
+        problem = null;
+        return true;
+    }
+}
 
 public sealed record RegisterResponse(long Id, string Phone, string Username, string AccountNumber, long Balance);
 
-public sealed record LoginRequest(JsonElement? Phone, JsonElement? Username, JsonElement? Password);
+/// <summary>A login by phone or, when no phone is given, by username.</summary>
+public sealed record LoginRequest(
+    string Password,
+    [property: Description("The login key; when given, the username is not used.")]
+    string? Phone = null,
+    [property: Description("Used only without a phone; a name that several users share gets 401 AMBIGUOUS_USERNAME.")]
+    string? Username = null)
+{
+    public static bool TryRead(JsonBody body, [NotNullWhen(true)] out LoginRequest? request, [NotNullWhen(false)] out ProblemHttpResult? problem)
+    {
+        if (!body.IsPresent
+            || !body.Field(nameof(Phone)).TryGetString(out var phone)
+            || !body.Field(nameof(Username)).TryGetString(out var username)
+            || !body.Field(nameof(Password)).TryGetString(out var password)
+            || (string.IsNullOrEmpty(phone) && string.IsNullOrWhiteSpace(username))
+            || string.IsNullOrEmpty(password))
+        {
+            request = null;
+            problem = Problems.BadRequest(ErrorCodes.MissingCredentials, "Send a phone (or username) and a password.");
+            return false;
+        }
+        request = new LoginRequest(password, phone, username);
+        problem = null;
+        return true;
+    }
+}
+
+/// <summary>The OAuth2 password grant that the /docs page sends to log in.</summary>
+public sealed record TokenRequest(
+    [property: Description("The phone.")] string Username,
+    string Password,
+    [property: Description("password, when given.")] string? GrantType = null);
 
 public sealed record LoginResponse(string Session, string TokenType, long ExpiresIn, string Phone, string Username, string AccountNumber, long Balance);
 
@@ -41,40 +112,56 @@ public static class AuthApi
     public static IEndpointRouteBuilder MapAuthApi(this IEndpointRouteBuilder app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        var group = app.MapGroup("/api/auth").WithTags("Auth");
-        group.MapPost("/register", RegisterAsync);
-        group.MapPost("/login", LoginAsync).RequireRateLimiting(AuthSetup.LoginPolicy);
-        group.MapPost("/token", TokenAsync).RequireRateLimiting(AuthSetup.LoginPolicy).DisableAntiforgery();
-        group.MapPost("/logout", LogoutAsync).RequireSession();
+        var group = app.MapGroup("/api/auth").WithTags("Auth").ProducesServerErrors();
+        group.MapPost("/register", RegisterAsync)
+            .WithName("register")
+            .WithSummary("Register a user")
+            .WithDescription("Creates the user and their account, funded with 100000 from the bank's equity. The phone in the answer is masked.")
+            .AcceptsJson<RegisterRequest>()
+            .ProducesErrors(StatusCodes.Status400BadRequest, ErrorCodes.MissingBody, ErrorCodes.InvalidPhone, ErrorCodes.InvalidUsername, ErrorCodes.WeakPassword)
+            .ProducesErrors(StatusCodes.Status409Conflict, ErrorCodes.PhoneExists)
+            .ProducesErrors(StatusCodes.Status429TooManyRequests, ErrorCodes.TooManyAttempts)
+            .ProducesCommandErrors();
+        group.MapPost("/login", LoginAsync).RequireRateLimiting(AuthSetup.LoginPolicy)
+            .WithName("login")
+            .WithSummary("Log in")
+            .WithDescription("By phone, or by username when no phone is given. Answers a session to send as X-Session or Authorization: Bearer.")
+            .AcceptsJson<LoginRequest>()
+            .ProducesErrors(StatusCodes.Status400BadRequest, ErrorCodes.MissingCredentials)
+            .ProducesErrors(StatusCodes.Status401Unauthorized, ErrorCodes.InvalidCredentials, ErrorCodes.AmbiguousUsername)
+            .ProducesErrors(StatusCodes.Status429TooManyRequests, ErrorCodes.TooManyAttempts);
+        group.MapPost("/token", TokenAsync).RequireRateLimiting(AuthSetup.LoginPolicy).DisableAntiforgery()
+            .WithName("issueToken")
+            .WithSummary("Log in with the OAuth2 password grant")
+            .WithDescription("For the /docs page and OAuth2 clients: the phone is the username. The access token is a session.")
+            .Accepts<TokenRequest>("application/x-www-form-urlencoded")
+            .ProducesErrors(StatusCodes.Status400BadRequest, ErrorCodes.MissingCredentials, ErrorCodes.InvalidRequest)
+            .ProducesErrors(StatusCodes.Status401Unauthorized, ErrorCodes.InvalidCredentials)
+            .ProducesErrors(StatusCodes.Status413PayloadTooLarge, ErrorCodes.PayloadTooLarge)
+            .ProducesErrors(StatusCodes.Status415UnsupportedMediaType, ErrorCodes.UnsupportedMediaType)
+            .ProducesErrors(StatusCodes.Status429TooManyRequests, ErrorCodes.TooManyAttempts);
+        group.MapPost("/logout", LogoutAsync).RequireSession()
+            .WithName("logout")
+            .WithSummary("Log out")
+            .WithDescription("Revokes the session on every instance.")
+            .ProducesSessionErrors();
         group.MapAreaHealth("auth");
         return app;
     }
 
     internal static async Task<Results<Ok<RegisterResponse>, ProblemHttpResult>> RegisterAsync(
-        RegisterRequest? body, HttpContext http, PasswordHasher hasher, ICommandBus bus, RegistrationThrottle throttle, CancellationToken cancellationToken)
+        JsonBody body, HttpContext http, PasswordHasher hasher, ICommandBus bus, RegistrationThrottle throttle, CancellationToken cancellationToken)
     {
         if (await throttle.TryAttemptAsync(http) is { } retryAfter)
         {
             http.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
             return Problems.Create(StatusCodes.Status429TooManyRequests, ErrorCodes.TooManyAttempts, "Too many registrations from this address; retry later.");
         }
-        if (body is null)
+        if (!RegisterRequest.TryRead(body, out var request, out var problem))
         {
-            return Problems.BadRequest(ErrorCodes.MissingBody, "Send {phone, username, password} as JSON.");
+            return problem;
         }
-        if (!body.Phone.TryGetString(out var phone) || !Phone.IsValid(phone))
-        {
-            return Problems.BadRequest(ErrorCodes.InvalidPhone, "The phone must be a string of 8 to 15 digits.");
-        }
-        if (!body.Username.TryGetString(out var rawName) || Username.Normalize(rawName) is not { } username)
-        {
-            return Problems.BadRequest(ErrorCodes.InvalidUsername, "The username must be 1 to 50 characters.");
-        }
-        if (!body.Password.TryGetString(out var password) || !Password.IsAcceptable(password))
-        {
-            return Problems.BadRequest(ErrorCodes.WeakPassword, "The password must be 8 to 128 characters.");
-        }
-        var outcome = await bus.SendAsync(new RegisterUser(phone!, username, await hasher.HashAsync(password!, cancellationToken)), cancellationToken);
+        var outcome = await bus.SendAsync(new RegisterUser(request.Phone, request.Username, await hasher.HashAsync(request.Password, cancellationToken)), cancellationToken);
         if (outcome.Error is { } error)
         {
             return Problems.From(error);
@@ -84,18 +171,13 @@ public static class AuthApi
     }
 
     internal static async Task<Results<Ok<LoginResponse>, ProblemHttpResult>> LoginAsync(
-        LoginRequest? body, HttpContext http, PasswordHasher hasher, SessionTokens tokens, ILedgerReader reader, LoginThrottle throttle, TallyMetrics metrics)
+        JsonBody body, HttpContext http, PasswordHasher hasher, SessionTokens tokens, ILedgerReader reader, LoginThrottle throttle, TallyMetrics metrics)
     {
-        if (body is null
-            || !body.Phone.TryGetString(out var phone)
-            || !body.Username.TryGetString(out var username)
-            || !body.Password.TryGetString(out var password)
-            || (string.IsNullOrEmpty(phone) && string.IsNullOrWhiteSpace(username))
-            || string.IsNullOrEmpty(password))
+        if (!LoginRequest.TryRead(body, out var request, out var problem))
         {
-            return Problems.BadRequest(ErrorCodes.MissingCredentials, "Send a phone (or username) and a password.");
+            return problem;
         }
-        var result = await AuthenticateAsync(phone, username, password, http, hasher, reader, throttle, metrics);
+        var result = await AuthenticateAsync(request.Phone, request.Username, request.Password, http, hasher, reader, throttle, metrics);
         if (result.Error is { } error)
         {
             return Problems.From(error);

@@ -14,12 +14,17 @@ public static class NotificationApi
     public static IEndpointRouteBuilder MapNotificationApi(this IEndpointRouteBuilder app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        var group = app.MapGroup("/api/notifications").WithTags("Notifications");
+        var group = app.MapGroup("/api/notifications").WithTags("Notifications").ProducesServerErrors();
         group.MapAreaHealth("notification");
-        var session = group.MapGroup("").RequireSession();
+        var session = group.MapGroup("").RequireSession().ProducesSessionErrors();
         session.MapGet("/notifications", async (ClaimsPrincipal principal, ILedgerReader reader) =>
-            TypedResults.Ok(await reader.GetNotificationsAsync(principal.GetUserId(), ListLimit)));
-        session.MapPost("/{id:long}/read", MarkReadAsync);
+            TypedResults.Ok(await reader.GetNotificationsAsync(principal.GetUserId(), ListLimit)))
+            .WithName("listNotifications")
+            .WithSummary($"The user's last {ListLimit} notifications, newest first");
+        session.MapPost("/{id:long}/read", MarkReadAsync)
+            .WithName("markNotificationRead")
+            .WithSummary("Mark a notification read")
+            .ProducesErrors(StatusCodes.Status404NotFound, ErrorCodes.NotificationNotFound);
 
         app.Map("/ws", ServeSocketAsync).RequireSession().WithTags("Notifications").ExcludeFromDescription();
         return app;
