@@ -2,6 +2,9 @@
 # In one run against the same Tally /health on 127.0.0.1, with the same connection count:
 #   wrk (the anchor) and `tally-load run --url` (closed model, no think time); prints the ratio.
 # Target: tally-load >= 0.6x wrk's request rate. Bounded: two runs of DURATION (default 10s).
+# Then the cost of agents: the same open-model rate (AGENT_RATE, default 3000/s) from tally-load alone and split
+# between it and two `tally-load agent` processes on loopback; the generator CPU per request of the split
+# run (all three processes) over the local run's. Target: within 10% (<= 1.10). SKIP_AGENTS=1 skips it.
 set -euo pipefail
 
 source "$(dirname "$0")/lib.sh"
@@ -16,7 +19,9 @@ ensure_commands wrk:wrk
 
 WORK="$(mktemp -d -t tally-load-bench.XXXXXX)"
 SERVER_PID=""
+AGENT_PIDS=()
 cleanup() {
+  for pid in "${AGENT_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
     kill "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
@@ -52,4 +57,42 @@ RATIO="$(awk -v a="$LOAD_RPS" -v b="$WRK_RPS" 'BEGIN { printf "%.2f", a / b }')"
 printf 'wrk:        %10.1f req/s (%s connections)\n' "$WRK_RPS" "$CONNECTIONS"
 printf 'tally-load: %10.1f req/s (%s virtual users)\n' "$LOAD_RPS" "$CONNECTIONS"
 printf 'ratio:      %10s (target >= %s)\n' "$RATIO" "$TARGET_RATIO"
-awk -v r="$RATIO" -v t="$TARGET_RATIO" 'BEGIN { exit !(r >= t) }' || { echo "below target" >&2; exit 1; }
+STATUS=0
+awk -v r="$RATIO" -v t="$TARGET_RATIO" 'BEGIN { exit !(r >= t) }' || { echo "below target" >&2; STATUS=1; }
+
+if [ "${SKIP_AGENTS:-0}" != 1 ]; then
+  AGENT_RATE="${AGENT_RATE:-3000}"
+  AGENTS=""
+  for _ in 1 2; do
+    port="$(free_port)"
+    dotnet "$WORK/load/Tally.Load.dll" agent --listen "$HOST:$port" >"$WORK/agent-$port.log" 2>&1 &
+    AGENT_PIDS+=("$!")
+    AGENTS="${AGENTS:+$AGENTS,}$HOST:$port"
+  done
+  for _ in $(seq 1 100); do
+    [ "$(cat "$WORK"/agent-*.log 2>/dev/null | grep -c 'listening on')" -ge 2 ] && break
+    sleep 0.1
+  done
+  run_open() { # <json> <duration> [--agents A,B]: the open model at AGENT_RATE
+    local json=$1 duration=$2
+    shift 2
+    dotnet "$WORK/load/Tally.Load.dll" run --url "$URL" --rate "$AGENT_RATE" --duration "$duration" --server-metrics off --quiet --json "$json" "$@" >/dev/null
+  }
+  log "warm-up: local and split over 2 agents ($AGENTS)"
+  run_open "$WORK/warm-local.json" 3s
+  run_open "$WORK/warm-agents.json" 3s --agents "$AGENTS"
+  log "tally-load run --url $URL --rate $AGENT_RATE --duration $DURATION: alone, then with 2 agents"
+  run_open "$WORK/local.json" "$DURATION"
+  run_open "$WORK/agents.json" "$DURATION" --agents "$AGENTS"
+  CORES="$(nproc)"
+  # CPU seconds per 1,000 requests: percent of the machine × cores × elapsed / requests.
+  per_kreq() { jq -r --argjson cores "$CORES" "$1" "$2"; }
+  LOCAL_COST="$(per_kreq '(.generator_cpu_percent / 100 * $cores * .summary.duration_seconds) / .summary.requests * 1000' "$WORK/local.json")"
+  AGENTS_COST="$(per_kreq '([.agents[].cpu_percent] | add) / 100 * $cores * .summary.duration_seconds / .summary.requests * 1000' "$WORK/agents.json")"
+  COST_RATIO="$(awk -v a="$AGENTS_COST" -v b="$LOCAL_COST" 'BEGIN { printf "%.2f", a / b }')"
+  printf 'generator CPU per 1,000 requests at %s/s: alone %.3f s, coordinator + 2 agents %.3f s (shares: %s)\n' \
+    "$AGENT_RATE" "$LOCAL_COST" "$AGENTS_COST" "$(jq -r '[.agents[] | "\(.address) \(.requests)"] | join(", ")' "$WORK/agents.json")"
+  printf 'agents cost: %8s (target <= 1.10)\n' "$COST_RATIO"
+  awk -v r="$COST_RATIO" 'BEGIN { exit !(r <= 1.10) }' || { echo "agents cost above target" >&2; STATUS=1; }
+fi
+exit "$STATUS"
