@@ -273,28 +273,33 @@ public static partial class App
         sampler?.Start();
         var runStart = sampler?.Now ?? 0;
         var started = DateTimeOffset.UtcNow;
+        LoadEngine? engine = null;
         var result = await WithLiveViewAsync(console, quiet, $"{setup.Scenario.Name} · {model.ToString().ToLowerInvariant()}",
-            tick => new LoadEngine(setup.Scenario, setup.Client, new EngineOptions
+            tick => (engine = new LoadEngine(setup.Scenario, setup.Client, new EngineOptions
             {
                 Model = model, Profile = profile, MaxVus = maxVus, Think = think, Timeout = timeout, MaxRequests = maxRequests,
                 MaxBacklog = maxBacklog, Slo = slo, AbortOnFail = abort, OnTick = tick,
-            }).RunAsync(ct)).ConfigureAwait(false);
+            })).RunAsync(ct)).ConfigureAwait(false);
+        // The engine stops at Ctrl+C with what it measured; the audit and the reports still run.
+        var interrupted = ct.IsCancellationRequested;
+        var finish = interrupted ? CancellationToken.None : ct;
         var (serverSamples, server) = ServerDuring(sampler, runStart, sampler?.Now ?? 0);
         var verdicts = slo?.Evaluate(result.Summary) ?? [];
-        var audit = await AuditIfNeededAsync(setup, console, ct).ConfigureAwait(false);
+        var audit = await AuditIfNeededAsync(setup, console, finish).ConfigureAwait(false);
         var report = new RunReport
         {
             Command = "run", Target = setup.Target.ToString(), Scenario = setup.Scenario.Name, Model = model.ToString().ToLowerInvariant(),
-            StartedAt = started, Summary = result.Summary, Series = result.Series,
+            StartedAt = started, Summary = result.Summary, Series = result.Series, PerSecond = engine!.Metrics.PerSecond(result.Summary.DurationSeconds),
             GeneratorCpuPercent = result.GeneratorCpuPercent, GeneratorCpuMaxPercent = result.GeneratorCpuMaxPercent,
-            Thresholds = verdicts, ThresholdsPassed = verdicts.All(v => v.Pass), Aborted = result.Aborted, AbortReason = result.AbortReason, Audit = audit,
+            Thresholds = verdicts, ThresholdsPassed = verdicts.All(v => v.Pass), Aborted = result.Aborted || interrupted,
+            AbortReason = interrupted ? "interrupted (Ctrl+C)" : result.AbortReason, Audit = audit,
             ServerMetrics = serverSamples, Server = server,
         };
         report.ExitCode = audit is { Passed: false } ? ExitCodes.AuditFailed
-            : result.Aborted ? ExitCodes.Aborted
+            : report.Aborted ? ExitCodes.Aborted
             : !report.ThresholdsPassed ? ExitCodes.SloBreached : ExitCodes.Ok;
         PrintSummary(console, report);
-        await WriteOutputsAsync(console, report, json, html, ct).ConfigureAwait(false);
+        await WriteOutputsAsync(console, report, json, html, finish).ConfigureAwait(false);
         return report.ExitCode;
     }
 
@@ -339,17 +344,22 @@ public static partial class App
         var searchStart = sampler?.Now ?? 0;
         var started = DateTimeOffset.UtcNow;
         var capacity = await SearchCapacityAsync(setup, sampler, search, console, quiet, ct).ConfigureAwait(false);
+        // After Ctrl+C the audit and the reports still run, over the steps completed before it.
+        var finish = capacity.Interrupted ? CancellationToken.None : ct;
         var (serverSamples, serverSummary) = ServerDuring(sampler, searchStart, sampler?.Now ?? 0);
-        var audit = await AuditIfNeededAsync(setup, console, ct).ConfigureAwait(false);
+        var audit = await AuditIfNeededAsync(setup, console, finish).ConfigureAwait(false);
         var report = new RunReport
         {
             Command = "capacity", Target = setup.Target.ToString(), Scenario = setup.Scenario.Name, Model = vusMode ? "closed" : "open",
             StartedAt = started, Capacity = capacity, Audit = audit, Thresholds = [], ThresholdsPassed = capacity.Knee is not null,
+            Aborted = capacity.Interrupted, AbortReason = capacity.Interrupted ? "interrupted (Ctrl+C)" : null,
             Slo = search.Slo.Text, ServerMetrics = serverSamples, Server = serverSummary,
         };
-        report.ExitCode = audit is { Passed: false } ? ExitCodes.AuditFailed : capacity.Knee is null ? ExitCodes.SloBreached : ExitCodes.Ok;
+        report.ExitCode = audit is { Passed: false } ? ExitCodes.AuditFailed
+            : capacity.Interrupted ? ExitCodes.Aborted
+            : capacity.Knee is null ? ExitCodes.SloBreached : ExitCodes.Ok;
         PrintCapacity(console, capacity, search);
-        await WriteOutputsAsync(console, report, json, html, ct).ConfigureAwait(false);
+        await WriteOutputsAsync(console, report, json, html, finish).ConfigureAwait(false);
         return report.ExitCode;
     }
 
@@ -385,6 +395,8 @@ public static partial class App
             });
             var stepStart = sampler?.Now ?? 0;
             var r = await engine.RunAsync(ct).ConfigureAwait(false);
+            // A step cut short by Ctrl+C measured too little to be judged: the search keeps the steps before it.
+            ct.ThrowIfCancellationRequested();
             var s = r.Summary;
             // The server during the measuring window only (a sample covers the second before it).
             var server = sampler?.Summarize(stepStart + o.Warmup.TotalSeconds + 1, stepStart + o.Warmup.TotalSeconds + o.Window.TotalSeconds + 0.5);
@@ -417,7 +429,14 @@ public static partial class App
             Model = vusMode ? WorkloadModel.Closed : WorkloadModel.Open, Profile = LoadProfile.Constant(o.Start, o.Warmup + o.Warmup),
             MaxVus = o.MaxVus, Think = vusMode ? o.Think : TimeSpan.Zero, Timeout = o.Timeout, Drain = TimeSpan.FromSeconds(1),
         }).RunAsync(ct).ConfigureAwait(false);
-        await Task.Delay(o.Cooldown, ct).ConfigureAwait(false);
+        try
+        {
+            await Task.Delay(o.Cooldown, ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Interrupted while priming: the search below sees the cancellation and returns no steps.
+        }
         return await CapacitySearch.SearchAsync(vusMode ? "vus" : "rate", Step, o.Start, o.Factor, o.Max, o.Precision, o.MaxSteps, vusMode, o.Think.TotalSeconds, ct).ConfigureAwait(false);
     }
 
@@ -428,9 +447,13 @@ public static partial class App
             console.MarkupLineInterpolated(CultureInfo.InvariantCulture,
                 $"capacity: [bold green]{capacity.MaxSustainableRps:0.#} req/s[/] within \"{o.Slo.Text}\"{(o.VusMode ? $" at {knee.Target:0} users" : "")}; concurrency (Little's law) {capacity.Concurrency:0.##}; ≈ {capacity.EquivalentUsers:0} users at {o.Think.TotalSeconds:0.##} s think time");
         }
-        else
+        else if (!capacity.Interrupted)
         {
             console.MarkupLine("capacity: [red]not even the first step met the SLO[/]");
+        }
+        if (capacity.Interrupted)
+        {
+            console.MarkupLine($"[yellow]interrupted[/]: {capacity.Steps.Count} completed step(s) reported{(capacity.Knee is null ? "" : "; the capacity is at least the figure above")}; exit code {ExitCodes.Aborted}");
         }
     }
 

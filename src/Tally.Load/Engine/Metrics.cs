@@ -115,12 +115,18 @@ public sealed class Metrics
     private long _until = long.MaxValue;
     private static readonly long SliceTicks = Stopwatch.Frequency / 4;
     private long[] _slices = [];
+    // Per endpoint and second of the window: latencies (at the histograms' precision) of the requests
+    // sent in it, and the completions in it. Sparse, so memory follows the distinct values, not the range.
+    private readonly List<Dictionary<long, long>>[] _secondLatencies;
+    private readonly List<long>[] _secondCompletions;
 
     public Metrics(IReadOnlyList<string> endpoints)
     {
         _endpoints = [.. endpoints];
         _perEndpoint = [.. endpoints.Select(_ => New())];
         _endpointErrors = new long[endpoints.Count];
+        _secondLatencies = [.. endpoints.Select(_ => new List<Dictionary<long, long>>())];
+        _secondCompletions = [.. endpoints.Select(_ => new List<long>())];
     }
 
     private static LongHistogram New() => new(1, Highest, 3);
@@ -174,6 +180,13 @@ public sealed class Metrics
                 {
                     _slices[slice]++;
                 }
+                var completions = _secondCompletions[endpoint];
+                var second = (int)((end - _from) / Stopwatch.Frequency);
+                while (completions.Count <= second)
+                {
+                    completions.Add(0);
+                }
+                completions[second]++;
             }
             if (!sentInWindow)
             {
@@ -181,6 +194,14 @@ public sealed class Metrics
             }
             _overall.RecordValue(value);
             _perEndpoint[endpoint].RecordValue(value);
+            var seconds = _secondLatencies[endpoint];
+            var sent = (int)Math.Min(int.MaxValue, (origin - _from) / Stopwatch.Frequency);
+            while (seconds.Count <= sent)
+            {
+                seconds.Add([]);
+            }
+            var key = _overall.LowestEquivalentValue(value);
+            seconds[sent][key] = seconds[sent].GetValueOrDefault(key) + 1;
             if (!ok)
             {
                 _endpointErrors[endpoint]++;
@@ -214,6 +235,44 @@ public sealed class Metrics
         var sorted = _slices.Take(full).Order().ToArray();
         var trim = full / 4;
         return sorted.Skip(trim).Take(full - 2 * trim).Average() * 4;
+    }
+
+    /// <summary>
+    /// The window's one-second slices per endpoint, for a window of <paramref name="durationSeconds"/>. A request
+    /// sent after the window's last second (a late start in the closed model) counts in that last second.
+    /// </summary>
+    public PerSecond PerSecond(double durationSeconds)
+    {
+        var count = Math.Max(1, (int)Math.Ceiling(durationSeconds - 1e-6));
+        lock (_gate)
+        {
+            var histogram = New();
+            var endpoints = new List<EndpointSeconds>();
+            for (var e = 0; e < _endpoints.Length; e++)
+            {
+                if (_perEndpoint[e].TotalCount == 0)
+                {
+                    continue;
+                }
+                var slices = new List<SecondSlice>(count);
+                for (var i = 0; i < count; i++)
+                {
+                    histogram.Reset();
+                    var last = i == count - 1 ? _secondLatencies[e].Count : i + 1;
+                    for (var j = i; j < last && j < _secondLatencies[e].Count; j++)
+                    {
+                        foreach (var (value, n) in _secondLatencies[e][j])
+                        {
+                            histogram.RecordValueWithCount(value, n);
+                        }
+                    }
+                    var completed = i < _secondCompletions[e].Count ? _secondCompletions[e][i] : 0;
+                    slices.Add(new SecondSlice(i, Math.Round(Math.Min(1, durationSeconds - i), 3), completed, histogram.TotalCount, HistogramText.Encode(histogram)));
+                }
+                endpoints.Add(new EndpointSeconds(_endpoints[e], slices));
+            }
+            return new PerSecond(endpoints);
+        }
     }
 
     public Summary Summarize(double durationSeconds)

@@ -21,6 +21,10 @@ public static class HtmlReport
           .Append(".pass{color:#2a7d2a;font-weight:bold}.fail{color:#c62828;font-weight:bold}.chart{display:block;margin:12px 0;border:1px solid #ddd}")
           .Append("</style></head><body>");
         sb.Append(CultureInfo.InvariantCulture, $"<h1>tally-load: {E(r.Command)} {E(r.Scenario)}</h1><p>target {E(r.Target)} · model {E(r.Model)} · started {r.StartedAt:u} · exit code {r.ExitCode}</p>");
+        if (r.Aborted)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"<p class=\"fail\">Aborted early: {E(r.AbortReason)}. Only what was measured before is reported.</p>");
+        }
         if (r.Stress is { } stress)
         {
             StressHtml.Append(sb, r, stress);
