@@ -23,6 +23,7 @@ public static partial class App
           tally-load stress   --scenario ... | --url URL [--capacity R | the search's options above] [--vus [N] [--think 1s]]
                               [--phases 0.5,2,3,5,0.5] [--phase-duration 10s] [--slo "p95<300ms,errors<1%"]
                               [--expect "goodput>=0.9,goodput@5>=0.75,accepted-p99<300ms,refused-p99<20ms,recovery<5s,memory<=1.5,no-healthy-upstream<=0"]
+          tally-load compare  BASE.json CANDIDATE.json [--fail-on "p95>+10%,rps<-5%"] [--noise 2%] [--json OUT] [--html OUT]
           tally-load audit    [--target URL] --admin-secret S
 
         common: --target http://127.0.0.1:8080  --users-file users.json  --slo EXPR  --abort-on-fail
@@ -30,7 +31,7 @@ public static partial class App
                 --admin-secret S (or TALLY_ADMIN_SECRET)  --no-audit  --quiet  --ws-clients N
                 --server-metrics URL|off (default: the target's /metrics, sampled every second)
 
-        exit codes: 0 ok · 1 error · 2 bad arguments · 3 a threshold (--slo, --expect) was breached
+        exit codes: 0 ok · 1 error · 2 bad arguments · 3 a threshold (--slo, --expect, --fail-on) was breached
                     4 aborted early by --abort-on-fail or Ctrl+C · 5 the audit failed (money created or destroyed)
         """;
 
@@ -46,7 +47,7 @@ public static partial class App
         Arguments a;
         try
         {
-            a = new Arguments(args.Skip(1));
+            a = new Arguments(args.Skip(1), args[0] == "compare" ? 2 : 0);
         }
         catch (ArgumentException e)
         {
@@ -62,7 +63,8 @@ public static partial class App
                 "capacity" => await CapacityAsync(a, console, ct).ConfigureAwait(false),
                 "audit" => await AuditCommandAsync(a, console, ct).ConfigureAwait(false),
                 "stress" => await StressAsync(a, console, ct).ConfigureAwait(false),
-                _ => throw new ArgumentException($"unknown command '{args[0]}' (seed, run, capacity, stress, audit)"),
+                "compare" => await CompareAsync(a, console, ct).ConfigureAwait(false),
+                _ => throw new ArgumentException($"unknown command '{args[0]}' (seed, run, capacity, stress, compare, audit)"),
             };
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)

@@ -24,9 +24,14 @@ public static class HistogramText
     public static string Encode(HistogramBase histogram)
     {
         ArgumentNullException.ThrowIfNull(histogram);
-        var bytes = new byte[histogram.GetNeededByteBufferCapacity()];
-        var length = histogram.EncodeIntoCompressedByteBuffer(ByteBuffer.Allocate(bytes));
-        return Convert.ToBase64String(bytes, 0, length);
+        var buffer = ByteBuffer.Allocate(histogram.GetNeededByteBufferCapacity());
+        var bytes = new byte[histogram.EncodeIntoCompressedByteBuffer(buffer)];
+        buffer.Position = 0;
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            bytes[i] = buffer.Get();
+        }
+        return Convert.ToBase64String(bytes);
     }
 
     public static HistogramBase Decode(string text)
