@@ -174,7 +174,42 @@ public sealed class StressRecorderTests
         Assert.Single(verdicts, v => !v.Pass);
     }
 
+    [Fact]
+    public void Probe_SortsTheOneAtATimeUsersAnswers_ByPhase_AndProbeMaxJudgesTheSlowestInOverload()
+    {
+        var (r, start) = Recorder();
+        r.ProbeCompleted(At(start, 0.5), At(start, 0.52), Ok);
+        r.ProbeCompleted(At(start, 3.1), At(start, 3.15), Ok);
+        r.ProbeCompleted(At(start, 3.3), At(start, 3.302), Overloaded);
+        // A success that kept the user waiting 2 s: the multi-second wait the probe is there to catch.
+        r.ProbeCompleted(At(start, 3.5), At(start, 5.5), Ok);
+        r.ProbeCompleted(At(start, 5.6), At(start, 5.7), Outcome.Failed(0, 500, "500 INTERNAL_ERROR"));
+        r.Stopped();
+        var phases = r.Build(100, []);
+
+        var calm = phases[0].Probe!;
+        Assert.Equal(new ProbeStats(1, 1, 0, 0, 0, 20, 20, 20), calm with { P50 = Math.Round(calm.P50), P99 = Math.Round(calm.P99), Max = Math.Round(calm.Max) });
+        var overload = phases[1].Probe!;
+        Assert.Equal(4, overload.Requests);
+        Assert.Equal(1, overload.WithinSlo);
+        Assert.Equal(1, overload.Refused);
+        Assert.Equal(1, overload.Errors);
+        Assert.Equal(1, overload.Slow);
+        Assert.InRange(overload.Max, 1990, 2010);
+        Assert.Null(phases[2].Probe);
+
+        var expectations = Expectations.Parse("probe-max<=300ms,probe-max@2<5s");
+        Expectations.Validate(expectations, [0.5, 2, 0.5], PhaseRoles.Assign([0.5, 2, 0.5]));
+        var verdicts = Expectations.Evaluate(expectations, phases);
+        Assert.Equal(5000, expectations[1].Limit);
+        var strict = Assert.Single(verdicts, v => v.Expression == "probe-max<=300ms");
+        Assert.Equal(1, strict.Phase);
+        Assert.False(strict.Pass);
+        Assert.True(Assert.Single(verdicts, v => v.Expression == "probe-max@2<5s").Pass);
+    }
+
     [Theory]
+    [InlineData("probe-max<=300%")]
     [InlineData("goodput")]
     [InlineData("goodput>=")]
     [InlineData("goodput=>0.9")]

@@ -27,7 +27,7 @@ public sealed class StressTests : IDisposable
 
         var (code, output) = await TestConsole.RunAsync("stress", "--url", stub.Url.ToString(), "--capacity", "320",
             "--phases", "0.5,2,3,0.5", "--phase-duration", "2s", "--slo", "p95<300ms,errors<5%",
-            "--expect", "goodput>=0.7,accepted-p99<300ms,refused-p99<250ms,recovery<2s,memory<=1.5,no-healthy-upstream<=0",
+            "--expect", "goodput>=0.7,accepted-p99<300ms,refused-p99<250ms,recovery<2s,memory<=1.5,no-healthy-upstream<=0,probe-max<300ms",
             "--json", json, "--html", html);
 
         Assert.True(code == ExitCodes.Ok, output);
@@ -46,8 +46,14 @@ public sealed class StressTests : IDisposable
             Assert.True(overload.GetProperty("refused_latency").GetProperty("p50").GetDouble() < 25, overload.ToString());
             Assert.True(overload.GetProperty("accepted_latency").GetProperty("p50").GetDouble() >= 25, overload.ToString());
             Assert.True(overload.GetProperty("offered_rps").GetDouble() > 1.5 * Limit, overload.ToString());
+            // The user sending one request at a time got each one served in time or refused.
+            var probe = overload.GetProperty("probe");
+            Assert.True(probe.GetProperty("requests").GetInt64() > 0, probe.ToString());
+            Assert.Equal(probe.GetProperty("requests").GetInt64(), probe.GetProperty("within_slo").GetInt64() + probe.GetProperty("refused").GetInt64());
         }
-        Assert.Equal(stub.Refused, phases.Sum(p => p.GetProperty("refused").GetInt64()));
+        Assert.Contains("one request at a time", output, StringComparison.Ordinal);
+        Assert.Equal(stub.Refused, phases.Sum(p => p.GetProperty("refused").GetInt64()
+            + (p.GetProperty("probe") is { ValueKind: JsonValueKind.Object } probe ? probe.GetProperty("refused").GetInt64() : 0)));
         Assert.True(doc.RootElement.GetProperty("stress").GetProperty("expectations_passed").GetBoolean());
     }
 
@@ -76,7 +82,7 @@ public sealed class StressTests : IDisposable
         Assert.Equal(3, phases.Count);
         foreach (var p in phases)
         {
-            foreach (var name in new[] { "index", "role", "multiplier", "target", "start_seconds", "duration_seconds", "measured_seconds", "sent", "dropped", "offered_rps", "accepted", "good", "goodput_rps", "goodput_fraction", "refused", "refused_rps", "refused_by_kind", "refused_latency", "accepted_latency", "errors", "error_rate_percent", "errors_by_kind", "no_healthy_upstream", "working_set_mb_max", "memory_ratio", "server_cpu_percent_mean", "recovery_seconds", "seconds" })
+            foreach (var name in new[] { "index", "role", "multiplier", "target", "start_seconds", "duration_seconds", "measured_seconds", "sent", "dropped", "offered_rps", "accepted", "good", "goodput_rps", "goodput_fraction", "refused", "refused_rps", "refused_by_kind", "refused_latency", "accepted_latency", "errors", "error_rate_percent", "errors_by_kind", "no_healthy_upstream", "working_set_mb_max", "memory_ratio", "server_cpu_percent_mean", "generator_cpu_percent_mean", "recovery_seconds", "seconds", "probe" })
             {
                 Assert.True(p.TryGetProperty(name, out _), $"phase.{name} missing: {p}");
             }
@@ -130,7 +136,7 @@ public sealed class StressTests : IDisposable
         var json = Path.Combine(_dir, "q.json");
 
         var (code, output) = await TestConsole.RunAsync("stress", "--url", stub.Url.ToString(), "--capacity", "320",
-            "--phases", "0.5,2,0.5", "--phase-duration", "2s", "--expect", "accepted-p99<300ms,recovery<2s", "--json", json, "--quiet");
+            "--phases", "0.5,2,0.5", "--phase-duration", "2s", "--expect", "accepted-p99<300ms,recovery<2s,probe-max<300ms", "--json", json, "--quiet");
 
         Assert.True(code == ExitCodes.SloBreached, output);
         using var doc = JsonDocument.Parse(await File.ReadAllTextAsync(json));
@@ -142,6 +148,9 @@ public sealed class StressTests : IDisposable
         var verdicts = doc.RootElement.GetProperty("stress").GetProperty("expectations").EnumerateArray().ToList();
         Assert.Contains(verdicts, v => v.GetProperty("expression").GetString() == "accepted-p99<300ms" && !v.GetProperty("pass").GetBoolean());
         Assert.Contains(verdicts, v => v.GetProperty("expression").GetString() == "recovery<2s" && !v.GetProperty("pass").GetBoolean());
+        // The one-at-a-time user waits in the same queue: some of its requests take longer than the SLO.
+        Assert.True(phases[1].GetProperty("probe").GetProperty("slow").GetInt64() > 0, phases[1].ToString());
+        Assert.Contains(verdicts, v => v.GetProperty("expression").GetString() == "probe-max<300ms" && !v.GetProperty("pass").GetBoolean());
     }
 
     [Fact]

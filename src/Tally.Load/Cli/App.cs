@@ -21,7 +21,7 @@ public static partial class App
                               [--start 50] [--factor 2] [--max 100000] [--warmup 2s] [--step 10s] [--cooldown 1s]
                           [--precision 0.05] [--max-steps 20] [--think 1s]
           tally-load stress   --scenario ... | --url URL [--capacity R | the search's options above] [--vus [N] [--think 1s]]
-                              [--phases 0.5,2,3,5,0.5] [--phase-duration 10s] [--slo "p95<300ms,errors<1%"]
+                              [--phases 0.5,2,3,5,0.5] [--phase-duration 10s] [--probe-think 100ms|off] [--slo "p95<300ms,errors<1%"]
                               [--expect "goodput>=0.9,goodput@5>=0.75,accepted-p99<300ms,refused-p99<20ms,recovery<5s,memory<=1.5,no-healthy-upstream<=0"]
           tally-load compare  BASE.json CANDIDATE.json [--fail-on "p95>+10%,rps<-5%"] [--noise 2%] [--json OUT] [--html OUT]
           tally-load audit    [--target URL] --admin-secret S

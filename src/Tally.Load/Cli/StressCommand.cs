@@ -3,6 +3,7 @@ using Spectre.Console;
 using Tally.Load.Capacity;
 using Tally.Load.Engine;
 using Tally.Load.Report;
+using Tally.Load.Scenarios;
 using Tally.Load.Stress;
 
 namespace Tally.Load.Cli;
@@ -29,6 +30,8 @@ public static partial class App
         var maxVus = a.Int("max-vus", 256);
         var maxBacklog = a.Int("max-backlog", 100_000);
         var search = SearchSettings.Read(a, vusMode, vusMode ? vusStart : a.Double("start", 50), think, timeout, maxVus);
+        var probeText = a.String("probe-think", "100ms");
+        TimeSpan? probeThink = probeText == "off" ? null : Durations.Parse(probeText);
         var json = a.String("json");
         var html = a.String("html");
         var quiet = a.Flag("quiet");
@@ -100,6 +103,10 @@ public static partial class App
         }
         var runStart = sampler?.Now ?? 0;
         LoadEngine? engine = null;
+        using var probeClient = probeThink is null ? null : Http.CreateClient(1, timeout);
+        using var probeStop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var probe = probeClient is null ? Task.CompletedTask
+            : SingleUserProbe.RunAsync(setup.Scenario, probeClient, probeThink!.Value, recorder, probeStop.Token);
         var result = await WithLiveViewAsync(console, quiet, $"stress {setup.Scenario.Name} · {model}",
             tick => (engine = new LoadEngine(setup.Scenario, setup.Client, new EngineOptions
             {
@@ -110,6 +117,8 @@ public static partial class App
                 Drain = timeout, Observer = recorder, OnTick = tick,
             })).RunAsync(ct)).ConfigureAwait(false);
         recorder.Stopped();
+        await probeStop.CancelAsync().ConfigureAwait(false);
+        await probe.ConfigureAwait(false);
         var interrupted = ct.IsCancellationRequested;
         // After Ctrl+C the audit and the reports still run: what was measured is kept.
         var finish = interrupted ? CancellationToken.None : ct;
@@ -117,12 +126,12 @@ public static partial class App
 
         var capacityRps = vusMode ? searched?.MaxSustainableRps ?? 0 : capacity;
         var source = searched is null ? "given" : "searched";
-        var phases = recorder.Build(capacityRps, serverSamples);
+        var phases = recorder.Build(capacityRps, serverSamples, result.Series);
         if (vusMode && searched is null && phases[0] is { MeasuredSeconds: > 0, Target: > 0 } basePhase)
         {
             // Users at capacity send as often as the base phase's users did: its accepted rate scaled up.
             capacityRps = Math.Round(basePhase.Accepted / basePhase.MeasuredSeconds * capacity / basePhase.Target, 1);
-            phases = recorder.Build(capacityRps, serverSamples);
+            phases = recorder.Build(capacityRps, serverSamples, result.Series);
         }
         var recovery = phases.FirstOrDefault(p => p.Role == PhaseRoles.Recovery);
         var stress = new StressResult
@@ -176,7 +185,7 @@ public static partial class App
     {
         var table = new Table().Border(TableBorder.Simple);
         table.AddColumn("phase");
-        foreach (var c in new[] { "×", s.Model == "open" ? "target/s" : "users", "offered/s", "goodput/s", "of cap.", "refused", "refused p50/p99", "accepted p50/p95/p99", "errors", "no upstream", "server WS MB", "recovery" })
+        foreach (var c in new[] { "×", s.Model == "open" ? "target/s" : "users", "offered/s", "goodput/s", "of cap.", "refused", "refused p50/p99", "accepted p50/p95/p99", "errors", "no upstream", "server WS MB", "CPU % server/gen.", "recovery" })
         {
             table.AddColumn(new TableColumn(c).RightAligned());
         }
@@ -189,6 +198,7 @@ public static partial class App
                 p.Accepted > 0 ? $"{Ms(p.AcceptedLatency.P50)} / {Ms(p.AcceptedLatency.P95)} / {Ms(p.AcceptedLatency.P99)}" : "–",
                 $"{p.Errors} ({N(p.ErrorRatePercent, "0.##")}%)", $"{p.NoHealthyUpstream}",
                 p.WorkingSetMbMax is { } ws ? $"{N(ws, "0")}{(p.MemoryRatio is { } mr && p.Index > 0 ? $" ({N(mr, "0.00")}×)" : "")}" : "–",
+                $"{(p.ServerCpuPercentMean is { } sc ? N(sc, "0") : "–")} / {(p.GeneratorCpuPercentMean is { } gc ? N(gc, "0") : "–")}",
                 p.MeasuredSeconds <= 0 ? "not reached" : p.Role != PhaseRoles.Recovery ? "" : p.RecoverySeconds is { } rec ? $"{N(rec, "0.#")} s" : "[red]not recovered[/]");
         }
         console.Write(table);
@@ -202,6 +212,11 @@ public static partial class App
             if (kinds.Count > 0)
             {
                 console.WriteLine($"  phase {p.Index} ({p.Multiplier.ToString("0.##", CultureInfo.InvariantCulture)}×): {string.Join(" · ", kinds)}");
+            }
+            if (p.Probe is { } probe)
+            {
+                console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  phase {p.Index} ({p.Multiplier:0.##}×) one request at a time: {probe.Requests} sent · {probe.WithinSlo} succeeded within the SLO · {probe.Refused} refused · {probe.Errors} failed · {probe.Slow} slower than {s.SloLatencyMs:0.#} ms · p50 {probe.P50:0.#} / p99 {probe.P99:0.#} / max {probe.Max:0.#} ms"));
             }
         }
         if (r.Server is { } server)

@@ -25,6 +25,8 @@ public sealed record Expectation(string Expression, string Metric, double? Multi
 /// (max working set over the base phase's) to every phase after the base; @M narrows any of these
 /// to the phases of multiplier M. recovery (s or ms) applies to the recovery phase, and
 /// no-healthy-upstream (a count) to the whole run (or, with @M, to the phases of multiplier M).
+/// probe-max (ms, s or us), in the overload phases, is the slowest answer, success or refusal, that
+/// the single user sending one request at a time waited for.
 /// </summary>
 public static partial class Expectations
 {
@@ -37,7 +39,7 @@ public static partial class Expectations
             var m = Rule().Match(part);
             if (!m.Success)
             {
-                throw new FormatException($"expectation '{part}' is not like goodput>=0.9, goodput@5>=0.75, accepted-p99<300ms, refused-p99<20ms, recovery<5s, memory<=1.5, errors<1% or no-healthy-upstream<=0");
+                throw new FormatException($"expectation '{part}' is not like goodput>=0.9, goodput@5>=0.75, accepted-p99<300ms, refused-p99<20ms, recovery<5s, memory<=1.5, errors<1%, no-healthy-upstream<=0 or probe-max<=300ms");
             }
             var metric = m.Groups[1].Value.ToLowerInvariant();
             double? multiplier = m.Groups[2].Success ? double.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture) : null;
@@ -55,6 +57,9 @@ public static partial class Expectations
                 ("memory", "" or "x") => value,
                 ("errors", "" or "%") => value,
                 ("no-healthy-upstream", "") => value,
+                ("probe-max", "" or "ms") => value,
+                ("probe-max", "s") => value * 1000,
+                ("probe-max", "us") => value / 1000,
                 _ => throw new FormatException($"'{unit}' is not a unit for {metric} in '{part}'"),
             };
             if (metric == "recovery" && multiplier is not null)
@@ -86,7 +91,7 @@ public static partial class Expectations
             {
                 throw new ArgumentException($"'{e.Expression}': the phases have no recovery phase (the last one, at 1× or less, after an overload)");
             }
-            var judgedInOverload = e.Metric == "goodput" || e.Metric.StartsWith("accepted-", StringComparison.Ordinal) || e.Metric.StartsWith("refused-", StringComparison.Ordinal);
+            var judgedInOverload = e.Metric is "goodput" or "probe-max" || e.Metric.StartsWith("accepted-", StringComparison.Ordinal) || e.Metric.StartsWith("refused-", StringComparison.Ordinal);
             if (judgedInOverload && e.Multiplier is null && !roles.Contains(PhaseRoles.Overload))
             {
                 throw new ArgumentException($"'{e.Expression}': the phases have no overload phase (multiplier above 1)");
@@ -140,6 +145,8 @@ public static partial class Expectations
                 return V(p.ErrorRatePercent, e.Passes(p.ErrorRatePercent));
             case "memory":
                 return p.MemoryRatio is { } ratio ? V(ratio, e.Passes(ratio)) : V(null, false, "no working set from the server's /metrics");
+            case "probe-max":
+                return p.Probe is { Requests: > 0 } probe ? V(probe.Max, e.Passes(probe.Max)) : V(null, false, "the one-at-a-time user sent nothing (--probe-think off?)");
             case "recovery":
                 return p.RecoverySeconds is { } r ? V(r, e.Passes(r)) : V(null, false, "not recovered by the end of the phase");
             default:
@@ -152,6 +159,6 @@ public static partial class Expectations
         }
     }
 
-    [GeneratedRegex(@"^\s*(goodput|accepted-p\d+(?:\.\d+)?|refused-p\d+(?:\.\d+)?|recovery|memory|errors|no-healthy-upstream)(?:@(\d+(?:\.\d+)?)x?)?\s*(<=|>=|<|>)\s*(\d+(?:\.\d+)?)\s*(us|ms|s|%|x)?\s*$", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"^\s*(goodput|accepted-p\d+(?:\.\d+)?|refused-p\d+(?:\.\d+)?|recovery|memory|errors|no-healthy-upstream|probe-max)(?:@(\d+(?:\.\d+)?)x?)?\s*(<=|>=|<|>)\s*(\d+(?:\.\d+)?)\s*(us|ms|s|%|x)?\s*$", RegexOptions.IgnoreCase)]
     private static partial Regex Rule();
 }

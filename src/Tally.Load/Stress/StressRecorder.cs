@@ -57,7 +57,16 @@ public sealed class StressRecorder : IRequestObserver
 
     private double TotalSeconds => _plan[^1].EndSeconds;
 
-    public void Started(long start) => Volatile.Write(ref _start, start);
+    private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public void Started(long start)
+    {
+        Volatile.Write(ref _start, start);
+        _started.TrySetResult();
+    }
+
+    /// <summary>Completes when the run's clock has started.</summary>
+    public Task WhenStarted => _started.Task;
 
     /// <summary>Marks the end of the measured time (the run's end or an interruption).</summary>
     public void Stopped() => Volatile.Write(ref _end, Stopwatch.GetTimestamp());
@@ -118,6 +127,35 @@ public sealed class StressRecorder : IRequestObserver
         }
     }
 
+    /// <summary>A request of the single user who sends one request at a time (<see cref="SingleUserProbe"/>), by its send time.</summary>
+    public void ProbeCompleted(long origin, long end, Outcome outcome)
+    {
+        var (phase, _) = Locate(Stopwatch.GetElapsedTime(Volatile.Read(ref _start), origin).TotalSeconds);
+        var micros = Math.Clamp((long)Stopwatch.GetElapsedTime(origin, end).TotalMicroseconds, 1, Highest);
+        var ms = micros / 1000.0;
+        lock (_gate)
+        {
+            var probe = _data[phase].Probe;
+            probe.Latency.RecordValue(micros);
+            if (outcome.Ok && _latency.Passes(ms))
+            {
+                probe.WithinSlo++;
+            }
+            else if (outcome.Refused)
+            {
+                probe.Refused++;
+            }
+            else if (!outcome.Ok)
+            {
+                probe.Errors++;
+            }
+            if (!_latency.Passes(ms))
+            {
+                probe.Slow++;
+            }
+        }
+    }
+
     public void Dropped(long intended, long count)
     {
         var phase = intended == long.MaxValue ? _plan.Count - 1 : Locate(Stopwatch.GetElapsedTime(Volatile.Read(ref _start), intended).TotalSeconds).Phase;
@@ -127,8 +165,8 @@ public sealed class StressRecorder : IRequestObserver
         }
     }
 
-    /// <summary>The phases as measured; <paramref name="server"/> holds the server's samples timed from the run's start.</summary>
-    public IReadOnlyList<StressPhase> Build(double capacityRps, IReadOnlyList<ServerSample> server)
+    /// <summary>The phases as measured; <paramref name="server"/> holds the server's samples timed from the run's start, <paramref name="generator"/> the engine's own per-second samples.</summary>
+    public IReadOnlyList<StressPhase> Build(double capacityRps, IReadOnlyList<ServerSample> server, IReadOnlyList<Sample>? generator = null)
     {
         ArgumentNullException.ThrowIfNull(server);
         var start = Volatile.Read(ref _start);
@@ -149,6 +187,9 @@ public sealed class StressRecorder : IRequestObserver
                 var workingSet = samples.Where(x => x.WorkingSetMb is not null).Select(x => x.WorkingSetMb!.Value).DefaultIfEmpty(double.NaN).Max();
                 var cpu = samples.Where(x => x.CpuPercent is not null).Select(x => x.CpuPercent!.Value).DefaultIfEmpty(double.NaN).Average();
                 double? ws = double.IsNaN(workingSet) ? null : workingSet;
+                // A sample covers the second before its time stamp.
+                var generatorCpu = (generator ?? []).Where(x => x.T > p.StartSeconds && (x.T <= p.EndSeconds || (last && x.T <= p.EndSeconds + 1)))
+                    .Select(x => x.GeneratorCpuPercent).DefaultIfEmpty(double.NaN).Average();
                 if (i == 0)
                 {
                     baseWorkingSet = ws;
@@ -184,7 +225,11 @@ public sealed class StressRecorder : IRequestObserver
                     WorkingSetMbMax = ws,
                     MemoryRatio = ws is { } w && baseWorkingSet is > 0 ? Math.Round(w / baseWorkingSet.Value, 3) : null,
                     ServerCpuPercentMean = double.IsNaN(cpu) ? null : Math.Round(cpu, 1),
+                    GeneratorCpuPercentMean = double.IsNaN(generatorCpu) ? null : Math.Round(generatorCpu, 1),
                     RecoverySeconds = p.Role == PhaseRoles.Recovery ? Recovery(seconds, p, measured) : null,
+                    Probe = d.Probe.Latency.TotalCount == 0 ? null : new ProbeStats(
+                        d.Probe.Latency.TotalCount, d.Probe.WithinSlo, d.Probe.Refused, d.Probe.Errors, d.Probe.Slow,
+                        Ms(d.Probe.Latency, 50), Ms(d.Probe.Latency, 99), Math.Round(d.Probe.Latency.GetMaxValue() / 1000.0, 3)),
                     Seconds = seconds,
                 });
             }
@@ -244,6 +289,16 @@ public sealed class StressRecorder : IRequestObserver
         public readonly Dictionary<string, long> RefusedByKind = new(StringComparer.Ordinal);
         public readonly Dictionary<string, long> ErrorsByKind = new(StringComparer.Ordinal);
         public readonly SecondData[] Seconds = [.. Enumerable.Range(0, Math.Max(1, seconds)).Select(_ => new SecondData())];
+        public readonly ProbeData Probe = new();
+    }
+
+    private sealed class ProbeData
+    {
+        public long WithinSlo;
+        public long Refused;
+        public long Errors;
+        public long Slow;
+        public readonly LongHistogram Latency = new(1, Highest, 3);
     }
 
     private sealed class SecondData

@@ -71,10 +71,21 @@ public sealed class StressPhase
     /// <summary>This phase's maximum working set over the base phase's.</summary>
     public double? MemoryRatio { get; init; }
     public double? ServerCpuPercentMean { get; init; }
+    /// <summary>The generator's own CPU during the phase, in % of the machine: on a shared machine, what it takes from the server.</summary>
+    public double? GeneratorCpuPercentMean { get; init; }
     /// <summary>Recovery phase only: seconds from its start until every later second is healthy; null when it never was.</summary>
     public double? RecoverySeconds { get; init; }
     public IReadOnlyList<StressSecond> Seconds { get; init; } = [];
+    /// <summary>What the single user who sends one request at a time saw in this phase; null when the probe was off.</summary>
+    public ProbeStats? Probe { get; init; }
 }
+
+/// <summary>
+/// The requests of one user who sends one request at a time, on a connection of its own, during a
+/// phase: answered with success within the SLO latency, refused (503/429 with Retry-After), failed
+/// otherwise, and how many of all of them took longer than the SLO latency; latencies in ms.
+/// </summary>
+public sealed record ProbeStats(long Requests, long WithinSlo, long Refused, long Errors, long Slow, double P50, double P99, double Max);
 
 public sealed record ExpectationVerdict(string Expression, int? Phase, double? Multiplier, double? Actual, bool Pass, string? Note);
 
