@@ -10,9 +10,5 @@ Console.CancelKeyPress += (_, e) =>
         interrupt.Cancel();
     }
 };
-if (Console.IsOutputRedirected)
-{
-    // Redirected to a file or a pipe: tables are not wrapped at Spectre's 80-column default.
-    AnsiConsole.Console.Profile.Width = 240;
-}
-return await Tally.Load.Cli.App.RunAsync(args, AnsiConsole.Console, interrupt.Token).ConfigureAwait(false);
+var console = Tally.Load.Cli.Terminal.Configure(AnsiConsole.Console, Console.IsOutputRedirected);
+return await Tally.Load.Cli.App.RunAsync(args, console, interrupt.Token).ConfigureAwait(false);

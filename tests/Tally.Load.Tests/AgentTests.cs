@@ -106,6 +106,9 @@ public sealed class AgentTests(ITestOutputHelper log) : IDisposable
         Assert.Equal("coordinator", shares[0].GetProperty("address").GetString());
         Assert.All(shares, s => Assert.Equal(150, s.GetProperty("requests").GetInt64()));
         Assert.All(shares.Skip(1), s => Assert.True(s.GetProperty("cpu_percent").GetDouble() > 0, s.ToString()));
+        // The per-second slices that `compare` reads hold every generator's requests.
+        Assert.Equal(450, root.GetProperty("per_second").GetProperty("endpoints").EnumerateArray()
+            .Sum(e => e.GetProperty("seconds").EnumerateArray().Sum(x => x.GetProperty("requests").GetInt64())));
         // The series adds up the three shares, second by second.
         Assert.InRange(root.GetProperty("series").EnumerateArray().Sum(x => x.GetProperty("rps").GetDouble()), 400, 460);
     }

@@ -53,6 +53,41 @@ public class CapacityTests(ITestOutputHelper log)
     }
 
     [Fact]
+    public async Task Capacity_Interrupted_WritesTheStepsCompletedBeforeIt()
+    {
+        await using var stub = await StubServer.StartAsync(_ => Service, Limit);
+        var dir = Directory.CreateTempSubdirectory("tally-load-capacity-interrupt").FullName;
+        try
+        {
+            string json = Path.Combine(dir, "c.json"), html = Path.Combine(dir, "c.html");
+            using var writer = new StringWriter();
+            // Priming takes 1 s and each step 2.5 s plus a 0.5 s cooldown: Ctrl+C lands in the second or third step.
+            using var interrupt = new CancellationTokenSource(TimeSpan.FromSeconds(6));
+
+            var code = await App.RunAsync(["capacity", "--url", stub.Url.ToString(), "--warmup", "500ms", "--step", "2s", "--cooldown", "500ms",
+                "--server-metrics", "off", "--start", "100", "--factor", "1.2", "--max-vus", "64", "--json", json, "--html", html, "--quiet"],
+                TestConsole.Create(writer), interrupt.Token);
+
+            log.WriteLine(writer.ToString());
+            Assert.True(code == ExitCodes.Aborted, writer.ToString());
+            using var doc = JsonDocument.Parse(await File.ReadAllTextAsync(json));
+            var capacity = doc.RootElement.GetProperty("capacity");
+            Assert.True(capacity.GetProperty("interrupted").GetBoolean());
+            var steps = capacity.GetProperty("steps").EnumerateArray().ToList();
+            // The step cut short is not among them: at most two completed in 6 s.
+            Assert.InRange(steps.Count, 1, 2);
+            var passed = steps.Where(s => s.GetProperty("pass").GetBoolean()).ToList();
+            Assert.NotEmpty(passed);
+            Assert.Equal(passed.Max(s => s.GetProperty("achieved_rps").GetDouble()), capacity.GetProperty("max_sustainable_rps").GetDouble(), 1);
+            Assert.True(File.Exists(html));
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
     public async Task CapacityVus_FindsTheUsersThatFitTheSlo()
     {
         // Closed model, no think time: N > 8 users keep the stub busy at 320 req/s, and Little's

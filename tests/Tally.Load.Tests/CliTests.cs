@@ -67,6 +67,40 @@ public class CliTests
         Assert.DoesNotContain("server (", output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Run_Interrupted_StopsAtOnce_AndStillWritesTheReportOfWhatWasMeasured()
+    {
+        await using var stub = await StubServer.StartAsync(_ => TimeSpan.FromMilliseconds(5));
+        var dir = Directory.CreateTempSubdirectory("tally-load-interrupt").FullName;
+        try
+        {
+            string json = Path.Combine(dir, "r.json"), html = Path.Combine(dir, "r.html");
+            using var writer = new StringWriter();
+            // Program.cs cancels this token at the first Ctrl+C.
+            using var interrupt = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+
+            var code = await App.RunAsync(["run", "--url", stub.Url.ToString(), "--rate", "50", "--duration", "60s", "--server-metrics", "off",
+                "--json", json, "--html", html, "--quiet"], TestConsole.Create(writer), interrupt.Token);
+
+            Assert.True(code == ExitCodes.Aborted, writer.ToString());
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"took {clock.Elapsed}");
+            using var doc = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(json));
+            var root = doc.RootElement;
+            Assert.True(root.GetProperty("aborted").GetBoolean());
+            Assert.Equal("interrupted (Ctrl+C)", root.GetProperty("abort_reason").GetString());
+            Assert.Equal(ExitCodes.Aborted, root.GetProperty("exit_code").GetInt32());
+            var summary = root.GetProperty("summary");
+            Assert.InRange(summary.GetProperty("duration_seconds").GetDouble(), 2, 10);
+            Assert.True(summary.GetProperty("requests").GetInt64() >= 50, summary.ToString());
+            Assert.Contains("interrupted (Ctrl+C)", await File.ReadAllTextAsync(html), StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
     [Theory]
     [InlineData("run", "--url", "http://10.1.2.3/", "--vus", "1")]
     [InlineData("run", "--url", "http://127.0.0.1:1/", "--rate", "5", "--max-backlog", "0")]

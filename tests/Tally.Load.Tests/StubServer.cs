@@ -37,7 +37,7 @@ public sealed class StubServer : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         _app = builder.Build();
-        _app.MapGet("/work", async (HttpContext context) =>
+        async Task<IResult> Work(HttpContext context)
         {
             if (_stall is { } stall)
             {
@@ -63,7 +63,11 @@ public sealed class StubServer : IAsyncDisposable
             }
             ServiceMs.Enqueue(clock.Elapsed.TotalMilliseconds);
             return Results.Text("ok");
-        });
+        }
+        Delegate work = Work;
+        _app.MapGet("/work", work);
+        // Any path below /work behaves the same: endpoints with long names.
+        _app.MapGet("/work/{**rest}", work);
         // A Prometheus page shaped like Tally's: labelled series that the sampler sums per name.
         _app.MapGet("/metrics", () => Results.Text(string.Create(System.Globalization.CultureInfo.InvariantCulture, $$"""
             # TYPE tally_bus_queue_depth gauge

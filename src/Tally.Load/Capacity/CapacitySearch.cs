@@ -24,6 +24,8 @@ public sealed class CapacityResult
     public double ThinkTimeSeconds { get; init; }
     /// <summary>Users with <see cref="ThinkTimeSeconds"/> between requests: rate × (mean latency + think).</summary>
     public double EquivalentUsers { get; init; }
+    /// <summary>Stopped by Ctrl+C: the steps are those completed before it, the step in progress is dropped.</summary>
+    public bool Interrupted { get; init; }
 }
 
 /// <summary>
@@ -41,6 +43,40 @@ public static class CapacitySearch
     {
         ArgumentNullException.ThrowIfNull(runStep);
         var steps = new List<CapacityStep>();
+        CapacityStep? pass, fail;
+        var interrupted = false;
+        try
+        {
+            (pass, fail) = await SearchStepsAsync(runStep, steps, start, factor, max, precision, maxSteps, integral, ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            interrupted = true;
+            pass = steps.Where(s => s.Pass).MaxBy(s => s.Target);
+            fail = steps.Where(s => !s.Pass && s.Target > (pass?.Target ?? double.MinValue)).MinBy(s => s.Target);
+        }
+        interrupted |= ct.IsCancellationRequested;
+        var rps = pass?.AchievedRps ?? 0;
+        var meanSeconds = (pass?.Mean ?? 0) / 1000;
+        return new CapacityResult
+        {
+            Mode = mode,
+            Steps = steps,
+            Knee = pass,
+            FirstFail = fail,
+            MaxSustainableRps = Math.Round(rps, 1),
+            Concurrency = Math.Round(rps * meanSeconds, 2),
+            ThinkTimeSeconds = thinkSeconds,
+            EquivalentUsers = Math.Round(rps * (meanSeconds + thinkSeconds), 1),
+            Interrupted = interrupted,
+        };
+    }
+
+    /// <summary>Runs the steps into <paramref name="steps"/>; returns the highest passing and the lowest failing one.</summary>
+    private static async Task<(CapacityStep? Pass, CapacityStep? Fail)> SearchStepsAsync(
+        Func<int, double, Task<CapacityStep>> runStep, List<CapacityStep> steps,
+        double start, double factor, double max, double precision, int maxSteps, bool integral, CancellationToken ct)
+    {
         CapacityStep? pass = null, fail = null;
         var x = start;
         while (steps.Count < maxSteps && !ct.IsCancellationRequested)
@@ -80,19 +116,7 @@ public static class CapacitySearch
                 fail = step;
             }
         }
-        var rps = pass?.AchievedRps ?? 0;
-        var meanSeconds = (pass?.Mean ?? 0) / 1000;
-        return new CapacityResult
-        {
-            Mode = mode,
-            Steps = steps,
-            Knee = pass,
-            FirstFail = fail,
-            MaxSustainableRps = Math.Round(rps, 1),
-            Concurrency = Math.Round(rps * meanSeconds, 2),
-            ThinkTimeSeconds = thinkSeconds,
-            EquivalentUsers = Math.Round(rps * (meanSeconds + thinkSeconds), 1),
-        };
+        return (pass, fail);
     }
 
     private static async Task<CapacityStep> MeasureAsync(

@@ -124,11 +124,13 @@ public static partial class App
     }
 
     /// <summary>Runs the engine here, or split between this generator (share 0) and its agents; a lost agent fails the run.</summary>
-    private static async Task<EngineResult> RunEngineAsync(Setup setup, EngineOptions options, CancellationToken ct)
+    /// <returns>The result, and the metrics behind it (the agents' merged in).</returns>
+    private static async Task<(EngineResult Result, Metrics Metrics)> RunEngineAsync(Setup setup, EngineOptions options, CancellationToken ct)
     {
         if (setup.Agents is not { } pool)
         {
-            return await new LoadEngine(setup.Scenario, setup.Client, options).RunAsync(ct).ConfigureAwait(false);
+            var engine = new LoadEngine(setup.Scenario, setup.Client, options);
+            return (await engine.RunAsync(ct).ConfigureAwait(false), engine.Metrics);
         }
         using var lost = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var local = new LoadEngine(setup.Scenario, setup.Client, options with { Partition = new Partition(0, pool.Count + 1) });
@@ -136,6 +138,6 @@ public static partial class App
         var remote = pool.RunAsync(options, lost, ct);
         var own = await local.RunAsync(lost.Token).ConfigureAwait(false);
         var results = await remote.ConfigureAwait(false);
-        return pool.Merge(local, own, results);
+        return (pool.Merge(local, own, results), local.Metrics);
     }
 }

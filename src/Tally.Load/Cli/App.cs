@@ -23,6 +23,7 @@ public static partial class App
           tally-load stress   --scenario ... | --url URL [--capacity R | the search's options above] [--vus [N] [--think 1s]]
                               [--phases 0.5,2,3,5,0.5] [--phase-duration 10s] [--probe-think 100ms|off] [--slo "p95<300ms,errors<1%"]
                               [--expect "goodput>=0.9,goodput@5>=0.75,accepted-p99<300ms,refused-p99<20ms,recovery<5s,memory<=1.5,no-healthy-upstream<=0"]
+          tally-load compare  BASE.json CANDIDATE.json [--fail-on "p95>+10%,rps<-5%"] [--noise 2%] [--json OUT] [--html OUT]
           tally-load audit    [--target URL] --admin-secret S
           tally-load agent    --listen 127.0.0.1:7070   (a generator that takes its share of run/capacity --agents)
 
@@ -31,7 +32,7 @@ public static partial class App
                 --admin-secret S (or TALLY_ADMIN_SECRET)  --no-audit  --quiet  --ws-clients N
                 --server-metrics URL|off (default: the target's /metrics, sampled every second)
 
-        exit codes: 0 ok · 1 error · 2 bad arguments · 3 a threshold (--slo, --expect) was breached
+        exit codes: 0 ok · 1 error · 2 bad arguments · 3 a threshold (--slo, --expect, --fail-on) was breached
                     4 aborted early by --abort-on-fail or Ctrl+C · 5 the audit failed (money created or destroyed)
         """;
 
@@ -47,7 +48,7 @@ public static partial class App
         Arguments a;
         try
         {
-            a = new Arguments(args.Skip(1));
+            a = new Arguments(args.Skip(1), args[0] == "compare" ? 2 : 0);
         }
         catch (ArgumentException e)
         {
@@ -63,8 +64,9 @@ public static partial class App
                 "capacity" => await CapacityAsync(a, console, ct).ConfigureAwait(false),
                 "audit" => await AuditCommandAsync(a, console, ct).ConfigureAwait(false),
                 "stress" => await StressAsync(a, console, ct).ConfigureAwait(false),
+                "compare" => await CompareAsync(a, console, ct).ConfigureAwait(false),
                 "agent" => await AgentAsync(a, console, ct).ConfigureAwait(false),
-                _ => throw new ArgumentException($"unknown command '{args[0]}' (seed, run, capacity, stress, audit, agent)"),
+                _ => throw new ArgumentException($"unknown command '{args[0]}' (seed, run, capacity, stress, compare, audit, agent)"),
             };
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -305,28 +307,37 @@ public static partial class App
         sampler?.Start();
         var runStart = sampler?.Now ?? 0;
         var started = DateTimeOffset.UtcNow;
+        Metrics? measured = null;
         var result = await WithLiveViewAsync(console, quiet, $"{setup.Scenario.Name} · {model.ToString().ToLowerInvariant()}",
-            tick => RunEngineAsync(setup, new EngineOptions
+            async tick =>
             {
-                Model = model, Profile = profile, MaxVus = maxVus, Think = think, Timeout = timeout, MaxRequests = maxRequests,
-                MaxBacklog = maxBacklog, Slo = slo, AbortOnFail = abort, OnTick = tick,
-            }, ct)).ConfigureAwait(false);
+                (var r, measured) = await RunEngineAsync(setup, new EngineOptions
+                {
+                    Model = model, Profile = profile, MaxVus = maxVus, Think = think, Timeout = timeout, MaxRequests = maxRequests,
+                    MaxBacklog = maxBacklog, Slo = slo, AbortOnFail = abort, OnTick = tick,
+                }, ct).ConfigureAwait(false);
+                return r;
+            }).ConfigureAwait(false);
+        // The engine stops at Ctrl+C with what it measured; the audit and the reports still run.
+        var interrupted = ct.IsCancellationRequested;
+        var finish = interrupted ? CancellationToken.None : ct;
         var (serverSamples, server) = ServerDuring(sampler, runStart, sampler?.Now ?? 0);
         var verdicts = slo?.Evaluate(result.Summary) ?? [];
-        var audit = await AuditIfNeededAsync(setup, console, ct).ConfigureAwait(false);
+        var audit = await AuditIfNeededAsync(setup, console, finish).ConfigureAwait(false);
         var report = new RunReport
         {
             Command = "run", Target = setup.Target.ToString(), Scenario = setup.Scenario.Name, Model = model.ToString().ToLowerInvariant(),
-            StartedAt = started, Summary = result.Summary, Series = result.Series, Agents = result.Agents,
+            StartedAt = started, Summary = result.Summary, Series = result.Series, PerSecond = measured!.PerSecond(result.Summary.DurationSeconds), Agents = result.Agents,
             GeneratorCpuPercent = result.GeneratorCpuPercent, GeneratorCpuMaxPercent = result.GeneratorCpuMaxPercent,
-            Thresholds = verdicts, ThresholdsPassed = verdicts.All(v => v.Pass), Aborted = result.Aborted, AbortReason = result.AbortReason, Audit = audit,
+            Thresholds = verdicts, ThresholdsPassed = verdicts.All(v => v.Pass), Aborted = result.Aborted || interrupted,
+            AbortReason = interrupted ? "interrupted (Ctrl+C)" : result.AbortReason, Audit = audit,
             ServerMetrics = serverSamples, Server = server,
         };
         report.ExitCode = audit is { Passed: false } ? ExitCodes.AuditFailed
-            : result.Aborted ? ExitCodes.Aborted
+            : report.Aborted ? ExitCodes.Aborted
             : !report.ThresholdsPassed ? ExitCodes.SloBreached : ExitCodes.Ok;
         PrintSummary(console, report);
-        await WriteOutputsAsync(console, report, json, html, ct).ConfigureAwait(false);
+        await WriteOutputsAsync(console, report, json, html, finish).ConfigureAwait(false);
         return report.ExitCode;
     }
 
@@ -371,17 +382,22 @@ public static partial class App
         var searchStart = sampler?.Now ?? 0;
         var started = DateTimeOffset.UtcNow;
         var capacity = await SearchCapacityAsync(setup, sampler, search, console, quiet, ct).ConfigureAwait(false);
+        // After Ctrl+C the audit and the reports still run, over the steps completed before it.
+        var finish = capacity.Interrupted ? CancellationToken.None : ct;
         var (serverSamples, serverSummary) = ServerDuring(sampler, searchStart, sampler?.Now ?? 0);
-        var audit = await AuditIfNeededAsync(setup, console, ct).ConfigureAwait(false);
+        var audit = await AuditIfNeededAsync(setup, console, finish).ConfigureAwait(false);
         var report = new RunReport
         {
             Command = "capacity", Target = setup.Target.ToString(), Scenario = setup.Scenario.Name, Model = vusMode ? "closed" : "open",
             StartedAt = started, Capacity = capacity, Audit = audit, Thresholds = [], ThresholdsPassed = capacity.Knee is not null,
+            Aborted = capacity.Interrupted, AbortReason = capacity.Interrupted ? "interrupted (Ctrl+C)" : null,
             Slo = search.Slo.Text, ServerMetrics = serverSamples, Server = serverSummary,
         };
-        report.ExitCode = audit is { Passed: false } ? ExitCodes.AuditFailed : capacity.Knee is null ? ExitCodes.SloBreached : ExitCodes.Ok;
+        report.ExitCode = audit is { Passed: false } ? ExitCodes.AuditFailed
+            : capacity.Interrupted ? ExitCodes.Aborted
+            : capacity.Knee is null ? ExitCodes.SloBreached : ExitCodes.Ok;
         PrintCapacity(console, capacity, search);
-        await WriteOutputsAsync(console, report, json, html, ct).ConfigureAwait(false);
+        await WriteOutputsAsync(console, report, json, html, finish).ConfigureAwait(false);
         return report.ExitCode;
     }
 
@@ -416,7 +432,9 @@ public static partial class App
                 Drain = TimeSpan.FromSeconds(1),
             };
             var stepStart = sampler?.Now ?? 0;
-            var r = await RunEngineAsync(setup, options, ct).ConfigureAwait(false);
+            var (r, _) = await RunEngineAsync(setup, options, ct).ConfigureAwait(false);
+            // A step cut short by Ctrl+C measured too little to be judged: the search keeps the steps before it.
+            ct.ThrowIfCancellationRequested();
             var s = r.Summary;
             // The server during the measuring window only (a sample covers the second before it).
             var server = sampler?.Summarize(stepStart + o.Warmup.TotalSeconds + 1, stepStart + o.Warmup.TotalSeconds + o.Window.TotalSeconds + 0.5);
@@ -449,7 +467,14 @@ public static partial class App
             Model = vusMode ? WorkloadModel.Closed : WorkloadModel.Open, Profile = LoadProfile.Constant(o.Start, o.Warmup + o.Warmup),
             MaxVus = o.MaxVus, Think = vusMode ? o.Think : TimeSpan.Zero, Timeout = o.Timeout, Drain = TimeSpan.FromSeconds(1),
         }, ct).ConfigureAwait(false);
-        await Task.Delay(o.Cooldown, ct).ConfigureAwait(false);
+        try
+        {
+            await Task.Delay(o.Cooldown, ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Interrupted while priming: the search below sees the cancellation and returns no steps.
+        }
         return await CapacitySearch.SearchAsync(vusMode ? "vus" : "rate", Step, o.Start, o.Factor, o.Max, o.Precision, o.MaxSteps, vusMode, o.Think.TotalSeconds, ct).ConfigureAwait(false);
     }
 
@@ -460,9 +485,13 @@ public static partial class App
             console.MarkupLineInterpolated(CultureInfo.InvariantCulture,
                 $"capacity: [bold green]{capacity.MaxSustainableRps:0.#} req/s[/] within \"{o.Slo.Text}\"{(o.VusMode ? $" at {knee.Target:0} users" : "")}; concurrency (Little's law) {capacity.Concurrency:0.##}; ≈ {capacity.EquivalentUsers:0} users at {o.Think.TotalSeconds:0.##} s think time");
         }
-        else
+        else if (!capacity.Interrupted)
         {
             console.MarkupLine("capacity: [red]not even the first step met the SLO[/]");
+        }
+        if (capacity.Interrupted)
+        {
+            console.MarkupLine($"[yellow]interrupted[/]: {capacity.Steps.Count} completed step(s) reported{(capacity.Knee is null ? "" : "; the capacity is at least the figure above")}; exit code {ExitCodes.Aborted}");
         }
     }
 

@@ -9,7 +9,8 @@ public sealed class Arguments
     private readonly Dictionary<string, string?> _options = new(StringComparer.Ordinal);
     private readonly HashSet<string> _used = new(StringComparer.Ordinal);
 
-    public Arguments(IEnumerable<string> args)
+    /// <param name="positionals">How many leading arguments that are not options this command takes (compare's two files).</param>
+    public Arguments(IEnumerable<string> args, int positionals = 0)
     {
         var list = args.ToList();
         for (var i = 0; i < list.Count; i++)
@@ -17,6 +18,11 @@ public sealed class Arguments
             var a = list[i];
             if (!a.StartsWith("--", StringComparison.Ordinal))
             {
+                if (i < positionals && i == Positionals.Count)
+                {
+                    Positionals.Add(a);
+                    continue;
+                }
                 throw new ArgumentException($"unexpected argument '{a}'");
             }
             var eq = a.IndexOf('=', StringComparison.Ordinal);
@@ -34,6 +40,9 @@ public sealed class Arguments
             }
         }
     }
+
+    /// <summary>The leading arguments that are not options, in order.</summary>
+    public List<string> Positionals { get; } = [];
 
     public bool Has(string name)
     {

@@ -75,17 +75,21 @@ public static partial class App
             var searchStart = sampler?.Now ?? 0;
             searched = await SearchCapacityAsync(setup, sampler, search, console, quiet, ct).ConfigureAwait(false);
             PrintCapacity(console, searched, search);
-            if (searched.Knee is not { } knee)
+            if (searched.Interrupted || searched.Knee is null)
             {
+                // No phases to run: the search is the report (after Ctrl+C, of the steps it completed).
+                var code = searched.Interrupted ? ExitCodes.Aborted : ExitCodes.SloBreached;
                 var (samples, summary) = ServerDuring(sampler, searchStart, sampler?.Now ?? 0);
                 var failed = new RunReport
                 {
                     Command = "stress", Target = setup.Target.ToString(), Scenario = setup.Scenario.Name, Model = model, StartedAt = started,
-                    Capacity = searched, Slo = search.Slo.Text, ThresholdsPassed = false, ServerMetrics = samples, Server = summary, ExitCode = ExitCodes.SloBreached,
+                    Capacity = searched, Slo = search.Slo.Text, ThresholdsPassed = false, ServerMetrics = samples, Server = summary, ExitCode = code,
+                    Aborted = searched.Interrupted, AbortReason = searched.Interrupted ? "interrupted (Ctrl+C) during the capacity search" : null,
                 };
-                await WriteOutputsAsync(console, failed, json, html, ct).ConfigureAwait(false);
-                return ExitCodes.SloBreached;
+                await WriteOutputsAsync(console, failed, json, html, searched.Interrupted ? CancellationToken.None : ct).ConfigureAwait(false);
+                return code;
             }
+            var knee = searched.Knee;
             capacity = vusMode ? knee.Target : searched.MaxSustainableRps;
         }
 
@@ -102,19 +106,20 @@ public static partial class App
                 $"stress: capacity {capacity:0.#} {(vusMode ? "users" : "req/s")} ({(searched is null ? "given" : "searched")}); phases {string.Join(" → ", plan.Select(p => $"{p.Multiplier:0.##}× ({p.Target:0.#})"))}, {phaseDuration.TotalSeconds:0.##} s each");
         }
         var runStart = sampler?.Now ?? 0;
+        LoadEngine? engine = null;
         using var probeClient = probeThink is null ? null : Http.CreateClient(1, timeout);
         using var probeStop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var probe = probeClient is null ? Task.CompletedTask
             : SingleUserProbe.RunAsync(setup.Scenario, probeClient, probeThink!.Value, recorder, probeStop.Token);
         var result = await WithLiveViewAsync(console, quiet, $"stress {setup.Scenario.Name} · {model}",
-            tick => new LoadEngine(setup.Scenario, setup.Client, new EngineOptions
+            tick => (engine = new LoadEngine(setup.Scenario, setup.Client, new EngineOptions
             {
                 Model = vusMode ? WorkloadModel.Closed : WorkloadModel.Open,
                 Profile = LoadProfile.Steps([.. plan.Select(p => (p.Target, phaseDuration))]),
                 MaxVus = maxVus, Think = vusMode ? think : TimeSpan.Zero, Timeout = timeout, MaxBacklog = maxBacklog,
                 // Requests still in flight at the end get their full timeout, so a slow answer is measured, not cut off.
                 Drain = timeout, Observer = recorder, OnTick = tick,
-            }).RunAsync(ct)).ConfigureAwait(false);
+            })).RunAsync(ct)).ConfigureAwait(false);
         recorder.Stopped();
         await probeStop.CancelAsync().ConfigureAwait(false);
         await probe.ConfigureAwait(false);
@@ -147,7 +152,7 @@ public static partial class App
         var report = new RunReport
         {
             Command = "stress", Target = setup.Target.ToString(), Scenario = setup.Scenario.Name, Model = model, StartedAt = started,
-            Summary = result.Summary, GeneratorCpuPercent = result.GeneratorCpuPercent, GeneratorCpuMaxPercent = result.GeneratorCpuMaxPercent,
+            Summary = result.Summary, PerSecond = engine!.Metrics.PerSecond(result.Summary.DurationSeconds), GeneratorCpuPercent = result.GeneratorCpuPercent, GeneratorCpuMaxPercent = result.GeneratorCpuMaxPercent,
             ThresholdsPassed = stress.ExpectationsPassed, Aborted = interrupted, AbortReason = interrupted ? "interrupted (Ctrl+C)" : null,
             Audit = audit, Capacity = searched, Slo = search.Slo.Text, ServerMetrics = serverSamples, Server = server, Stress = stress,
         };

@@ -86,7 +86,8 @@ public sealed record EndpointStats(string Name, long Requests, long Errors, Late
 /// <summary>What a <see cref="Metrics"/> recorded, as plain data (histograms as [value, count] buckets).</summary>
 public sealed record MetricsState(
     IReadOnlyList<long[]> Overall, IReadOnlyList<long[][]> Endpoints, IReadOnlyList<long> EndpointErrors,
-    IReadOnlyDictionary<string, long> Errors, long ErrorsTotal, long CompletedInWindow, IReadOnlyList<long> Slices, long Dropped);
+    IReadOnlyDictionary<string, long> Errors, long ErrorsTotal, long CompletedInWindow, IReadOnlyList<long> Slices, long Dropped,
+    IReadOnlyList<IReadOnlyList<long[][]>> SecondLatencies, IReadOnlyList<IReadOnlyList<long>> SecondCompletions);
 
 /// <summary>One second of the run. <c>Vus</c> is the users running (closed model); <c>Active</c> the requests in flight.</summary>
 public sealed record Sample(
@@ -120,12 +121,18 @@ public sealed class Metrics
     private long _until = long.MaxValue;
     private static readonly long SliceTicks = Stopwatch.Frequency / 4;
     private long[] _slices = [];
+    // Per endpoint and second of the window: latencies (at the histograms' precision) of the requests
+    // sent in it, and the completions in it. Sparse, so memory follows the distinct values, not the range.
+    private readonly List<Dictionary<long, long>>[] _secondLatencies;
+    private readonly List<long>[] _secondCompletions;
 
     public Metrics(IReadOnlyList<string> endpoints)
     {
         _endpoints = [.. endpoints];
         _perEndpoint = [.. endpoints.Select(_ => New())];
         _endpointErrors = new long[endpoints.Count];
+        _secondLatencies = [.. endpoints.Select(_ => new List<Dictionary<long, long>>())];
+        _secondCompletions = [.. endpoints.Select(_ => new List<long>())];
     }
 
     private static LongHistogram New() => new(1, Highest, 3);
@@ -182,6 +189,13 @@ public sealed class Metrics
                 {
                     _slices[slice]++;
                 }
+                var completions = _secondCompletions[endpoint];
+                var second = (int)((end - _from) / Stopwatch.Frequency);
+                while (completions.Count <= second)
+                {
+                    completions.Add(0);
+                }
+                completions[second]++;
             }
             if (!sentInWindow)
             {
@@ -189,6 +203,14 @@ public sealed class Metrics
             }
             _overall.RecordValue(value);
             _perEndpoint[endpoint].RecordValue(value);
+            var seconds = _secondLatencies[endpoint];
+            var sent = (int)Math.Min(int.MaxValue, (origin - _from) / Stopwatch.Frequency);
+            while (seconds.Count <= sent)
+            {
+                seconds.Add([]);
+            }
+            var key = _overall.LowestEquivalentValue(value);
+            seconds[sent][key] = seconds[sent].GetValueOrDefault(key) + 1;
             if (!ok)
             {
                 _endpointErrors[endpoint]++;
@@ -231,7 +253,9 @@ public sealed class Metrics
         {
             return new MetricsState(
                 HistogramData.Export(_overall), [.. _perEndpoint.Select(HistogramData.Export)], [.. _endpointErrors],
-                new Dictionary<string, long>(_errors), _errorsTotal, _completedInWindow, [.. _slices], Interlocked.Read(ref _dropped));
+                new Dictionary<string, long>(_errors), _errorsTotal, _completedInWindow, [.. _slices], Interlocked.Read(ref _dropped),
+                [.. _secondLatencies.Select(seconds => (IReadOnlyList<long[][]>)[.. seconds.Select(d => d.Select(kv => new[] { kv.Key, kv.Value }).ToArray())])],
+                [.. _secondCompletions.Select(c => (IReadOnlyList<long>)[.. c])]);
         }
     }
 
@@ -264,8 +288,77 @@ public sealed class Metrics
             {
                 _slices[i] += other.Slices[i];
             }
+            for (var e = 0; e < Math.Min(_perEndpoint.Length, other.SecondLatencies.Count); e++)
+            {
+                var seconds = _secondLatencies[e];
+                for (var i = 0; i < other.SecondLatencies[e].Count; i++)
+                {
+                    while (seconds.Count <= i)
+                    {
+                        seconds.Add([]);
+                    }
+                    foreach (var pair in other.SecondLatencies[e][i])
+                    {
+                        if (pair is not [var value, var count] || count < 0)
+                        {
+                            throw new FormatException("a per-second latency is [value, count >= 0]");
+                        }
+                        seconds[i][value] = seconds[i].GetValueOrDefault(value) + count;
+                    }
+                }
+            }
+            for (var e = 0; e < Math.Min(_perEndpoint.Length, other.SecondCompletions.Count); e++)
+            {
+                var completions = _secondCompletions[e];
+                for (var i = 0; i < other.SecondCompletions[e].Count; i++)
+                {
+                    while (completions.Count <= i)
+                    {
+                        completions.Add(0);
+                    }
+                    completions[i] += other.SecondCompletions[e][i];
+                }
+            }
         }
         Interlocked.Add(ref _dropped, other.Dropped);
+    }
+
+    /// <summary>
+    /// The window's one-second slices per endpoint, for a window of <paramref name="durationSeconds"/>. A request
+    /// sent after the window's last second (a late start in the closed model) counts in that last second.
+    /// </summary>
+    public PerSecond PerSecond(double durationSeconds)
+    {
+        var count = Math.Max(1, (int)Math.Ceiling(durationSeconds - 1e-6));
+        lock (_gate)
+        {
+            var histogram = New();
+            var endpoints = new List<EndpointSeconds>();
+            for (var e = 0; e < _endpoints.Length; e++)
+            {
+                if (_perEndpoint[e].TotalCount == 0)
+                {
+                    continue;
+                }
+                var slices = new List<SecondSlice>(count);
+                for (var i = 0; i < count; i++)
+                {
+                    histogram.Reset();
+                    var last = i == count - 1 ? _secondLatencies[e].Count : i + 1;
+                    for (var j = i; j < last && j < _secondLatencies[e].Count; j++)
+                    {
+                        foreach (var (value, n) in _secondLatencies[e][j])
+                        {
+                            histogram.RecordValueWithCount(value, n);
+                        }
+                    }
+                    var completed = i < _secondCompletions[e].Count ? _secondCompletions[e][i] : 0;
+                    slices.Add(new SecondSlice(i, Math.Round(Math.Min(1, durationSeconds - i), 3), completed, histogram.TotalCount, HistogramText.Encode(histogram)));
+                }
+                endpoints.Add(new EndpointSeconds(_endpoints[e], slices));
+            }
+            return new PerSecond(endpoints);
+        }
     }
 
     public Summary Summarize(double durationSeconds)

@@ -11,16 +11,28 @@ public static class HtmlReport
     private static string E(string? s) => WebUtility.HtmlEncode(s ?? "");
     private static string N(double v) => double.IsFinite(v) ? v.ToString("0.##", CultureInfo.InvariantCulture) : "–";
 
+    /// <summary>The document's head and the styles every tally-load report shares.</summary>
+    internal static string Head(string title) =>
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + E(title) + "</title><style>"
+        + "body{font-family:system-ui,sans-serif;margin:24px;color:#222;background:#fafafa}h1{margin:0 0 4px}table{border-collapse:collapse;margin:8px 0 20px}"
+        + "td,th{border:1px solid #ddd;padding:4px 10px;text-align:right}th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}"
+        + ".pass{color:#2a7d2a;font-weight:bold}.fail{color:#c62828;font-weight:bold}.chart{display:block;margin:12px 0;border:1px solid #ddd}"
+        + ".side{display:flex;gap:24px;flex-wrap:wrap}.side>div{flex:1 1 420px}"
+        + "</style></head><body>";
+
+    /// <summary>Marks the page once its charts are laid out (the browser tests wait for it).</summary>
+    internal const string ChartsRenderedScript = "<script>document.addEventListener('DOMContentLoaded',function(){var n=0;document.querySelectorAll('svg.chart').forEach(function(s){var b=s.getBBox();if(b.width>0&&b.height>0&&s.querySelector('polyline'))n++;});document.title='charts-rendered:'+n;});</script>";
+
     public static string Render(RunReport r)
     {
         ArgumentNullException.ThrowIfNull(r);
         var sb = new StringBuilder();
-        sb.Append("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>tally-load report</title><style>")
-          .Append("body{font-family:system-ui,sans-serif;margin:24px;color:#222;background:#fafafa}h1{margin:0 0 4px}table{border-collapse:collapse;margin:8px 0 20px}")
-          .Append("td,th{border:1px solid #ddd;padding:4px 10px;text-align:right}th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}")
-          .Append(".pass{color:#2a7d2a;font-weight:bold}.fail{color:#c62828;font-weight:bold}.chart{display:block;margin:12px 0;border:1px solid #ddd}")
-          .Append("</style></head><body>");
+        sb.Append(Head("tally-load report"));
         sb.Append(CultureInfo.InvariantCulture, $"<h1>tally-load: {E(r.Command)} {E(r.Scenario)}</h1><p>target {E(r.Target)} · model {E(r.Model)} · started {r.StartedAt:u} · exit code {r.ExitCode}</p>");
+        if (r.Aborted)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"<p class=\"fail\">Aborted early: {E(r.AbortReason)}. Only what was measured before is reported.</p>");
+        }
         if (r.Stress is { } stress)
         {
             StressHtml.Append(sb, r, stress);
@@ -121,7 +133,7 @@ public static class HtmlReport
                 new Series("latency", "#9467bd", [.. sum.Latency.Distribution.Where(d => d.Percentile < 100).Select(d => (X(d.Percentile), d.Ms))], true),
             ], x => (100 - 100 / Math.Pow(10, x)).ToString("0.###", CultureInfo.InvariantCulture) + "%", [0, 1, 2, 3, 4, 5]));
         }
-        sb.Append("<script>document.addEventListener('DOMContentLoaded',function(){var n=0;document.querySelectorAll('svg.chart').forEach(function(s){var b=s.getBBox();if(b.width>0&&b.height>0&&s.querySelector('polyline'))n++;});document.title='charts-rendered:'+n;});</script>");
+        sb.Append(ChartsRenderedScript);
         sb.Append("</body></html>");
         return sb.ToString();
     }

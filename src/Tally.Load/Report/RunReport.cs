@@ -18,6 +18,8 @@ public sealed class RunReport
     public DateTimeOffset StartedAt { get; init; }
     public Summary? Summary { get; init; }
     public IReadOnlyList<Sample> Series { get; init; } = [];
+    /// <summary>The measuring window's one-second slices per endpoint (run and stress); absent in files written before compare.</summary>
+    public PerSecond? PerSecond { get; init; }
     public double GeneratorCpuPercent { get; init; }
     public double GeneratorCpuMaxPercent { get; init; }
     /// <summary>With --agents: each generator's share of the run (the coordinator's first) and its own CPU.</summary>
@@ -37,7 +39,7 @@ public sealed class RunReport
     public StressResult? Stress { get; init; }
     public int ExitCode { get; set; }
 
-    private static readonly JsonSerializerOptions Options = new()
+    internal static readonly JsonSerializerOptions Options = new()
     {
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
