@@ -39,9 +39,9 @@ public sealed partial class PrismProxiedTally : TallyAppFactory, IAsyncLifetime
     public Uri ProxyAddress { get; private set; } = null!;
 
     /// <summary>
-    /// A second prism in front of the same Tally, validating against a copy of the document that Tally's balance
-    /// answer can't meet (AreaHealth, the health answer, requires a property that Tally never sends): proof that
-    /// violations are seen.
+    /// A second prism in front of the same Tally, validating against a copy of the document that two answers can't
+    /// meet: AreaHealth (the health answer) requires a property that Tally never sends, and getMe's 401 problem allows
+    /// an error_code other than Tally's. Proof that violations in bodies and in problems are seen.
     /// </summary>
     public Uri TamperedProxyAddress { get; private set; } = null!;
 
@@ -74,6 +74,8 @@ public sealed partial class PrismProxiedTally : TallyAppFactory, IAsyncLifetime
             ProxyAddress = await StartPrismAsync(prism, path, TallyAddress.ToString().TrimEnd('/'));
             var tampered = JsonNode.Parse(text)!;
             tampered["components"]!["schemas"]!["AreaHealth"]!["required"]!.AsArray().Add("no_such_field");
+            tampered["paths"]!["/api/account/me"]!["get"]!["responses"]!["401"]!["content"]!["application/problem+json"]!["schema"]!["allOf"]![1]!
+                ["properties"]!["error_code"]!["enum"] = new JsonArray("NO_SUCH_CODE");
             var tamperedPath = OpenApiTools.ArtifactPath("proxy-v1-tampered.json");
             await File.WriteAllTextAsync(tamperedPath, tampered.ToJsonString());
             TamperedProxyAddress = await StartPrismAsync(prism, tamperedPath, TallyAddress.ToString().TrimEnd('/'));

@@ -70,7 +70,7 @@ public sealed class PrismProxyTests(PrismProxiedTally app, ITestOutputHelper out
     }
 
     [Fact]
-    public async Task AnAnswerThatBreaksTheDocument_IsSeenAsAResponseViolation()
+    public async Task AnswersThatBreakTheDocument_AreSeenAsResponseViolations()
     {
         var operations = DocumentedOperation.ReadAll(app.Document);
         using var proxy = new HttpClient { BaseAddress = app.TamperedProxyAddress, Timeout = TimeSpan.FromSeconds(30) };
@@ -78,9 +78,15 @@ public sealed class PrismProxyTests(PrismProxiedTally app, ITestOutputHelper out
 
         await (await x.SendAsync("transferHealth", Request(HttpMethod.Get, "/api/transfer/health"))).AssertJsonAsync();
 
-        var health = Assert.Single(x.All);
+        await (await x.SendAsync("getMe", Request(HttpMethod.Get, "/api/account/me", session: "not-a-session")))
+            .AssertProblemAsync(HttpStatusCode.Unauthorized, "UNAUTHENTICATED");
+
+        var health = Assert.Single(x.All, e => e.OperationId == "transferHealth");
         Assert.Contains(health.ResponseViolations, v => v.Message.Contains("no_such_field", StringComparison.Ordinal));
         Assert.Empty(health.RequestViolations);
+        var problem = Assert.Single(x.All, e => e.OperationId == "getMe");
+        Assert.Contains(problem.ResponseViolations, v => v.Message.Contains("error_code", StringComparison.Ordinal));
+        Assert.Empty(problem.RequestViolations);
     }
 
     private static async Task HealthAsync(ProxyExchanges x)
