@@ -4,15 +4,6 @@ using Tally.Server.Tests.OpenApi.Client;
 
 namespace Tally.Server.Tests.OpenApi;
 
-/// <summary>Tally on a real Kestrel listener (a loopback port), for clients that talk to it over sockets.</summary>
-public sealed class KestrelTallyApp : TallyAppFactory
-{
-    public KestrelTallyApp()
-    {
-        UseKestrel(0);
-    }
-}
-
 /// <summary>
 /// The C# client that NSwag generates at build time from OpenApi/Client/tally-v1.json (see the project file) works
 /// against a running Tally, and that copy is the document Tally serves, so the client can't drift from it.
