@@ -2,7 +2,7 @@
 # In one run against the same Tally /health on 127.0.0.1, with the same connection count:
 #   wrk (the anchor) and `tally-load run --url` (closed model, no think time); prints the ratio.
 # Target: tally-load >= 0.6x wrk's request rate. Bounded: two runs of DURATION (default 10s).
-# Then the cost of agents: the same open-model rate (AGENT_RATE, default 3000/s) from tally-load alone and split
+# Then the cost of agents: the same open-model rate (AGENT_RATE, default 9000/s) from tally-load alone and split
 # between it and two `tally-load agent` processes on loopback; the generator CPU per request of the split
 # run (all three processes) over the local run's. Target: within 10% (<= 1.10). SKIP_AGENTS=1 skips it.
 set -euo pipefail
@@ -61,7 +61,7 @@ STATUS=0
 awk -v r="$RATIO" -v t="$TARGET_RATIO" 'BEGIN { exit !(r >= t) }' || { echo "below target" >&2; STATUS=1; }
 
 if [ "${SKIP_AGENTS:-0}" != 1 ]; then
-  AGENT_RATE="${AGENT_RATE:-3000}"
+  AGENT_RATE="${AGENT_RATE:-9000}"
   AGENTS=""
   for _ in 1 2; do
     port="$(free_port)"
