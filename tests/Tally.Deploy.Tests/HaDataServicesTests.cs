@@ -100,9 +100,9 @@ public sealed class HaDataServicesTests
             // PostgreSQL: CloudNativePG's read-write Service (<cluster>-rw, always the primary) and its <cluster>-app Secret.
             var postgres = Assert.Single(env, e => e.Name == "ConnectionStrings__Postgres");
             var settings = new DbConnectionStringBuilder { ConnectionString = postgres.Value };
-            Assert.Equal($"{database}-rw", settings["Host"]);
-            Assert.Equal("5432", settings["Port"]);
-            Assert.Equal(cluster.Text("spec", "bootstrap", "initdb", "database"), settings["Database"]);
+            Assert.Equal($"{database}-rw", (string)settings["Host"]);
+            Assert.Equal("5432", (string)settings["Port"]);
+            Assert.Equal(cluster.Text("spec", "bootstrap", "initdb", "database"), (string)settings["Database"]);
             foreach (var (keyword, secretKey) in new[] { ("Username", "username"), ("Password", "password") })
             {
                 var reference = (string)settings[keyword];
