@@ -129,7 +129,7 @@ public sealed class HaDataServicesTests
         Assert.Equal(new Dictionary<string, string> { ["app.kubernetes.io/name"] = rabbit }, policies["rabbitmq-from-tally"].Spec.PodSelector.MatchLabels);
         Assert.Contains(
             policies["postgres-from-tally"].Spec.Ingress.SelectMany(r => r.FromProperty),
-            peer => peer.PodSelector?.MatchLabels?.GetValueOrDefault("cnpg.io/cluster") == database);
+            peer => peer.PodSelector?.MatchLabels is { } labels && labels.TryGetValue("cnpg.io/cluster", out var name) && name == database);
     }
 
     [Fact]
