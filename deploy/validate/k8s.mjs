@@ -94,14 +94,24 @@ ajv.addFormat("int32", { type: "number", validate: (n) => Number.isInteger(n) &&
 ajv.addFormat("int64", { type: "number", validate: (n) => Number.isInteger(n) });
 ajv.addFormat("date-time", /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/i);
 
-// "group/version/Kind" -> ajv validator, for every served version of every CRD under crds/.
+// "group/version/Kind" -> the openAPIV3Schema of every served version of every CRD under crds/, compiled on
+// first use (the Cluster and RabbitmqCluster schemas take seconds).
+const crdSchemas = new Map();
 const crdValidators = new Map();
 const crdFolder = join(dirname(fileURLToPath(import.meta.url)), "crds");
 for (const file of readdirSync(crdFolder).filter((f) => f.endsWith(".yaml"))) {
   const crd = parse(readFileSync(join(crdFolder, file), "utf8"));
   for (const version of crd.spec.versions.filter((v) => v.served)) {
-    crdValidators.set(`${crd.spec.group}/${version.name}/${crd.spec.names.kind}`, ajv.compile(strictSchema(version.schema.openAPIV3Schema)));
+    crdSchemas.set(`${crd.spec.group}/${version.name}/${crd.spec.names.kind}`, version.schema.openAPIV3Schema);
   }
+}
+
+function crdValidatorFor(apiVersion, kind) {
+  const key = `${apiVersion}/${kind}`;
+  if (!crdValidators.has(key) && crdSchemas.has(key)) {
+    crdValidators.set(key, ajv.compile(strictSchema(crdSchemas.get(key))));
+  }
+  return crdValidators.get(key);
 }
 
 function crdErrors(validate, object) {
@@ -149,7 +159,7 @@ for (const file of process.argv.slice(2)) {
     }
     objects++;
     const name = `${object.apiVersion}/${object.kind} ${object.metadata?.name ?? "(no name)"}`;
-    const crdValidator = crdValidators.get(`${object.apiVersion}/${object.kind}`);
+    const crdValidator = crdValidatorFor(object.apiVersion, object.kind);
     if (crdValidator) {
       const errors = crdErrors(crdValidator, object);
       if (typeof object.metadata?.name !== "string" || object.metadata.name.length === 0) {
