@@ -5,14 +5,14 @@ using Tally.Deploy.Tests.Infrastructure;
 
 namespace Tally.Deploy.Tests;
 
-/// <summary>deploy/k8s: both overlays render offline with `kubectl kustomize`, every object validates against the schema of its kind, and the objects say what the runbook says.</summary>
+/// <summary>deploy/k8s: the overlays render offline with `kubectl kustomize`, every object validates against the schema of its kind, and the objects say what the runbook says.</summary>
 public sealed partial class KubernetesManifestTests
 {
     private static readonly string[] TallyDeployments = ["tally-api", "tally-worker", "tally-gateway"];
 
-    public static TheoryData<string> Renders => new() { "base", "overlays/dev", "overlays/prod" };
+    public static TheoryData<string> Renders => new() { "base", "overlays/dev", "overlays/prod", "overlays/prod-ha" };
 
-    public static TheoryData<string> Overlays => new() { "overlays/dev", "overlays/prod" };
+    public static TheoryData<string> Overlays => new() { "overlays/dev", "overlays/prod", "overlays/prod-ha" };
 
     [Theory]
     [MemberData(nameof(Renders))]
@@ -216,6 +216,12 @@ public sealed partial class KubernetesManifestTests
                     if (ns == "ingress-nginx")
                     {
                         Assert.Equal("tally-gateway", policy.Spec.PodSelector.MatchLabels["app.kubernetes.io/name"]);
+                    }
+                    else if (ns == "cnpg-system")
+                    {
+                        // The CloudNativePG operator reads each instance's status (prod-ha), on nothing but that port.
+                        Assert.Equal("postgres-from-tally", policy.Metadata.Name);
+                        Assert.Equal(["8000"], rule.Ports.Select(p => p.Port.Value).ToArray());
                     }
                     else
                     {

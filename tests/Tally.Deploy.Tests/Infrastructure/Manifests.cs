@@ -22,6 +22,12 @@ internal sealed class Manifests
     public IEnumerable<Dictionary<string, object>> CustomOfKind(string kind) =>
         Custom.Where(o => (o["kind"] as string) == kind);
 
+    /// <summary>API groups of the operators' kinds (KEDA, Prometheus Operator, CloudNativePG and its Barman Cloud plugin, RabbitMQ).</summary>
+    private static readonly HashSet<string> CustomGroups = new(StringComparer.Ordinal)
+    {
+        "keda.sh", "monitoring.coreos.com", "postgresql.cnpg.io", "barmancloud.cnpg.io", "rabbitmq.com",
+    };
+
     public static IEnumerable<string> Documents(string yaml) =>
         yaml.Split(["\n---\n", "\r\n---\r\n"], StringSplitOptions.RemoveEmptyEntries)
             .Select(d => d.Trim().TrimStart('-').Trim())
@@ -37,7 +43,7 @@ internal sealed class Manifests
         {
             var map = plain.Deserialize<Dictionary<string, object>>(document);
             var apiVersion = (string)map["apiVersion"];
-            if (apiVersion.StartsWith("keda.sh/", StringComparison.Ordinal) || apiVersion.StartsWith("monitoring.coreos.com/", StringComparison.Ordinal))
+            if (CustomGroups.Contains(apiVersion.Split('/')[0]))
             {
                 custom.Add(map);
             }
