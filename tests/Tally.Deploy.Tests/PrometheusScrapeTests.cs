@@ -24,7 +24,8 @@ public sealed class PrometheusScrapeTests(TallyProcess tally)
 
         // Bounded traffic while the rules are evaluated: at most 60 rounds of reads, one every 250 ms.
         IReadOnlyList<(Dictionary<string, string> Labels, string Value)> errors = [];
-        for (var round = 0; round < 60 && errors.Count == 0; round++)
+        // The ratio is NaN (0/0) until the rule's window holds two samples with traffic between them: wait for a number.
+        for (var round = 0; round < 60 && (errors.Count == 0 || errors[0].Value == "NaN"); round++)
         {
             using (var response = await tally.SendAsync(HttpMethod.Get, "/api/account/me", null, null))
             {

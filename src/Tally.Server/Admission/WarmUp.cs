@@ -47,6 +47,12 @@ public sealed class WarmUp(
         {
             await services.GetRequiredService<PasswordHasher>().HashAsync("warm-up-only", cancellationToken).ConfigureAwait(false);
         }
+        if (server.Features.Get<IServerAddressesFeature>() is null)
+        {
+            // A server without addresses (an in-memory test server) can't be warmed over loopback: warm already.
+            _warm = true;
+            return;
+        }
         lifetime.ApplicationStarted.Register(() => _ = Task.Run(WarmOverHttpAsync, CancellationToken.None));
     }
 
