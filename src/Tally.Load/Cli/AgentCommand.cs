@@ -95,7 +95,7 @@ public static partial class App
                 console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"coordinator {peer}: share {step.PartitionIndex} of {step.PartitionCount}: {r.Summary.Requests} requests, {r.Summary.Rps:0.#} req/s, CPU {r.GeneratorCpuPercent:0.#}%"));
                 await channel.SendAsync(new ResultMessage(
-                    engine.Metrics.Export(), r.Series, [.. r.SeriesHistograms.Select(HistogramData.Export)], r.Summary.DurationSeconds,
+                    engine.Metrics.Export(), r.Series, [.. r.SeriesHistograms.Select(HistogramText.Encode)], r.Summary.DurationSeconds,
                     r.GeneratorCpuPercent, r.GeneratorCpuMaxPercent, r.BacklogAtEnd, r.Aborted, r.AbortReason), ct).ConfigureAwait(false);
             }
         }

@@ -171,7 +171,7 @@ public sealed class AgentPool : IAsyncDisposable
                 dropped += x.Dropped;
                 if (i < r.SeriesHistograms.Count)
                 {
-                    HistogramData.AddTo(h, r.SeriesHistograms[i]);
+                    h.Add(HistogramText.Decode(r.SeriesHistograms[i]));
                 }
             }
             static double Ms(HistogramBase h, double p) => h.TotalCount == 0 ? 0 : h.GetValueAtPercentile(p) / 1000.0;
@@ -185,7 +185,7 @@ public sealed class AgentPool : IAsyncDisposable
         var total = Math.Max(1, summary.Requests);
         var agents = results.Select((r, i) =>
         {
-            var requests = r.Metrics.Overall.Sum(b => b[1]);
+            var requests = HistogramText.Decode(r.Metrics.Overall).TotalCount;
             return new AgentShare(_agents[i].Address, i + 1, requests, Math.Round(100.0 * requests / total, 2), r.GeneratorCpuPercent, r.GeneratorCpuMaxPercent);
         }).Prepend(new AgentShare("coordinator", 0, own.Summary.Requests, Math.Round(100.0 * own.Summary.Requests / total, 2), own.GeneratorCpuPercent, own.GeneratorCpuMaxPercent));
         var abort = results.FirstOrDefault(r => r.Aborted);

@@ -51,9 +51,9 @@ public sealed record StepMessage(
     };
 }
 
-/// <summary>An agent's share of an engine run, exactly: its histograms as buckets, its series with each second's histogram, its CPU.</summary>
+/// <summary>An agent's share of an engine run, exactly: its histograms (<see cref="HistogramText"/>), its series with each second's histogram, its CPU.</summary>
 public sealed record ResultMessage(
-    MetricsState Metrics, IReadOnlyList<Sample> Series, IReadOnlyList<long[][]> SeriesHistograms, double MeasuredSeconds,
+    MetricsState Metrics, IReadOnlyList<Sample> Series, IReadOnlyList<string> SeriesHistograms, double MeasuredSeconds,
     double GeneratorCpuPercent, double GeneratorCpuMaxPercent, long BacklogAtEnd, bool Aborted, string? AbortReason) : AgentMessage;
 
 public sealed record ErrorMessage(string Message) : AgentMessage;
@@ -62,8 +62,6 @@ public sealed record ErrorMessage(string Message) : AgentMessage;
 public sealed class AgentChannel(Stream stream) : IAsyncDisposable
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
-    // A result carries histograms of a few thousand buckets at most; anything far larger is not an agent talking.
-    private const int MaxLine = 256 * 1024 * 1024;
     private readonly StreamReader _reader = new(stream, new UTF8Encoding(false), false, 64 * 1024, leaveOpen: true);
     private readonly SemaphoreSlim _writing = new(1, 1);
 
@@ -98,10 +96,6 @@ public sealed class AgentChannel(Stream stream) : IAsyncDisposable
         if (line is null)
         {
             return null;
-        }
-        if (line.Length > MaxLine)
-        {
-            throw new FormatException("an agent message is too large");
         }
         return JsonSerializer.Deserialize<AgentMessage>(line, Json) ?? throw new FormatException("an empty agent message");
     }

@@ -83,9 +83,9 @@ public sealed class Summary
 
 public sealed record EndpointStats(string Name, long Requests, long Errors, LatencyStats Latency);
 
-/// <summary>What a <see cref="Metrics"/> recorded, as plain data (histograms as [value, count] buckets).</summary>
+/// <summary>What a <see cref="Metrics"/> recorded, as plain data (histograms in <see cref="HistogramText"/>; merged bucket by bucket).</summary>
 public sealed record MetricsState(
-    IReadOnlyList<long[]> Overall, IReadOnlyList<long[][]> Endpoints, IReadOnlyList<long> EndpointErrors,
+    string Overall, IReadOnlyList<string> Endpoints, IReadOnlyList<long> EndpointErrors,
     IReadOnlyDictionary<string, long> Errors, long ErrorsTotal, long CompletedInWindow, IReadOnlyList<long> Slices, long Dropped,
     IReadOnlyList<IReadOnlyList<long[][]>> SecondLatencies, IReadOnlyList<IReadOnlyList<long>> SecondCompletions);
 
@@ -252,7 +252,7 @@ public sealed class Metrics
         lock (_gate)
         {
             return new MetricsState(
-                HistogramData.Export(_overall), [.. _perEndpoint.Select(HistogramData.Export)], [.. _endpointErrors],
+                HistogramText.Encode(_overall), [.. _perEndpoint.Select(HistogramText.Encode)], [.. _endpointErrors],
                 new Dictionary<string, long>(_errors), _errorsTotal, _completedInWindow, [.. _slices], Interlocked.Read(ref _dropped),
                 [.. _secondLatencies.Select(seconds => (IReadOnlyList<long[][]>)[.. seconds.Select(d => d.Select(kv => new[] { kv.Key, kv.Value }).ToArray())])],
                 [.. _secondCompletions.Select(c => (IReadOnlyList<long>)[.. c])]);
@@ -272,10 +272,10 @@ public sealed class Metrics
         }
         lock (_gate)
         {
-            HistogramData.AddTo(_overall, other.Overall);
+            _overall.Add(HistogramText.Decode(other.Overall));
             for (var i = 0; i < _perEndpoint.Length; i++)
             {
-                HistogramData.AddTo(_perEndpoint[i], other.Endpoints[i]);
+                _perEndpoint[i].Add(HistogramText.Decode(other.Endpoints[i]));
                 _endpointErrors[i] += other.EndpointErrors[i];
             }
             foreach (var (kind, count) in other.Errors)
