@@ -16,6 +16,8 @@ ROOT="$(pwd)"
 HOST="127.0.0.1"
 RATE="${RATE:-200}"
 DURATION="${DURATION:-20s}"
+# Long enough for the JIT: a fresh .NET process spends seconds of CPU compiling its hot paths to tier 1.
+WARMUP="${WARMUP:-20s}"
 USERS="${USERS:-200}"
 RECIPE=(Auth__PasswordIterations=1000 Auth__RegistrationsPerIpPerMinute=1000000 Auth__LoginPermitsPerIpPerMinute=1000000 Auth__LoginPermitsPerPhonePerMinute=1000000)
 GATEWAY_RECIPE=(Gateway__RateLimits__PerIpPerSecond=10000000 Gateway__RateLimits__PerIpBurst=10000000
@@ -107,9 +109,9 @@ measure() {
   local label=$1 target=$2 before after
   log "$label: seed $USERS users"
   "${LOAD[@]}" seed --users "$USERS" --workers 20 --out "$WORK/users-$label.json" --target "$target" --quiet >&2
-  log "$label: warm up (transfer, $RATE/s, 5 s)"
+  log "$label: warm up (transfer, $RATE/s, $WARMUP)"
   "${LOAD[@]}" run --scenario transfer --target "$target" --users-file "$WORK/users-$label.json" --rate "$RATE" \
-    --duration 5s --server-metrics off --quiet >/dev/null 2>&1 || true
+    --duration "$WARMUP" --server-metrics off --quiet >/dev/null 2>&1 || true
   tier_pids "$label" >"$WORK/$label.pids"
   cpu_ticks <"$WORK/$label.pids" >"$WORK/$label.before"
   before="$(committed "$target")"
