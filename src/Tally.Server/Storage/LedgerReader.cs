@@ -142,15 +142,15 @@ public abstract class LedgerReader : ILedgerReader
         Read(async c =>
         {
             var total = await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM transfers WHERE kind = @kind", new { kind = TransferKind.Transfer });
-            var transfers = (await c.QueryAsync<AdminTransferRow>(
+            // Both parties of a transfer are users, so each column is the record's as it is.
+            var transfers = (await c.QueryAsync<AdminTransfer>(
                 """
                 SELECT t.id AS Id, t.from_account_id AS FromUser, fu.username AS FromUsername, t.to_account_id AS ToUser, tu.username AS ToUsername,
                        t.amount AS Amount, t.status AS Status, t.created_at AS CreatedAt
                 FROM transfers t JOIN users fu ON fu.id = t.from_account_id JOIN users tu ON tu.id = t.to_account_id
                 WHERE t.kind = @kind ORDER BY t.id DESC LIMIT @size OFFSET @offset
                 """,
-                new { size, offset = Offset(page, size), kind = TransferKind.Transfer }))
-                .Select(r => new AdminTransfer(r.Id, r.FromUser, r.FromUsername, r.ToUser, r.ToUsername, r.Amount, r.Status, r.CreatedAt)).ToList();
+                new { size, offset = Offset(page, size), kind = TransferKind.Transfer })).AsList();
             return new AdminTransferPage(transfers, total, page, size, Paging.Pages(total, size));
         });
 

@@ -157,24 +157,5 @@ internal sealed class AdminUserTransferRow
     public string CreatedAt { get; set; } = "";
 }
 
-internal sealed class AdminTransferRow
-{
-    public long Id { get; set; }
-    public long FromUser { get; set; }
-    public string FromUsername { get; set; } = "";
-    public long ToUser { get; set; }
-    public string ToUsername { get; set; } = "";
-    public long Amount { get; set; }
-    public string Status { get; set; } = "";
-    public string CreatedAt { get; set; } = "";
-}
-
-internal sealed class AuditRow
-{
-    public long Accounts { get; set; }
-    public long LedgerSum { get; set; }
-    public long TotalUserBalance { get; set; }
-    public long BankEquityBalance { get; set; }
-    public long PendingHolds { get; set; }
-    public long NegativeBalances { get; set; }
-}
+// The audit's totals, mapped by position: every column is a bigint on both databases.
+internal sealed record AuditRow(long Accounts, long LedgerSum, long TotalUserBalance, long BankEquityBalance, long PendingHolds, long NegativeBalances);

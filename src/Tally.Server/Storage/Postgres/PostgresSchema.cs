@@ -97,6 +97,17 @@ internal static class PostgresSchema
         $fn$;
         """;
 
+    // The two notifications of a move of money, their texts from the formats the caller passed: {0} the amount,
+    // {1} the other party.
+    private static string Notify(string from, string to, string amount, string fromName, string toName) => $"""
+        INSERT INTO notifications (user_id, type, message, transfer_id, amount, created_at)
+                VALUES ({to}, '{NotificationText.Received}', format(p_received_format, {amount}, {fromName}), o_transfer_id, {amount}, p_at)
+                RETURNING id INTO o_received_id;
+                INSERT INTO notifications (user_id, type, message, transfer_id, amount, created_at)
+                VALUES ({from}, '{NotificationText.Sent}', format(p_sent_format, {amount}, {toName}), o_transfer_id, {amount}, p_at)
+                RETURNING id INTO o_sent_id;
+        """;
+
     private static string Functions() => $$"""
         -- The functions of the first migrations, which took finished notification texts or held copies of them.
         DROP FUNCTION IF EXISTS tally_register(text, text, text, text, text[], bigint);
@@ -213,12 +224,7 @@ internal static class PostgresSchema
             o_to_id := p_to;
             IF p_instant THEN
                 UPDATE accounts SET balance = balance + p_amount WHERE id = p_to;
-                INSERT INTO notifications (user_id, type, message, transfer_id, amount, created_at)
-                VALUES (p_to, '{{NotificationText.Received}}', format(p_received_format, p_amount, p_from_name), o_transfer_id, p_amount, p_at)
-                RETURNING id INTO o_received_id;
-                INSERT INTO notifications (user_id, type, message, transfer_id, amount, created_at)
-                VALUES (p_from, '{{NotificationText.Sent}}', format(p_sent_format, p_amount, p_to_name), o_transfer_id, p_amount, p_at)
-                RETURNING id INTO o_sent_id;
+                {{Notify("p_from", "p_to", "p_amount", "p_from_name", "p_to_name")}}
             END IF;
         END
         $fn$;
@@ -261,12 +267,7 @@ internal static class PostgresSchema
             IF p_confirm THEN
                 UPDATE accounts SET held = held - o_amount, balance = balance - o_amount WHERE id = o_from_id;
                 UPDATE accounts SET balance = balance + o_amount WHERE id = o_to_id;
-                INSERT INTO notifications (user_id, type, message, transfer_id, amount, created_at)
-                VALUES (o_to_id, '{{NotificationText.Received}}', format(p_received_format, o_amount, o_from_name), o_transfer_id, o_amount, p_at)
-                RETURNING id INTO o_received_id;
-                INSERT INTO notifications (user_id, type, message, transfer_id, amount, created_at)
-                VALUES (o_from_id, '{{NotificationText.Sent}}', format(p_sent_format, o_amount, o_to_name), o_transfer_id, o_amount, p_at)
-                RETURNING id INTO o_sent_id;
+                {{Notify("o_from_id", "o_to_id", "o_amount", "o_from_name", "o_to_name")}}
             ELSE
                 UPDATE accounts SET held = held - o_amount WHERE id = o_from_id;
             END IF;
