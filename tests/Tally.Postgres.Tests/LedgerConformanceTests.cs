@@ -366,4 +366,66 @@ public sealed class LedgerConformanceTests(PostgresServer server, SqliteLedgerHo
         Assert.Equal((99_950, 99_950), await app.GetBalanceAsync(alice));
         await app.AssertAuditOkAsync();
     }
+
+    [Theory]
+    [MemberData(nameof(Providers))]
+    public async Task Transfer_ToAUsernameThatSeveralShare_IsAmbiguous(string provider)
+    {
+        var app = await HostAsync(provider);
+        var name = "Twin " + Guid.NewGuid().ToString("N")[..6];
+        await app.RegisterAndLoginAsync(name);
+        await app.RegisterAndLoginAsync(name);
+        var alice = await app.RegisterAndLoginAsync();
+        using var client = app.CreateClient(alice);
+
+        await (await client.PostAsJsonAsync("/api/transfer/transfer", new { to_username = name, amount = 1 })).AssertProblemAsync(HttpStatusCode.BadRequest, ErrorCodes.AmbiguousUsername);
+        Assert.Equal((100_000, 100_000), await app.GetBalanceAsync(alice));
+    }
+
+    [Theory]
+    [MemberData(nameof(Providers))]
+    public async Task RedeliveredCommands_ApplyOnce_AndAnswerAsTheFirstDelivery(string provider)
+    {
+        var (app, alice, bob, client) = await PairAsync(provider);
+        using var _ = client;
+        var store = app.Services.GetRequiredService<ILedgerStore>();
+        var to = new Recipient(bob.Id, bob.Username, bob.AccountNumber);
+        var now = DateTimeOffset.UtcNow;
+        NewTransfer Transfer(long amount, bool instant) => new(alice.Id, to, alice.Username, amount, null, null, instant, "conformance-" + amount, now, now.AddMinutes(5));
+
+        var moveId = Guid.NewGuid();
+        var first = await store.TransferAsync(Transfer(300, instant: true), moveId);
+        var again = await store.TransferAsync(Transfer(300, instant: true), moveId);
+        Assert.True(first.IsSuccess && again.IsSuccess, first.Error?.Detail ?? again.Error?.Detail);
+        Assert.Equal(first.Value!.Transfer.TransferId, again.Value!.Transfer.TransferId);
+        Assert.Equal(TransferStatus.Success, again.Value.Transfer.Status);
+
+        // A broken rule is recorded with the command: its redelivery gets the same answer.
+        var tooMuchId = Guid.NewGuid();
+        Assert.Equal(LedgerErrors.InsufficientFunds, (await store.TransferAsync(Transfer(1_000_000, instant: true), tooMuchId)).Error);
+        Assert.Equal(LedgerErrors.InsufficientFunds, (await store.TransferAsync(Transfer(1_000_000, instant: true), tooMuchId)).Error);
+
+        // A redelivered confirm answers with the confirmed transfer, not "already resolved", and moves nothing more.
+        var hold = await store.TransferAsync(Transfer(200, instant: false), Guid.NewGuid());
+        var holdId = hold.Value!.Transfer.TransferId;
+        var confirmId = Guid.NewGuid();
+        var confirmed = await store.ResolveHoldAsync(alice.Id, holdId, null, confirm: true, DateTimeOffset.UtcNow, confirmId);
+        var confirmedAgain = await store.ResolveHoldAsync(alice.Id, holdId, null, confirm: true, DateTimeOffset.UtcNow, confirmId);
+        Assert.Equal(TransferStatus.Success, confirmed.Value!.Transfer.Status);
+        Assert.Equal(TransferStatus.Success, confirmedAgain.Value!.Transfer.Status);
+        Assert.Equal(holdId, confirmedAgain.Value.Transfer.TransferId);
+        Assert.Equal(LedgerErrors.InvalidState(TransferStatus.Success, confirm: true), (await store.ResolveHoldAsync(alice.Id, holdId, null, confirm: true, DateTimeOffset.UtcNow, Guid.NewGuid())).Error);
+
+        var registerId = Guid.NewGuid();
+        var phone = TallyTestKit.NewPhone();
+        var registered = await store.RegisterAsync(phone, "Redelivered", "not-a-real-hash", DateTimeOffset.UtcNow, registerId);
+        var registeredAgain = await store.RegisterAsync(phone, "Redelivered", "not-a-real-hash", DateTimeOffset.UtcNow, registerId);
+        Assert.Equal(registered.Value!.Id, registeredAgain.Value!.Id);
+        Assert.Equal(registered.Value.AccountNumber, registeredAgain.Value.AccountNumber);
+        Assert.Equal(LedgerErrors.PhoneExists, (await store.RegisterAsync(phone, "Redelivered", "not-a-real-hash", DateTimeOffset.UtcNow, Guid.NewGuid())).Error);
+
+        Assert.Equal((99_500, 99_500), await app.GetBalanceAsync(alice));
+        Assert.Equal((100_500, 100_500), await app.GetBalanceAsync(bob));
+        await app.AssertAuditOkAsync();
+    }
 }
