@@ -16,7 +16,8 @@ namespace Tally.Server.Storage;
 public sealed class WriteQueue(SqliteDatabase database, IOptions<StorageOptions> options, TallyMetrics metrics, TimeProvider time, ILogger<WriteQueue> logger)
     : BatchingWriter(options.Value.MaxBatch, metrics, time)
 {
-    private SqliteConnection? _connection;
+    // The one connection that writes, open from the start as before the first write.
+    private readonly SqliteConnection _connection = database.OpenWriter();
 
     /// <summary>Runs <paramref name="work"/> in the writer's transaction; a <see cref="DomainException"/> becomes a failed outcome.</summary>
     public Task<Outcome<T>> ExecuteAsync<T>(Func<SqliteConnection, T> work)
@@ -40,7 +41,7 @@ public sealed class WriteQueue(SqliteDatabase database, IOptions<StorageOptions>
 
     private protected override Task RunBatchAsync(List<Write> batch)
     {
-        var connection = _connection ??= database.OpenWriter();
+        var connection = _connection;
         try
         {
             Execute(connection, "BEGIN IMMEDIATE");
@@ -77,7 +78,7 @@ public sealed class WriteQueue(SqliteDatabase database, IOptions<StorageOptions>
 
     private protected override ValueTask StopAsync()
     {
-        _connection?.Dispose();
+        _connection.Dispose();
         return ValueTask.CompletedTask;
     }
 
