@@ -19,9 +19,19 @@ public sealed class SqliteLedgerHost() : TallyTestHost("tally-conformance", "con
 /// status, error_code and detail sentence, the same balances, and the same notification texts on both.
 /// </summary>
 [Collection(PostgresCollection.Name)]
-public sealed class LedgerConformanceTests(PostgresServer server, SqliteLedgerHost sqlite) : IClassFixture<SqliteLedgerHost>
+public sealed class LedgerConformanceTests(PostgresServer server, SqliteLedgerHost sqlite) : IClassFixture<SqliteLedgerHost>, IDisposable
 {
+    private readonly List<HttpClient> _clients = [];
+
     public static TheoryData<string> Providers => new() { "Sqlite", "Postgres" };
+
+    public void Dispose()
+    {
+        foreach (var client in _clients)
+        {
+            client.Dispose();
+        }
+    }
 
     private async Task<TallyTestHost> HostAsync(string provider) =>
         provider == "Postgres" ? await server.AppAsync("conformance") : sqlite;
@@ -31,8 +41,18 @@ public sealed class LedgerConformanceTests(PostgresServer server, SqliteLedgerHo
         var app = await HostAsync(provider);
         var alice = await app.RegisterAndLoginAsync("Alice " + TallyTestKit.NewPhone()[^4..]);
         var bob = await app.RegisterAndLoginAsync("Bob " + TallyTestKit.NewPhone()[^4..]);
-        return (app, alice, bob, app.CreateClient(alice));
+        var client = app.CreateClient(alice);
+        _clients.Add(client);
+        return (app, alice, bob, client);
     }
+
+    private static async Task<(long Id, JsonElement Hold)> PlaceHoldAsync(HttpClient client, TallyUser to, long amount)
+    {
+        var hold = await (await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = to.AccountNumber, amount, instant = false })).AssertJsonAsync();
+        return (hold.GetProperty("transfer_id").GetInt64(), hold);
+    }
+
+    private static ILedgerStore StoreOf(TallyTestHost app) => app.Services.GetRequiredService<ILedgerStore>();
 
     private static Task<HttpResponseMessage> PostJsonAsync(HttpClient client, string path, string json) =>
         client.PostAsync(path, new StringContent(json, Encoding.UTF8, "application/json"));
@@ -49,8 +69,7 @@ public sealed class LedgerConformanceTests(PostgresServer server, SqliteLedgerHo
         return [.. (await (await client.GetAsync("/api/notifications/notifications")).AssertJsonAsync()).EnumerateArray()];
     }
 
-    [Theory]
-    [MemberData(nameof(Providers))]
+    [Theory, MemberData(nameof(Providers))]
     public async Task Register_FundsTheAccountFromTheBank_AndRefusesATakenPhone(string provider)
     {
         var app = await HostAsync(provider);
@@ -73,12 +92,10 @@ public sealed class LedgerConformanceTests(PostgresServer server, SqliteLedgerHo
         await app.AssertAuditOkAsync();
     }
 
-    [Theory]
-    [MemberData(nameof(Providers))]
+    [Theory, MemberData(nameof(Providers))]
     public async Task InstantTransfer_MovesTheMoney_AndWritesBothNotifications(string provider)
     {
         var (app, alice, bob, client) = await PairAsync(provider);
-        using var _ = client;
 
         var transfer = await (await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 5000, note = "lunch" })).AssertJsonAsync();
 
@@ -102,8 +119,7 @@ public sealed class LedgerConformanceTests(PostgresServer server, SqliteLedgerHo
         await app.AssertAuditOkAsync();
     }
 
-    [Theory]
-    [MemberData(nameof(Providers))]
+    [Theory, MemberData(nameof(Providers))]
     public async Task NotificationTexts_KeepNamesWithFormatCharactersAsTheyAre(string provider)
     {
         var app = await HostAsync(provider);
@@ -121,12 +137,10 @@ public sealed class LedgerConformanceTests(PostgresServer server, SqliteLedgerHo
         Assert.Equal(["You sent 43 to Bo {0} %1$s", "You sent 42 to Bo {0} %1$s"], sent);
     }
 
-    [Theory]
-    [MemberData(nameof(Providers))]
+    [Theory, MemberData(nameof(Providers))]
     public async Task Transfer_BeyondTheAvailableBalance_IsInsufficientFunds_AndMovesNothing(string provider)
     {
         var (app, alice, bob, client) = await PairAsync(provider);
-        using var _ = client;
 
         await AssertRuleAsync(await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 100_001 }), LedgerErrors.InsufficientFunds);
         await (await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 60_000, instant = false })).AssertJsonAsync();
@@ -140,12 +154,10 @@ public sealed class LedgerConformanceTests(PostgresServer server, SqliteLedgerHo
         await app.AssertAuditOkAsync();
     }
 
-    [Theory]
-    [MemberData(nameof(Providers))]
+    [Theory, MemberData(nameof(Providers))]
     public async Task Transfer_ToSelf_IsRefusedWhicheverWayTheRecipientIsNamed(string provider)
     {
         var (app, alice, _, client) = await PairAsync(provider);
-        using var _ = client;
 
         foreach (var body in new object[]
         {
@@ -160,12 +172,10 @@ public sealed class LedgerConformanceTests(PostgresServer server, SqliteLedgerHo
         Assert.Equal((100_000, 100_000), await app.GetBalanceAsync(alice));
     }
 
-    [Theory]
-    [MemberData(nameof(Providers))]
+    [Theory, MemberData(nameof(Providers))]
     public async Task Transfer_ToNobody_IsNotFoundOrRefused(string provider)
     {
         var (app, alice, _, client) = await PairAsync(provider);
-        using var _ = client;
 
         await (await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = "999999999999", amount = 1 })).AssertProblemAsync(HttpStatusCode.NotFound, ErrorCodes.AccountNotFound);
         await (await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = AccountNumber.Bank, amount = 1 })).AssertProblemAsync(HttpStatusCode.NotFound, ErrorCodes.AccountNotFound);
@@ -176,12 +186,10 @@ public sealed class LedgerConformanceTests(PostgresServer server, SqliteLedgerHo
         Assert.Equal((100_000, 100_000), await app.GetBalanceAsync(alice));
     }
 
-    [Theory]
-    [MemberData(nameof(Providers))]
+    [Theory, MemberData(nameof(Providers))]
     public async Task Amount_OutsideOneToTheMaximum_IsInvalid_AndTheBoundsAreInclusive(string provider)
     {
         var (app, alice, bob, client) = await PairAsync(provider);
-        using var _ = client;
 
         foreach (var amount in new[] { "0", "-1", "1.5", "\"100\"", "1000000000001", "9223372036854775808", "1e30", "null" })
         {
@@ -196,12 +204,10 @@ public sealed class LedgerConformanceTests(PostgresServer server, SqliteLedgerHo
         await app.AssertAuditOkAsync();
     }
 
-    [Theory]
-    [MemberData(nameof(Providers))]
+    [Theory, MemberData(nameof(Providers))]
     public async Task Hold_PlacedThenConfirmed_MovesTheMoneyOnce_AndNotifiesOnConfirm(string provider)
     {
         var (app, alice, bob, client) = await PairAsync(provider);
-        using var _ = client;
 
         var hold = await (await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 3000, instant = false })).AssertJsonAsync();
         Assert.Equal("PENDING", hold.GetProperty("status").GetString());
@@ -225,12 +231,10 @@ public sealed class LedgerConformanceTests(PostgresServer server, SqliteLedgerHo
         await app.AssertAuditOkAsync();
     }
 
-    [Theory]
-    [MemberData(nameof(Providers))]
+    [Theory, MemberData(nameof(Providers))]
     public async Task Hold_Cancelled_ReleasesTheFunds_AndOnlyTheSenderMayResolveIt(string provider)
     {
         var (app, alice, bob, client) = await PairAsync(provider);
-        using var _ = client;
         var carol = await app.RegisterAndLoginAsync();
         var hold = await (await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 2500, instant = false, client_ref = "conf-hold" })).AssertJsonAsync();
         var id = hold.GetProperty("transfer_id").GetInt64();
@@ -256,15 +260,12 @@ public sealed class LedgerConformanceTests(PostgresServer server, SqliteLedgerHo
         await app.AssertAuditOkAsync();
     }
 
-    [Theory]
-    [MemberData(nameof(Providers))]
+    [Theory, MemberData(nameof(Providers))]
     public async Task Hold_PastItsTime_CannotBeResolved_AndExpiresOnce(string provider)
     {
         var (app, alice, bob, client) = await PairAsync(provider);
-        using var _ = client;
-        var store = app.Services.GetRequiredService<ILedgerStore>();
-        var hold = await (await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 1234, instant = false })).AssertJsonAsync();
-        var id = hold.GetProperty("transfer_id").GetInt64();
+        var store = StoreOf(app);
+        var (id, hold) = await PlaceHoldAsync(client, bob, 1234);
         var late = DateTimeOffset.Parse(hold.GetProperty("hold_until").GetString()!, System.Globalization.CultureInfo.InvariantCulture).AddSeconds(1);
 
         // Past hold_until but before the sweep: the hold reads as expired, and nothing moves.
@@ -284,16 +285,13 @@ public sealed class LedgerConformanceTests(PostgresServer server, SqliteLedgerHo
         await app.AssertAuditOkAsync();
     }
 
-    [Theory]
-    [MemberData(nameof(Providers))]
+    [Theory, MemberData(nameof(Providers))]
     public async Task Resolve_ReturnsTheNotificationsItWrote(string provider)
     {
         var (app, alice, bob, client) = await PairAsync(provider);
-        using var _ = client;
-        var store = app.Services.GetRequiredService<ILedgerStore>();
-        var hold = await (await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 777, instant = false })).AssertJsonAsync();
+        var (id, _) = await PlaceHoldAsync(client, bob, 777);
 
-        var outcome = await store.ResolveHoldAsync(alice.Id, hold.GetProperty("transfer_id").GetInt64(), null, confirm: true, DateTimeOffset.UtcNow);
+        var outcome = await StoreOf(app).ResolveHoldAsync(alice.Id, id, null, confirm: true, DateTimeOffset.UtcNow);
 
         Assert.True(outcome.IsSuccess, outcome.Error?.Detail);
         var pushes = outcome.Value!.Notifications;
@@ -310,22 +308,15 @@ public sealed class LedgerConformanceTests(PostgresServer server, SqliteLedgerHo
         await app.AssertAuditOkAsync();
     }
 
-    [Theory]
-    [MemberData(nameof(Providers))]
+    [Theory, MemberData(nameof(Providers))]
     public async Task Replay_WithTheSameBody_ReturnsTheFirstResult_AndAnotherBodyIsAConflict(string provider)
     {
         var (app, alice, bob, client) = await PairAsync(provider);
-        using var _ = client;
 
-        async Task<HttpResponseMessage> SendAsync(long amount, bool instant = true)
-        {
-            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/transfer/transfer")
-            {
-                Content = JsonContent.Create(new { to_account_number = bob.AccountNumber, amount, instant }),
-            };
-            request.Headers.Add("Idempotency-Key", "conformance-key");
-            return await client.SendAsync(request);
-        }
+        using var keyed = app.CreateClient(alice);
+        keyed.DefaultRequestHeaders.Add("Idempotency-Key", "conformance-key");
+        Task<HttpResponseMessage> SendAsync(long amount, bool instant = true) =>
+            keyed.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount, instant });
 
         var first = await SendAsync(700);
         var firstBody = await first.AssertJsonAsync();
@@ -346,12 +337,10 @@ public sealed class LedgerConformanceTests(PostgresServer server, SqliteLedgerHo
         await app.AssertAuditOkAsync();
     }
 
-    [Theory]
-    [MemberData(nameof(Providers))]
+    [Theory, MemberData(nameof(Providers))]
     public async Task ConcurrentDuplicates_ApplyOnce(string provider)
     {
         var (app, alice, bob, client) = await PairAsync(provider);
-        using var _ = client;
 
         var responses = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ =>
             client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 50, client_ref = "conformance-race" })));
@@ -367,8 +356,7 @@ public sealed class LedgerConformanceTests(PostgresServer server, SqliteLedgerHo
         await app.AssertAuditOkAsync();
     }
 
-    [Theory]
-    [MemberData(nameof(Providers))]
+    [Theory, MemberData(nameof(Providers))]
     public async Task Transfer_ToAUsernameThatSeveralShare_IsAmbiguous(string provider)
     {
         var app = await HostAsync(provider);
@@ -382,13 +370,11 @@ public sealed class LedgerConformanceTests(PostgresServer server, SqliteLedgerHo
         Assert.Equal((100_000, 100_000), await app.GetBalanceAsync(alice));
     }
 
-    [Theory]
-    [MemberData(nameof(Providers))]
+    [Theory, MemberData(nameof(Providers))]
     public async Task RedeliveredCommands_ApplyOnce_AndAnswerAsTheFirstDelivery(string provider)
     {
         var (app, alice, bob, client) = await PairAsync(provider);
-        using var _ = client;
-        var store = app.Services.GetRequiredService<ILedgerStore>();
+        var store = StoreOf(app);
         var to = new Recipient(bob.Id, bob.Username, bob.AccountNumber);
         var now = DateTimeOffset.UtcNow;
         NewTransfer Transfer(long amount, bool instant) => new(alice.Id, to, alice.Username, amount, null, null, instant, "conformance-" + amount, now, now.AddMinutes(5));
