@@ -7,17 +7,6 @@ namespace Tally.Server.Storage;
 /// <summary>The ledger's writes on SQLite, each run by the single writer inside its own savepoint.</summary>
 public sealed class SqliteLedgerStore(WriteQueue writer, IAccountCache cache) : ILedgerStore, ICommandInbox
 {
-    internal const string TransferSelect = """
-        SELECT t.id AS TransferId, t.status AS Status, COALESCE(fu.username, 'Tally Bank') AS FromName,
-               COALESCE(tu.username, 'Tally Bank') AS ToName, ta.account_number AS ToAccountNumber, t.amount AS Amount,
-               t.note AS Note, t.client_ref AS ClientRef, t.hold_until AS HoldUntil, t.created_at AS CreatedAt,
-               t.from_account_id AS FromUserId, t.to_account_id AS ToUserId, t.request_hash AS RequestHash
-        FROM transfers t
-        JOIN accounts ta ON ta.id = t.to_account_id
-        LEFT JOIN users fu ON fu.id = t.from_account_id
-        LEFT JOIN users tu ON tu.id = t.to_account_id
-        """;
-
     public Task<Outcome<UserView>> RegisterAsync(string phone, string username, string passwordHash, DateTimeOffset now, Guid? commandId = null) =>
         Write(commandId, now, c =>
         {
@@ -27,7 +16,7 @@ public sealed class SqliteLedgerStore(WriteQueue writer, IAccountCache cache) : 
                 new { phone, username, passwordHash, at });
             if (id is null)
             {
-                throw new DomainException(DomainError.Conflict(ErrorCodes.PhoneExists, "A user with this phone number already exists."));
+                throw new DomainException(LedgerErrors.PhoneExists);
             }
             string accountNumber;
             do
@@ -37,9 +26,9 @@ public sealed class SqliteLedgerStore(WriteQueue writer, IAccountCache cache) : 
             while (c.Execute("INSERT INTO accounts (id, account_number, kind) VALUES (@id, @accountNumber, 'user') ON CONFLICT (account_number) DO NOTHING", new { id, accountNumber }) == 0);
 
             c.Execute(
-                "INSERT INTO transfers (from_account_id, to_account_id, amount, status, kind, note, created_at, resolved_at) VALUES (0, @id, @amount, 'SUCCESS', 'opening', 'Opening balance', @at, @at)",
-                new { id, amount = Money.OpeningBalance, at });
-            c.Execute("UPDATE accounts SET balance = balance - @amount WHERE id = 0", new { amount = Money.OpeningBalance });
+                "INSERT INTO transfers (from_account_id, to_account_id, amount, status, kind, note, created_at, resolved_at) VALUES (@bank, @id, @amount, @status, @kind, @note, @at, @at)",
+                new { bank = Bank.AccountId, id, amount = Money.OpeningBalance, status = TransferStatus.Success, kind = TransferKind.Opening, note = Bank.OpeningNote, at });
+            c.Execute("UPDATE accounts SET balance = balance - @amount WHERE id = @bank", new { bank = Bank.AccountId, amount = Money.OpeningBalance });
             c.Execute("UPDATE accounts SET balance = balance + @amount WHERE id = @id", new { id, amount = Money.OpeningBalance });
             return new UserView(id.Value, phone, username, accountNumber, Money.OpeningBalance);
         });
@@ -55,16 +44,16 @@ public sealed class SqliteLedgerStore(WriteQueue writer, IAccountCache cache) : 
             var id = c.QuerySingleOrDefault<long?>(
                 """
                 INSERT INTO transfers (from_account_id, to_account_id, amount, status, note, client_ref, request_hash, hold_until, created_at, resolved_at)
-                VALUES (@from, @to, @amount, @status, @note, @clientRef, @hash, @holdUntil, @at, CASE WHEN @status = 'SUCCESS' THEN @at END)
+                VALUES (@from, @to, @amount, @status, @note, @clientRef, @hash, @holdUntil, @at, @resolvedAt)
                 ON CONFLICT (from_account_id, client_ref) DO NOTHING RETURNING id
                 """,
-                new { from = t.FromUserId, to = t.To.Id, amount = t.Amount, status, note = t.Note, clientRef = t.ClientRef, hash = t.RequestHash, holdUntil, at });
+                new { from = t.FromUserId, to = t.To.Id, amount = t.Amount, status, note = t.Note, clientRef = t.ClientRef, hash = t.RequestHash, holdUntil, at, resolvedAt = t.Instant ? at : null });
             if (id is null)
             {
-                var existing = c.QuerySingle<TransferRow>(TransferSelect + " WHERE t.from_account_id = @from AND t.client_ref = @clientRef", new { from = t.FromUserId, clientRef = t.ClientRef });
+                var existing = c.QuerySingle<TransferRow>(LedgerSql.TransferSelect + " WHERE t.from_account_id = @from AND t.client_ref = @clientRef", new { from = t.FromUserId, clientRef = t.ClientRef });
                 if (existing.RequestHash != t.RequestHash)
                 {
-                    throw new DomainException(DomainError.Conflict(ErrorCodes.DuplicateClientRef, "This client_ref was already used for a different transfer."));
+                    throw new DomainException(LedgerErrors.DuplicateClientRef);
                 }
                 return new TransferResult(existing.ToView(), Replayed: true, []);
             }
@@ -74,44 +63,39 @@ public sealed class SqliteLedgerStore(WriteQueue writer, IAccountCache cache) : 
                 : c.Execute("UPDATE accounts SET held = held + @amount WHERE id = @from AND balance - held >= @amount", new { from = t.FromUserId, amount = t.Amount });
             if (debited == 0)
             {
-                throw new DomainException(DomainError.BadRequest(ErrorCodes.InsufficientFunds, "The available balance is too low for this transfer."));
+                throw new DomainException(LedgerErrors.InsufficientFunds);
             }
 
-            var view = new TransferView(id.Value, status, t.FromUsername, t.To.Username, t.To.AccountNumber, t.Amount, t.Note, t.ClientRef, holdUntil, at)
-            {
-                FromUserId = t.FromUserId,
-                ToUserId = t.To.Id,
-            };
+            var view = LedgerResults.View(id.Value, status, t.FromUsername, t.To.Username, t.To.AccountNumber, t.Amount, t.Note, t.ClientRef, holdUntil, at, t.FromUserId, t.To.Id);
             if (!t.Instant)
             {
-                return new TransferResult(view, Replayed: false, []);
+                return LedgerResults.Result(view, replayed: false, null, null, at);
             }
             c.Execute("UPDATE accounts SET balance = balance + @amount WHERE id = @to", new { to = t.To.Id, amount = t.Amount });
-            return new TransferResult(view, Replayed: false, Notify(c, view, at));
+            return Notify(c, view, at);
         }));
 
     public Task<Outcome<TransferResult>> ResolveHoldAsync(long userId, long? transferId, string? clientRef, bool confirm, DateTimeOffset now, Guid? commandId = null) =>
         Invalidating(Write(commandId, now, c =>
         {
             var row = transferId is { } tid
-                ? c.QuerySingleOrDefault<TransferRow>(TransferSelect + " WHERE t.id = @tid AND t.kind = 'transfer'", new { tid })
-                : c.QuerySingleOrDefault<TransferRow>(TransferSelect + " WHERE t.from_account_id = @userId AND t.client_ref = @clientRef", new { userId, clientRef });
+                ? c.QuerySingleOrDefault<TransferRow>(LedgerSql.TransferSelect + " WHERE t.id = @tid AND t.kind = @kind", new { tid, kind = TransferKind.Transfer })
+                : c.QuerySingleOrDefault<TransferRow>(LedgerSql.TransferSelect + " WHERE t.from_account_id = @userId AND t.client_ref = @clientRef", new { userId, clientRef });
             if (row is null || (row.FromUserId != userId && row.ToUserId != userId))
             {
-                throw new DomainException(DomainError.NotFound(ErrorCodes.TransferNotFound, "No such transfer."));
+                throw new DomainException(LedgerErrors.TransferNotFound);
             }
             if (row.FromUserId != userId)
             {
-                throw new DomainException(DomainError.Forbidden(ErrorCodes.NotOwner, "Only the sender may confirm or cancel a transfer."));
+                throw new DomainException(LedgerErrors.NotOwner);
             }
             var at = Clock.Format(now);
             if (row.Status != TransferStatus.Pending || string.CompareOrdinal(row.HoldUntil, at) <= 0)
             {
-                var state = row.Status == TransferStatus.Pending ? "expired" : row.Status.ToLowerInvariant();
-                throw new DomainException(DomainError.Conflict(ErrorCodes.InvalidState, $"The transfer is {state} and can no longer be {(confirm ? "confirmed" : "cancelled")}."));
+                throw new DomainException(LedgerErrors.InvalidState(row.Status, confirm));
             }
             var newStatus = confirm ? TransferStatus.Success : TransferStatus.Cancelled;
-            c.Execute("UPDATE transfers SET status = @newStatus, resolved_at = @at WHERE id = @id AND status = 'PENDING'", new { newStatus, at, id = row.TransferId });
+            c.Execute("UPDATE transfers SET status = @newStatus, resolved_at = @at WHERE id = @id AND status = @pending", new { newStatus, at, id = row.TransferId, pending = TransferStatus.Pending });
             if (confirm)
             {
                 c.Execute("UPDATE accounts SET held = held - @amount, balance = balance - @amount WHERE id = @from", new { amount = row.Amount, from = row.FromUserId });
@@ -123,7 +107,7 @@ public sealed class SqliteLedgerStore(WriteQueue writer, IAccountCache cache) : 
             }
             row.Status = newStatus;
             var view = row.ToView();
-            return new TransferResult(view, Replayed: false, confirm ? Notify(c, view, at) : []);
+            return confirm ? Notify(c, view, at) : LedgerResults.Result(view, replayed: false, null, null, at);
         }));
 
     public async Task<int> ExpireHoldsAsync(DateTimeOffset now, int limit)
@@ -132,11 +116,11 @@ public sealed class SqliteLedgerStore(WriteQueue writer, IAccountCache cache) : 
         {
             var at = Clock.Format(now);
             var expired = c.Query<(long Id, long From, long Amount)>(
-                "SELECT id, from_account_id, amount FROM transfers WHERE status = 'PENDING' AND hold_until <= @at ORDER BY hold_until LIMIT @limit",
-                new { at, limit }).AsList();
+                "SELECT id, from_account_id, amount FROM transfers WHERE status = @pending AND hold_until <= @at ORDER BY hold_until LIMIT @limit",
+                new { at, limit, pending = TransferStatus.Pending }).AsList();
             foreach (var (id, from, amount) in expired)
             {
-                c.Execute("UPDATE transfers SET status = 'EXPIRED', resolved_at = @at WHERE id = @id", new { at, id });
+                c.Execute("UPDATE transfers SET status = @expired, resolved_at = @at WHERE id = @id", new { at, id, expired = TransferStatus.Expired });
                 c.Execute("UPDATE accounts SET held = held - @amount WHERE id = @from", new { amount, from });
             }
             return expired.Select(e => e.From).ToList();
@@ -187,37 +171,12 @@ public sealed class SqliteLedgerStore(WriteQueue writer, IAccountCache cache) : 
         return outcome;
     }
 
-    private static List<NotificationPush> Notify(SqliteConnection c, TransferView t, string at)
+    // The two notifications of a move of money, in its transaction; their texts are those of NotificationText.
+    private static TransferResult Notify(SqliteConnection c, TransferView t, string at)
     {
-        var received = NotificationText.ReceivedMessage(t.Amount, t.From);
-        var sent = NotificationText.SentMessage(t.Amount, t.To);
         const string insert = "INSERT INTO notifications (user_id, type, message, transfer_id, amount, created_at) VALUES (@user, @type, @message, @transfer, @amount, @at) RETURNING id";
-        var toId = c.QuerySingle<long>(insert, new { user = t.ToUserId, type = NotificationText.Received, message = received, transfer = t.TransferId, amount = t.Amount, at });
-        var fromId = c.QuerySingle<long>(insert, new { user = t.FromUserId, type = NotificationText.Sent, message = sent, transfer = t.TransferId, amount = t.Amount, at });
-        return
-        [
-            new NotificationPush(t.ToUserId, new NotificationView(toId, NotificationText.Received, received, false, t.TransferId, t.Amount, at)),
-            new NotificationPush(t.FromUserId, new NotificationView(fromId, NotificationText.Sent, sent, false, t.TransferId, t.Amount, at)),
-        ];
+        var toId = c.QuerySingle<long>(insert, new { user = t.ToUserId, type = NotificationText.Received, message = NotificationText.ReceivedMessage(t.Amount, t.From), transfer = t.TransferId, amount = t.Amount, at });
+        var fromId = c.QuerySingle<long>(insert, new { user = t.FromUserId, type = NotificationText.Sent, message = NotificationText.SentMessage(t.Amount, t.To), transfer = t.TransferId, amount = t.Amount, at });
+        return LedgerResults.Result(t, replayed: false, toId, fromId, at);
     }
-}
-
-internal sealed class TransferRow
-{
-    public long TransferId { get; set; }
-    public string Status { get; set; } = "";
-    public string FromName { get; set; } = "";
-    public string ToName { get; set; } = "";
-    public string ToAccountNumber { get; set; } = "";
-    public long Amount { get; set; }
-    public string? Note { get; set; }
-    public string? ClientRef { get; set; }
-    public string? HoldUntil { get; set; }
-    public string CreatedAt { get; set; } = "";
-    public long FromUserId { get; set; }
-    public long ToUserId { get; set; }
-    public string? RequestHash { get; set; }
-
-    public TransferView ToView() =>
-        new(TransferId, Status, FromName, ToName, ToAccountNumber, Amount, Note, ClientRef, HoldUntil, CreatedAt) { FromUserId = FromUserId, ToUserId = ToUserId };
 }

@@ -1,9 +1,7 @@
-using System.Threading.Channels;
 using Dapper;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using Tally.Domain;
-using Tally.Server.Bus;
 using Tally.Server.Observability;
 using Tally.Server.Options;
 
@@ -15,34 +13,17 @@ namespace Tally.Server.Storage;
 /// A broken rule rolls back only its own savepoint. One writer means no lock ordering to get wrong:
 /// opposing transfers cannot deadlock, and one fsync covers a whole batch under load.
 /// </summary>
-public sealed class WriteQueue : IAsyncDisposable
+public sealed class WriteQueue(SqliteDatabase database, IOptions<StorageOptions> options, TallyMetrics metrics, TimeProvider time, ILogger<WriteQueue> logger)
+    : BatchingWriter(options.Value.MaxBatch, metrics, time)
 {
-    private readonly Channel<IWriteOperation> _channel = Channel.CreateUnbounded<IWriteOperation>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly SqliteDatabase _database;
-    private readonly int _maxBatch;
-    private readonly ILogger<WriteQueue> _logger;
-    private readonly TallyMetrics _metrics;
-    private readonly TimeProvider _time;
-    private readonly Task _writer;
-
-    public WriteQueue(SqliteDatabase database, IOptions<StorageOptions> options, TallyMetrics metrics, TimeProvider time, ILogger<WriteQueue> logger)
-    {
-        _database = database;
-        _metrics = metrics;
-        _time = time;
-        _maxBatch = options.Value.MaxBatch;
-        _logger = logger;
-        _writer = Task.Factory.StartNew(RunAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
-    }
+    // The one connection that writes, open from the start as before the first write.
+    private readonly SqliteConnection _connection = database.OpenWriter();
 
     /// <summary>Runs <paramref name="work"/> in the writer's transaction; a <see cref="DomainException"/> becomes a failed outcome.</summary>
     public Task<Outcome<T>> ExecuteAsync<T>(Func<SqliteConnection, T> work)
     {
-        var operation = new WriteOperation<T>(work) { Deadline = Admission.Deadline.Current };
-        if (!_channel.Writer.TryWrite(operation))
-        {
-            throw new ObjectDisposedException(nameof(WriteQueue));
-        }
+        var operation = new WriteOperation<T>(work);
+        Enqueue(operation);
         return operation.Completion.Task;
     }
 
@@ -53,46 +34,18 @@ public sealed class WriteQueue : IAsyncDisposable
     /// </summary>
     public Task<Outcome<T>> ExecuteOnceAsync<T>(Guid commandId, DateTimeOffset now, Func<SqliteConnection, T> work)
     {
-        var operation = new InboxWriteOperation<T>(commandId, Clock.Format(now), work) { Deadline = Admission.Deadline.Current };
-        if (!_channel.Writer.TryWrite(operation))
-        {
-            throw new ObjectDisposedException(nameof(WriteQueue));
-        }
+        var operation = new InboxWriteOperation<T>(commandId, Clock.Format(now), work);
+        Enqueue(operation);
         return operation.Completion.Task;
     }
 
-    private async Task RunAsync()
+    private protected override Task RunBatchAsync(List<Write> batch)
     {
-        using var connection = _database.OpenWriter();
-        var batch = new List<IWriteOperation>(_maxBatch);
-        while (await _channel.Reader.WaitToReadAsync().ConfigureAwait(false))
-        {
-            var now = _time.GetUtcNow();
-            while (batch.Count < _maxBatch && _channel.Reader.TryRead(out var operation))
-            {
-                // Its caller's deadline passed while it waited for the writer: drop it unstarted (the caller answers 504).
-                if (operation.Deadline <= now)
-                {
-                    _metrics.DeadlineDropped("batch");
-                    operation.Fail(new CommandDeadlineExceededException());
-                    continue;
-                }
-                batch.Add(operation);
-            }
-            if (batch.Count > 0)
-            {
-                RunBatch(connection, batch);
-                batch.Clear();
-            }
-        }
-    }
-
-    private void RunBatch(SqliteConnection connection, List<IWriteOperation> batch)
-    {
+        var connection = _connection;
         try
         {
             Execute(connection, "BEGIN IMMEDIATE");
-            foreach (var operation in batch)
+            foreach (SqliteWrite operation in batch)
             {
                 Execute(connection, "SAVEPOINT op");
                 if (operation.Run(connection))
@@ -108,18 +61,25 @@ public sealed class WriteQueue : IAsyncDisposable
         }
         catch (Exception ex)
         {
-            _logger.LogError(ex, "A write batch of {Count} operations failed to commit", batch.Count);
+            logger.LogError(ex, "A write batch of {Count} operations failed to commit", batch.Count);
             TryRollback(connection);
             foreach (var operation in batch)
             {
                 operation.Fail(ex);
             }
-            return;
+            return Task.CompletedTask;
         }
-        foreach (var operation in batch)
+        foreach (SqliteWrite operation in batch)
         {
             operation.Complete();
         }
+        return Task.CompletedTask;
+    }
+
+    private protected override ValueTask StopAsync()
+    {
+        _connection.Dispose();
+        return ValueTask.CompletedTask;
     }
 
     private static void TryRollback(SqliteConnection connection)
@@ -141,35 +101,40 @@ public sealed class WriteQueue : IAsyncDisposable
         command.ExecuteNonQuery();
     }
 
-    public async ValueTask DisposeAsync()
+    private abstract class SqliteWrite : Write
     {
-        _channel.Writer.TryComplete();
-        await _writer.ConfigureAwait(false);
-    }
-
-    private interface IWriteOperation
-    {
-        /// <summary>When the work stops being useful; null for background work (the hold-expiry sweep).</summary>
-        DateTimeOffset? Deadline { get; }
-
         /// <summary>Runs the work; false when its savepoint must be rolled back.</summary>
-        bool Run(SqliteConnection connection);
+        public abstract bool Run(SqliteConnection connection);
 
-        void Complete();
-
-        void Fail(Exception exception);
+        public abstract void Complete();
     }
 
-    private sealed class WriteOperation<T>(Func<SqliteConnection, T> work) : IWriteOperation
+    // The outcome of a write, or the exception it threw, handed to its caller once the batch has committed.
+    private abstract class SqliteWrite<T> : SqliteWrite
     {
-        public DateTimeOffset? Deadline { get; init; }
-
-        private Outcome<T>? _outcome;
-        private Exception? _error;
+        private protected Outcome<T>? _outcome;
+        private protected Exception? _error;
 
         public TaskCompletionSource<Outcome<T>> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public bool Run(SqliteConnection connection)
+        public override void Complete()
+        {
+            if (_error is not null)
+            {
+                Completion.TrySetException(_error);
+            }
+            else
+            {
+                Completion.TrySetResult(_outcome!);
+            }
+        }
+
+        public override void Fail(Exception exception) => Completion.TrySetException(exception);
+    }
+
+    private sealed class WriteOperation<T>(Func<SqliteConnection, T> work) : SqliteWrite<T>
+    {
+        public override bool Run(SqliteConnection connection)
         {
             try
             {
@@ -187,32 +152,11 @@ public sealed class WriteQueue : IAsyncDisposable
                 return false;
             }
         }
-
-        public void Complete()
-        {
-            if (_error is not null)
-            {
-                Completion.TrySetException(_error);
-            }
-            else
-            {
-                Completion.TrySetResult(_outcome!);
-            }
-        }
-
-        public void Fail(Exception exception) => Completion.TrySetException(exception);
     }
 
-    private sealed class InboxWriteOperation<T>(Guid commandId, string at, Func<SqliteConnection, T> work) : IWriteOperation
+    private sealed class InboxWriteOperation<T>(Guid commandId, string at, Func<SqliteConnection, T> work) : SqliteWrite<T>
     {
-        public DateTimeOffset? Deadline { get; init; }
-
-        private Outcome<T>? _outcome;
-        private Exception? _error;
-
-        public TaskCompletionSource<Outcome<T>> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public bool Run(SqliteConnection connection)
+        public override bool Run(SqliteConnection connection)
         {
             try
             {
@@ -226,16 +170,16 @@ public sealed class WriteQueue : IAsyncDisposable
                     _outcome = (Outcome<T>)Bus.BusJson.Deserialize(System.Text.Encoding.UTF8.GetBytes(stored ?? "null"), typeof(Outcome<T>))!;
                     return true;
                 }
-                Exec(connection, "SAVEPOINT effect");
+                Execute(connection, "SAVEPOINT effect");
                 try
                 {
                     _outcome = Outcome<T>.Ok(work(connection));
-                    Exec(connection, "RELEASE effect");
+                    Execute(connection, "RELEASE effect");
                 }
                 catch (DomainException ex)
                 {
                     // The rule's effect is undone, its outcome is still recorded.
-                    Exec(connection, "ROLLBACK TO effect; RELEASE effect");
+                    Execute(connection, "ROLLBACK TO effect; RELEASE effect");
                     _outcome = Outcome<T>.Fail(ex.Error);
                 }
                 var json = System.Text.Encoding.UTF8.GetString(Bus.BusJson.Serialize(_outcome, typeof(Outcome<T>)));
@@ -247,27 +191,6 @@ public sealed class WriteQueue : IAsyncDisposable
                 _error = ex;
                 return false;
             }
-        }
-
-        public void Complete()
-        {
-            if (_error is not null)
-            {
-                Completion.TrySetException(_error);
-            }
-            else
-            {
-                Completion.TrySetResult(_outcome!);
-            }
-        }
-
-        public void Fail(Exception exception) => Completion.TrySetException(exception);
-
-        private static void Exec(SqliteConnection connection, string sql)
-        {
-            using var command = connection.CreateCommand();
-            command.CommandText = sql;
-            command.ExecuteNonQuery();
         }
     }
 }

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Npgsql;
 using Tally.Domain;
 
@@ -6,19 +7,23 @@ namespace Tally.Server.Storage.Postgres;
 /// <summary>
 /// The ledger's writes on PostgreSQL, with the behaviour and outputs of <see cref="SqliteLedgerStore"/>. Money
 /// moves only through the batching writer (one PL/pgSQL call per operation); writes that touch no money run
-/// directly on a pooled connection.
+/// directly on a pooled connection. The functions receive every text and limit they write from here, with each call.
 /// </summary>
-public sealed class PostgresLedgerStore(PostgresWriteQueue writer, PostgresDatabase database, IAccountCache cache) : ILedgerStore, ICommandInbox
+public sealed partial class PostgresLedgerStore(PostgresWriteQueue writer, PostgresDatabase database, IAccountCache cache) : ILedgerStore, ICommandInbox
 {
     // The *_once functions record the command id and the outcome row in command_inbox, in the same transaction.
     private const string TransferOnceSql = "SELECT * FROM tally_transfer_once($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
-    private const string ResolveOnceSql = "SELECT * FROM tally_resolve_hold_once($1, $2, $3, $4, $5, $6)";
-    private const string RegisterOnceSql = "SELECT o_id, o_account_number FROM tally_register_once($1, $2, $3, $4, $5, $6, $7)";
+    private const string ResolveOnceSql = "SELECT * FROM tally_resolve_hold_once($1, $2, $3, $4, $5, $6, $7, $8)";
+    private const string RegisterOnceSql = "SELECT o_id, o_account_number FROM tally_register_once($1, $2, $3, $4, $5, $6, $7, $8)";
     private const string TransferSql = "SELECT * FROM tally_transfer($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
-    private const string ResolveSql = "SELECT * FROM tally_resolve_hold($1, $2, $3, $4, $5)";
-    private const string RegisterSql = "SELECT o_id, o_account_number FROM tally_register($1, $2, $3, $4, $5, $6)";
+    private const string ResolveSql = "SELECT * FROM tally_resolve_hold($1, $2, $3, $4, $5, $6, $7)";
+    private const string RegisterSql = "SELECT o_id, o_account_number FROM tally_register($1, $2, $3, $4, $5, $6, $7)";
     private const string ExpireSql = "SELECT * FROM tally_expire_holds($1, $2)";
     private const int AccountNumberCandidates = 8;
+
+    // NotificationText's formats for PostgreSQL's format(): {0} the amount, {1} the other party.
+    private static readonly PgArg s_receivedFormat = PgArg.Text(ToPgFormat(NotificationText.ReceivedFormat));
+    private static readonly PgArg s_sentFormat = PgArg.Text(ToPgFormat(NotificationText.SentFormat));
 
     public async Task<Outcome<UserView>> RegisterAsync(string phone, string username, string passwordHash, DateTimeOffset now, Guid? commandId = null)
     {
@@ -29,11 +34,11 @@ public sealed class PostgresLedgerStore(PostgresWriteQueue writer, PostgresDatab
         }
         var rows = await writer.ExecuteAsync(
             commandId is null ? RegisterSql : RegisterOnceSql,
-            [.. Inbox(commandId), PgArg.Text(phone), PgArg.Text(username), PgArg.Text(passwordHash), PgArg.Text(Clock.Format(now)), PgArg.TextArray(candidates), PgArg.Bigint(Money.OpeningBalance)],
+            [.. Inbox(commandId), PgArg.Text(phone), PgArg.Text(username), PgArg.Text(passwordHash), PgArg.Text(Clock.Format(now)), PgArg.TextArray(candidates), PgArg.Bigint(Money.OpeningBalance), PgArg.Text(Bank.OpeningNote)],
             r => r.IsDBNull(0) ? ((long Id, string Number)?)null : (r.GetInt64(0), r.GetString(1)));
         if (rows[0] is not { } created)
         {
-            return DomainError.Conflict(ErrorCodes.PhoneExists, "A user with this phone number already exists.");
+            return LedgerErrors.PhoneExists;
         }
         return Outcome<UserView>.Ok(new UserView(created.Id, phone, username, created.Number, Money.OpeningBalance));
     }
@@ -47,40 +52,22 @@ public sealed class PostgresLedgerStore(PostgresWriteQueue writer, PostgresDatab
                 PgArg.Bigint(t.FromUserId), PgArg.Bigint(t.To.Id), PgArg.Bigint(t.Amount), PgArg.Bool(t.Instant), PgArg.Text(t.Note),
                 PgArg.Text(t.ClientRef), PgArg.Text(t.RequestHash), PgArg.Text(Clock.Format(t.HoldUntil)), PgArg.Text(Clock.Format(t.Now)),
                 PgArg.Text(t.FromUsername), PgArg.Text(t.To.Username), PgArg.Text(t.To.AccountNumber),
-                PgArg.Text(NotificationText.ReceivedMessage(t.Amount, t.FromUsername)), PgArg.Text(NotificationText.SentMessage(t.Amount, t.To.Username)),
+                s_receivedFormat, s_sentFormat,
             ],
             TransferCall.Read);
-        var call = rows[0];
-        return call.Code switch
-        {
-            "OK" => await InvalidatedAsync(call.ToResult(Clock.Format(t.Now))),
-            ErrorCodes.InsufficientFunds => DomainError.BadRequest(ErrorCodes.InsufficientFunds, "The available balance is too low for this transfer."),
-            ErrorCodes.DuplicateClientRef => DomainError.Conflict(ErrorCodes.DuplicateClientRef, "This client_ref was already used for a different transfer."),
-            _ => throw new InvalidOperationException($"tally_transfer returned an unknown code '{call.Code}'."),
-        };
+        return await OutcomeAsync(rows[0], Clock.Format(t.Now), confirm: false);
     }
 
     public async Task<Outcome<TransferResult>> ResolveHoldAsync(long userId, long? transferId, string? clientRef, bool confirm, DateTimeOffset now, Guid? commandId = null)
     {
         var rows = await writer.ExecuteAsync(
             commandId is null ? ResolveSql : ResolveOnceSql,
-            [.. Inbox(commandId), PgArg.Bigint(userId), PgArg.Bigint(transferId), PgArg.Text(clientRef), PgArg.Bool(confirm), PgArg.Text(Clock.Format(now))],
+            [
+                .. Inbox(commandId), PgArg.Bigint(userId), PgArg.Bigint(transferId), PgArg.Text(clientRef), PgArg.Bool(confirm), PgArg.Text(Clock.Format(now)),
+                s_receivedFormat, s_sentFormat,
+            ],
             TransferCall.Read);
-        var call = rows[0];
-        switch (call.Code)
-        {
-            case "OK":
-                return await InvalidatedAsync(call.ToResult(Clock.Format(now)));
-            case ErrorCodes.TransferNotFound:
-                return DomainError.NotFound(ErrorCodes.TransferNotFound, "No such transfer.");
-            case ErrorCodes.NotOwner:
-                return DomainError.Forbidden(ErrorCodes.NotOwner, "Only the sender may confirm or cancel a transfer.");
-            case ErrorCodes.InvalidState:
-                var state = call.Status == TransferStatus.Pending ? "expired" : call.Status!.ToLowerInvariant();
-                return DomainError.Conflict(ErrorCodes.InvalidState, $"The transfer is {state} and can no longer be {(confirm ? "confirmed" : "cancelled")}.");
-            default:
-                throw new InvalidOperationException($"tally_resolve_hold returned an unknown code '{call.Code}'.");
-        }
+        return await OutcomeAsync(rows[0], Clock.Format(now), confirm);
     }
 
     public async Task<int> ExpireHoldsAsync(DateTimeOffset now, int limit)
@@ -125,9 +112,22 @@ public sealed class PostgresLedgerStore(PostgresWriteQueue writer, PostgresDatab
 
     private static PgArg[] Inbox(Guid? commandId) => commandId is { } id ? [PgArg.Uuid(id)] : [];
 
-    // After commit and before the write returns, so that no read after it is stale.
-    private async Task<Outcome<TransferResult>> InvalidatedAsync(TransferResult result)
+    /// <summary>A composite format ({0}, {1}) as a format() string of PostgreSQL (%1$s, %2$s).</summary>
+    internal static string ToPgFormat(string composite) =>
+        CompositeItem().Replace(composite.Replace("%", "%%", StringComparison.Ordinal), m => "%" + (int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) + 1).ToString(System.Globalization.CultureInfo.InvariantCulture) + "$s");
+
+    [GeneratedRegex(@"\{(\d+)\}")]
+    private static partial Regex CompositeItem();
+
+    // The error of a rejected call; for an applied one, the cache entries of both parties go after commit and before
+    // the write returns, so that no read after it is stale.
+    private async Task<Outcome<TransferResult>> OutcomeAsync(TransferCall call, string at, bool confirm)
     {
+        if (call.Code != PostgresSchema.Ok)
+        {
+            return LedgerErrors.FromCode(call.Code, call.Status, confirm);
+        }
+        var result = call.ToResult(at);
         if (!result.Replayed)
         {
             await cache.InvalidateAsync(result.Transfer.FromUserId);
@@ -152,26 +152,9 @@ public sealed class PostgresLedgerStore(PostgresWriteQueue writer, PostgresDatab
         };
 
         /// <summary>The result, with the notifications the call wrote at <paramref name="notifiedAt"/>.</summary>
-        public TransferResult ToResult(string notifiedAt)
-        {
-            notifiedAt = At ?? notifiedAt;
-            var view = new TransferView(TransferId!.Value, Status!, FromName!, ToName!, ToAccountNumber!, Amount!.Value, Note, ClientRef, HoldUntil, CreatedAt!)
-            {
-                FromUserId = FromId!.Value,
-                ToUserId = ToId!.Value,
-            };
-            if (ReceivedId is not { } receivedId || SentId is not { } sentId)
-            {
-                return new TransferResult(view, Replayed, []);
-            }
-            var received = NotificationText.ReceivedMessage(view.Amount, view.From);
-            var sent = NotificationText.SentMessage(view.Amount, view.To);
-            return new TransferResult(view, Replayed,
-            [
-                new NotificationPush(view.ToUserId, new NotificationView(receivedId, NotificationText.Received, received, false, view.TransferId, view.Amount, notifiedAt)),
-                new NotificationPush(view.FromUserId, new NotificationView(sentId, NotificationText.Sent, sent, false, view.TransferId, view.Amount, notifiedAt)),
-            ]);
-        }
+        public TransferResult ToResult(string notifiedAt) => LedgerResults.Result(
+            LedgerResults.View(TransferId!.Value, Status!, FromName, ToName, ToAccountNumber!, Amount!.Value, Note, ClientRef, HoldUntil, CreatedAt!, FromId!.Value, ToId!.Value),
+            Replayed, ReceivedId, SentId, At ?? notifiedAt);
 
         private static long? Long(NpgsqlDataReader r, int i) => r.IsDBNull(i) ? null : r.GetInt64(i);
 

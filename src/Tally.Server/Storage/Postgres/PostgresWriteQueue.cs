@@ -1,8 +1,6 @@
-using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
-using Tally.Server.Bus;
 using Tally.Server.Observability;
 using Tally.Server.Options;
 
@@ -18,71 +16,33 @@ namespace Tally.Server.Storage.Postgres;
 /// bug or a constraint the functions do not foresee), the transaction has applied nothing, and the batch's
 /// operations run again one by one so that only the culprit fails.
 /// </summary>
-public sealed class PostgresWriteQueue : IAsyncDisposable
+public sealed class PostgresWriteQueue(PostgresDatabase database, IOptions<StorageOptions> options, TallyMetrics metrics, TimeProvider time, ILogger<PostgresWriteQueue> logger)
+    : BatchingWriter(options.Value.MaxBatch, metrics, time)
 {
     private const int MaxAttempts = 3;
     private static readonly string s_lockSql = $"SELECT 1 FROM pg_advisory_xact_lock({PostgresSchema.WriterLockKey})";
 
-    private readonly Channel<IPgWrite> _channel = Channel.CreateUnbounded<IPgWrite>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly PostgresDatabase _database;
-    private readonly int _maxBatch;
-    private readonly ILogger<PostgresWriteQueue> _logger;
-    private readonly TallyMetrics _metrics;
-    private readonly TimeProvider _time;
-    private readonly Task _writer;
     private NpgsqlConnection? _connection;
-
-    public PostgresWriteQueue(PostgresDatabase database, IOptions<StorageOptions> options, TallyMetrics metrics, TimeProvider time, ILogger<PostgresWriteQueue> logger)
-    {
-        _database = database;
-        _metrics = metrics;
-        _time = time;
-        _maxBatch = options.Value.MaxBatch;
-        _logger = logger;
-        _writer = Task.Factory.StartNew(RunAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
-    }
 
     /// <summary>Runs one statement in the next batch; returns its rows, each mapped by <paramref name="map"/>, after commit.</summary>
     public Task<IReadOnlyList<T>> ExecuteAsync<T>(string sql, PgArg[] args, Func<NpgsqlDataReader, T> map)
     {
-        var write = new PgWrite<T>(sql, args, map) { Deadline = Admission.Deadline.Current };
-        if (!_channel.Writer.TryWrite(write))
-        {
-            throw new ObjectDisposedException(nameof(PostgresWriteQueue));
-        }
+        var write = new PgWrite<T>(sql, args, map);
+        Enqueue(write);
         return write.Completion.Task;
     }
 
-    private async Task RunAsync()
+    private protected override Task RunBatchAsync(List<Write> batch) => RunAsync([.. batch.Cast<IPgWrite>()]);
+
+    private protected override async ValueTask StopAsync()
     {
-        var batch = new List<IPgWrite>(_maxBatch);
-        while (await _channel.Reader.WaitToReadAsync().ConfigureAwait(false))
-        {
-            var now = _time.GetUtcNow();
-            while (batch.Count < _maxBatch && _channel.Reader.TryRead(out var write))
-            {
-                // Its caller's deadline passed while it waited for the writer: drop it unstarted (the caller answers 504).
-                if (write.Deadline <= now)
-                {
-                    _metrics.DeadlineDropped("batch");
-                    write.Fail(new CommandDeadlineExceededException());
-                    continue;
-                }
-                batch.Add(write);
-            }
-            if (batch.Count > 0)
-            {
-                await RunBatchAsync(batch).ConfigureAwait(false);
-                batch.Clear();
-            }
-        }
         if (_connection is not null)
         {
             await _connection.DisposeAsync().ConfigureAwait(false);
         }
     }
 
-    private async Task RunBatchAsync(List<IPgWrite> batch)
+    private async Task RunAsync(List<IPgWrite> batch)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -97,21 +57,21 @@ public sealed class PostgresWriteQueue : IAsyncDisposable
             }
             catch (PostgresException ex) when (IsRetryable(ex) && attempt < MaxAttempts)
             {
-                _logger.LogWarning(ex, "A write batch of {Count} operations was rolled back ({SqlState}); running it again", batch.Count, ex.SqlState);
+                logger.LogWarning(ex, "A write batch of {Count} operations was rolled back ({SqlState}); running it again", batch.Count, ex.SqlState);
             }
             catch (PostgresException ex) when (batch.Count > 1 && IsConnectionUsable())
             {
                 // Nothing of the batch was applied: run each operation alone, so that only the culprit fails.
-                _logger.LogWarning(ex, "A write batch of {Count} operations failed ({SqlState}); running its operations one by one", batch.Count, ex.SqlState);
+                logger.LogWarning(ex, "A write batch of {Count} operations failed ({SqlState}); running its operations one by one", batch.Count, ex.SqlState);
                 foreach (var write in batch)
                 {
-                    await RunBatchAsync([write]).ConfigureAwait(false);
+                    await RunAsync([write]).ConfigureAwait(false);
                 }
                 return;
             }
             catch (Exception ex)
             {
-                _logger.LogError(ex, "A write batch of {Count} operations failed", batch.Count);
+                logger.LogError(ex, "A write batch of {Count} operations failed", batch.Count);
                 if (!IsConnectionUsable())
                 {
                     await ResetConnectionAsync().ConfigureAwait(false);
@@ -166,7 +126,7 @@ public sealed class PostgresWriteQueue : IAsyncDisposable
             return _connection;
         }
         await ResetConnectionAsync().ConfigureAwait(false);
-        _connection = await _database.DataSource.OpenConnectionAsync().ConfigureAwait(false);
+        _connection = await database.DataSource.OpenConnectionAsync().ConfigureAwait(false);
         return _connection;
     }
 
@@ -182,7 +142,7 @@ public sealed class PostgresWriteQueue : IAsyncDisposable
             }
             catch (Exception ex) when (ex is NpgsqlException or IOException or InvalidOperationException)
             {
-                _logger.LogDebug(ex, "Closing a broken writer connection failed");
+                logger.LogDebug(ex, "Closing a broken writer connection failed");
             }
             _connection = null;
         }
@@ -192,17 +152,8 @@ public sealed class PostgresWriteQueue : IAsyncDisposable
     private static bool IsRetryable(PostgresException ex) =>
         ex.SqlState is PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure;
 
-    public async ValueTask DisposeAsync()
-    {
-        _channel.Writer.TryComplete();
-        await _writer.ConfigureAwait(false);
-    }
-
     private interface IPgWrite
     {
-        /// <summary>When the write stops being useful; null for background work (the hold-expiry sweep).</summary>
-        DateTimeOffset? Deadline { get; }
-
         NpgsqlBatchCommand CreateCommand();
 
         void Reset();
@@ -214,11 +165,9 @@ public sealed class PostgresWriteQueue : IAsyncDisposable
         void Fail(Exception exception);
     }
 
-    private sealed class PgWrite<T>(string sql, PgArg[] args, Func<NpgsqlDataReader, T> map) : IPgWrite
+    private sealed class PgWrite<T>(string sql, PgArg[] args, Func<NpgsqlDataReader, T> map) : Write, IPgWrite
     {
         private List<T> _rows = [];
-
-        public DateTimeOffset? Deadline { get; init; }
 
         public TaskCompletionSource<IReadOnlyList<T>> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -238,7 +187,7 @@ public sealed class PostgresWriteQueue : IAsyncDisposable
 
         public void Complete() => Completion.TrySetResult(_rows);
 
-        public void Fail(Exception exception) => Completion.TrySetException(exception);
+        public override void Fail(Exception exception) => Completion.TrySetException(exception);
     }
 }
 
