@@ -97,6 +97,22 @@ public sealed class RabbitMqOptions
 
     /// <summary>How long start-up waits for the broker before it goes on and keeps trying in the background.</summary>
     public TimeSpan StartupWait { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// The nodes of a RabbitMQ cluster, <c>host:port</c> separated by commas; empty means the host of
+    /// <c>ConnectionStrings:RabbitMq</c> alone. The connection string still gives the user, password and vhost.
+    /// The client connects to the first node that answers, and recovers to any of them.
+    /// </summary>
+    [RegularExpression(@"^\s*$|^[^\s,:]+:\d{1,5}(\s*,\s*[^\s,:]+:\d{1,5})*$")]
+    public string Endpoints { get; set; } = "";
+
+    /// <summary>
+    /// <c>quorum</c> (the default: replicated over the cluster's nodes, they survive the loss of a minority) or
+    /// <c>classic</c> (one node). A queue that exists with the other type is not redeclared: start-up fails with
+    /// the queue's name until it is deleted or the setting matches it.
+    /// </summary>
+    [RegularExpression("^(quorum|classic)$")]
+    public string QueueType { get; set; } = "quorum";
 }
 
 public sealed class AuthOptions
