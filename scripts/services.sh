@@ -82,6 +82,11 @@ HA profile only:
   kill-rabbitmq-node [N] kill -9 of RabbitMQ node N (default 1); 'up --ha' restarts it
   patronictl ARGS...     patronictl against the cluster (e.g. list)
   backup [full|diff|incr] pgBackRest backup from the leader (default full)
+  archive-check          pgbackrest check: switch WAL and wait until it is archived (every commit
+                         so far can then be restored)
+  restore-cluster        the restore drill: kill -9 every PostgreSQL node, delete their data and the
+                         cluster's etcd keys, bootstrap a new cluster from the latest backup and the
+                         archived WAL on the same ports; prints the new leader
   restore-to DIR PORT    restore the latest backup and archived WAL into DIR/data, start a
                          standalone PostgreSQL on PORT, print the port
 
@@ -125,6 +130,8 @@ main() {
     patronictl) cmd_patronictl "$@" ;;
     backup) cmd_backup "$@" ;;
     restore-to) cmd_restore_to "$@" ;;
+    archive-check) cmd_archive_check ;;
+    restore-cluster) cmd_restore_cluster ;;
     -h | --help | help) usage ;;
     *)
       usage

@@ -114,8 +114,10 @@ EOF
   chmod 750 "$dir"
 }
 
+# patroni_config N [restore]: node N's patroni.yml; with "restore", a new cluster bootstraps from the
+# pgBackRest repository (the latest backup and every archived WAL segment) instead of initdb.
 patroni_config() {
-  local n=$1 dir port rest
+  local n=$1 mode=${2:-} dir port rest
   dir=$(pgn_dir "$n")
   port=$(pgn_port "$n")
   rest=$(pgn_rest "$n")
@@ -130,6 +132,15 @@ restapi:
 etcd3:
   host: 127.0.0.1:$ETCD_PORT
 bootstrap:
+$(if [[ $mode == restore ]]; then
+    cat <<RESTORE
+  method: pgbackrest
+  pgbackrest:
+    command: pgbackrest --config=$(pgbackrest_conf) --stanza=tally --pg1-path=$dir/data restore
+    keep_existing_recovery_conf: true
+    no_params: true
+RESTORE
+  fi)
   dcs:
     ttl: 8
     loop_wait: 1
@@ -201,7 +212,7 @@ patroni_init() {
   local n=$1 dir
   dir=$(pgn_dir "$n")
   mkdir -p "$dir/run"
-  patroni_config "$n" >"$dir/patroni.yml"
+  patroni_config "$n" "${2:-}" >"$dir/patroni.yml"
   chown -R postgres:postgres "$dir"
   chmod 700 "$dir"
   chmod 600 "$dir/patroni.yml"
@@ -654,6 +665,56 @@ cmd_backup() {
   exec 9>&-
   ha_pgbackrest --type="${1:-full}" backup >&2 || die "pgbackrest backup failed"
   log "pgbackrest: backup done"
+}
+
+# Waits for the WAL up to now to be in the repository (pgbackrest check switches to a new segment and
+# waits for the old one to be archived): every commit so far can then be restored.
+cmd_archive_check() {
+  need_ha_state
+  exec 9>&-
+  ha_pgbackrest check >&2 || die "pgbackrest check failed"
+  log "pgbackrest: WAL archived up to now"
+}
+
+# The restore drill: kill -9 every PostgreSQL node and its Patroni, delete their data folders and the
+# cluster's keys in etcd, then bootstrap a new cluster from the pgBackRest repository on the same
+# ports (node 1 restores the latest backup and replays every archived WAL segment, then leads; nodes 2
+# and 3 clone it). Prints the new leader's node number.
+cmd_restore_cluster() {
+  need_ha_state
+  local n pid pg pgid
+  for n in "${HA_NODES[@]}"; do
+    pid=$(patroni_pid "$n")
+    pg=$(pgn_pid "$n")
+    pgid=""
+    [[ -n $pg ]] && pgid=$(ps -o pgid= -p "$pg" 2>/dev/null | tr -dc '0-9')
+    if pid_ok "$pid" patroni; then kill -9 -- "-$pid" 2>/dev/null || kill -9 "$pid" 2>/dev/null || true; fi
+    if [[ -n $pgid && $pgid != 1 && $pgid != "$$" ]]; then kill -9 -- "-$pgid" 2>/dev/null || true; fi
+    if [[ -n $pg ]]; then kill -9 "$pg" 2>/dev/null || true; fi
+  done
+  local deadline=$((SECONDS + 20))
+  for n in "${HA_NODES[@]}"; do
+    while patroni_running "$n" || pgn_running "$n"; do
+      ((SECONDS < deadline)) || die "pg$n did not die"
+      sleep 0.1
+    done
+  done
+  log "postgres: every node killed; deleting their data and the cluster's keys in etcd"
+  for n in "${HA_NODES[@]}"; do rm -rf -- "$(pgn_dir "$n")/data"; done
+  local key end
+  key=$(printf '/tally-%s/' "$ETCD_PORT" | base64 -w0)
+  end=$(printf '/tally-%s0' "$ETCD_PORT" | base64 -w0)
+  curl -fsS -m 10 -X POST "http://127.0.0.1:$ETCD_PORT/v3/kv/deleterange" -d "{\"key\":\"$key\",\"range_end\":\"$end\"}" >/dev/null ||
+    die "could not delete the cluster's keys in etcd"
+  log "pgbackrest: bootstrapping a new cluster from the repository on pg1"
+  patroni_init 1 restore
+  patroni_start 1
+  wait_until "$TIMEOUT" bash -c "[[ \$(curl -s -o /dev/null -m 2 -w '%{http_code}' http://127.0.0.1:$PG_REST_1/primary) == 200 ]]" ||
+    { tail_log "$(pgn_dir 1)/patroni.log" "$STATE/pgbackrest/log/tally-restore.log"; die "pg1 did not restore within ${TIMEOUT}s"; }
+  patroni_start 2
+  patroni_start 3
+  ha_wait_pg
+  ha_leader
 }
 
 # restore-to DIR PORT: restores the latest backup plus all archived WAL into a new data folder and

@@ -122,13 +122,29 @@ public sealed partial class HaCluster : IAsyncLifetime
     {
         using var http = new HttpClient { BaseAddress = Api.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
         var users = new List<(string Session, string Account)>();
-        for (var i = 0; i < count; i++)
+        while (users.Count < count)
         {
-            var phone = "7" + RandomNumberGenerator.GetInt32(100_000_000, 999_999_999).ToString(System.Globalization.CultureInfo.InvariantCulture) + i % 10;
+            // A 503 or 504 (a cold start on shared cores, a failover) is retried with a new phone: nothing was applied,
+            // or the orphan user is harmless.
+            var phone = "7" + RandomNumberGenerator.GetInt32(100_000_000, 999_999_999).ToString(System.Globalization.CultureInfo.InvariantCulture) + users.Count % 10;
             const string password = "correct horse battery";
-            var registered = await ReadJsonAsync(await http.PostAsJsonAsync("/api/auth/register", new { phone, username = "ha" + Guid.NewGuid().ToString("N")[..8], password }));
-            var login = await ReadJsonAsync(await http.PostAsJsonAsync("/api/auth/login", new { phone, password }));
-            users.Add((login.GetProperty("session").GetString()!, registered.GetProperty("account_number").GetString()!));
+            using var register = await http.PostAsJsonAsync("/api/auth/register", new { phone, username = "ha" + Guid.NewGuid().ToString("N")[..8], password });
+            if (await RetryableAsync(register))
+            {
+                continue;
+            }
+            var registered = await ReadJsonAsync(register);
+            JsonElement? session = null;
+            for (var attempt = 0; attempt < 50 && session is null; attempt++)
+            {
+                using var login = await http.PostAsJsonAsync("/api/auth/login", new { phone, password });
+                if (!await RetryableAsync(login))
+                {
+                    session = (await ReadJsonAsync(login)).GetProperty("session");
+                }
+            }
+            Assert.True(session is not null, "login kept failing with 503/504");
+            users.Add((session.Value.GetString()!, registered.GetProperty("account_number").GetString()!));
         }
         return users;
     }
@@ -181,6 +197,16 @@ public sealed partial class HaCluster : IAsyncLifetime
 
     /// <summary>A connection string to one node only (a replica is read-only, hot standby).</summary>
     public string Node(int port) => new NpgsqlConnectionStringBuilder(Postgres) { Host = "127.0.0.1", Port = port, TargetSessionAttributes = null }.ConnectionString;
+
+    private static async Task<bool> RetryableAsync(HttpResponseMessage response)
+    {
+        if ((int)response.StatusCode is 503 or 504)
+        {
+            await Task.Delay(200);
+            return true;
+        }
+        return false;
+    }
 
     private static async Task<JsonElement> ReadJsonAsync(HttpResponseMessage response)
     {
