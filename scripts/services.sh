@@ -103,7 +103,9 @@ main() {
   [[ $# -gt 0 ]] && shift
   case $cmd in
     up)
-      if [[ ${1:-} == --ha ]]; then cmd_up_ha; else cmd_up; fi
+      # a state folder keeps its profile: a plain `up` of an HA folder restarts what is down in it
+      resolve_state
+      if [[ ${1:-} == --ha ]] || ha_state; then cmd_up_ha; else cmd_up; fi
       ;;
     down) cmd_down ;;
     status) cmd_status ;;
