@@ -122,6 +122,7 @@ cmd_up() {
   services=$("$ROOT/scripts/services.sh" up "${profile[@]}" 9>&-)
   # services.sh keeps a state folder's profile: a plain `up` of an HA cluster restarts the HA servers.
   Bus__RabbitMq__Endpoints=""
+  Bus__RabbitMq__QueueType=""
   eval "$services"
 
   if [[ ! -f $STATE/cluster.env ]]; then
@@ -139,6 +140,7 @@ cmd_up() {
     "ConnectionStrings__Postgres=$ConnectionStrings__Postgres"
     "ConnectionStrings__RabbitMq=$ConnectionStrings__RabbitMq"
     "Bus__RabbitMq__Endpoints=$Bus__RabbitMq__Endpoints"
+    "Bus__RabbitMq__QueueType=$Bus__RabbitMq__QueueType"
     "Cache__Redis=$Cache__Redis"
     "Auth__SigningKey=$Auth__SigningKey" "Admin__Secret=$Admin__Secret"
     "Logging__LogLevel__Default=${TALLY_CLUSTER_LOG_LEVEL:-Warning}"

@@ -345,6 +345,7 @@ print_env_ha() {
   echo "export TALLY_REDIS_SENTINEL_PORTS='${SENTINEL_PORTS// /,}'"
   echo "export ConnectionStrings__RabbitMq='amqp://tally:$RABBIT_PASSWORD@127.0.0.1:$RB_PORT_1/tally'"
   echo "export Bus__RabbitMq__Endpoints='${endpoints%,}'"
+  echo "export Bus__RabbitMq__QueueType=quorum"
   echo "export TALLY_RABBITMQ_PORT=$RB_PORT_1"
   echo "export TALLY_RABBITMQ_PORTS='$RB_PORT_1,$RB_PORT_2,$RB_PORT_3'"
   echo "export TALLY_RABBITMQ_NODE='rabbit1@localhost'"

@@ -107,12 +107,14 @@ public sealed class RabbitMqOptions
     public string Endpoints { get; set; } = "";
 
     /// <summary>
-    /// <c>quorum</c> (the default: replicated over the cluster's nodes, they survive the loss of a minority) or
-    /// <c>classic</c> (one node). A queue that exists with the other type is not redeclared: start-up fails with
-    /// the queue's name until it is deleted or the setting matches it.
+    /// The type the queues are declared with: <c>quorum</c> (replicated over a cluster's nodes; a publish is
+    /// confirmed once a majority has it, so they survive the loss of a minority), <c>classic</c>, or empty (the
+    /// default: no type is declared and the broker's <c>default_queue_type</c> decides, classic on a stock broker).
+    /// A queue that exists with another type is not redeclared: start-up reports the queue until it is drained and
+    /// deleted or the setting matches it.
     /// </summary>
-    [RegularExpression("^(quorum|classic)$")]
-    public string QueueType { get; set; } = "quorum";
+    [RegularExpression("^(quorum|classic)?$")]
+    public string QueueType { get; set; } = "";
 }
 
 public sealed class AuthOptions

@@ -59,6 +59,7 @@ public sealed partial class HaCluster : IAsyncLifetime
             ["Bus__Transport"] = "RabbitMq",
             ["ConnectionStrings__RabbitMq"] = _env["ConnectionStrings__RabbitMq"],
             ["Bus__RabbitMq__Endpoints"] = _env["Bus__RabbitMq__Endpoints"],
+            ["Bus__RabbitMq__QueueType"] = _env["Bus__RabbitMq__QueueType"],
             ["Storage__Provider"] = "Postgres",
             ["ConnectionStrings__Postgres"] = Postgres,
             ["Storage__DataDirectory"] = Path.Combine(logs, "data"),
@@ -215,7 +216,7 @@ public sealed partial class HaCluster : IAsyncLifetime
         return JsonDocument.Parse(body).RootElement.Clone();
     }
 
-    [GeneratedRegex(@"^export ([A-Za-z_][A-Za-z0-9_]*)='?([^'\n]*)'?$", RegexOptions.Multiline)]
+    [GeneratedRegex(@"^export ([A-Za-z_][A-Za-z0-9_]*)='?([^'\n]*?)'?$", RegexOptions.Multiline)]
     private static partial Regex ExportLine();
 }
 

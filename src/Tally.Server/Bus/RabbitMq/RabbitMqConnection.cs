@@ -16,7 +16,7 @@ public sealed class RabbitMqConnection : IAsyncDisposable
     private readonly ILogger<RabbitMqConnection> _logger;
     private readonly SemaphoreSlim _connecting = new(1, 1);
     private readonly List<AmqpTcpEndpoint> _endpoints;
-    private readonly bool _quorum;
+    private readonly string _queueType;
     private IConnection? _connection;
 
     public RabbitMqConnection(IConfiguration configuration, IOptions<BusOptions> bus, IOptions<RabbitMqOptions> options, IOptions<RoleOptions> role, ILogger<RabbitMqConnection> logger)
@@ -40,7 +40,7 @@ public sealed class RabbitMqConnection : IAsyncDisposable
             ClientProvidedName = $"tally-{role.Value.Role.ToString().ToLowerInvariant()}-{Environment.ProcessId}",
         };
         _endpoints = ParseEndpoints(options.Value.Endpoints, _factory.Endpoint);
-        _quorum = options.Value.QueueType == "quorum";
+        _queueType = options.Value.QueueType;
     }
 
     /// <summary>The nodes to connect to: each <c>host:port</c> of <paramref name="endpoints"/>, or the connection string's alone.</summary>
@@ -116,9 +116,9 @@ public sealed class RabbitMqConnection : IAsyncDisposable
 
     /// <summary>
     /// Durable, bounded queues per area that refuse a publish when full (the publisher gets a nack), and dead-letter
-    /// what a worker rejects (and what expires) to a bounded dead-letter queue. Quorum queues by default: a publish
-    /// is confirmed once a majority of the cluster's nodes has it, so the loss of one node loses no command. Every
-    /// role declares the same topology, so whichever starts first creates it.
+    /// what a worker rejects (and what expires) to a bounded dead-letter queue. With <c>Bus:RabbitMq:QueueType=quorum</c>
+    /// (a cluster) a publish is confirmed once a majority of the nodes has it, so the loss of one node loses no
+    /// command. Every role declares the same topology, so whichever starts first creates it.
     /// </summary>
     private async Task DeclareTopologyAsync(IConnection connection, CancellationToken cancellationToken)
     {
@@ -144,7 +144,7 @@ public sealed class RabbitMqConnection : IAsyncDisposable
         }
         catch (RabbitMQ.Client.Exceptions.OperationInterruptedException ex) when (ex.ShutdownReason?.ReplyCode == 406)
         {
-            // The queue exists with other arguments (a classic queue from before Bus:RabbitMq:QueueType=quorum): a
+            // The queue exists with other arguments (say a classic queue, and now Bus:RabbitMq:QueueType=quorum): a
             // queue's type can't change in place, and deleting it would drop the commands it holds.
             throw new InvalidOperationException(
                 $"The RabbitMQ queue {queue} exists with other arguments than Tally declares ({ex.ShutdownReason.ReplyText}). " +
@@ -166,9 +166,9 @@ public sealed class RabbitMqConnection : IAsyncDisposable
 
     private void AddQueueType(Dictionary<string, object?> arguments)
     {
-        if (_quorum)
+        if (_queueType.Length > 0)
         {
-            arguments["x-queue-type"] = "quorum";
+            arguments["x-queue-type"] = _queueType;
         }
     }
 
