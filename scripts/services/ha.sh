@@ -472,8 +472,10 @@ EOF
         started=1
       fi
     done
+    # Always wait for a leader with a sync standby and every node running: a node that runs may still be
+    # rewinding or restarting after a failover (a quick check when the cluster is healthy).
+    ha_wait_pg
     if ((started)); then
-      ha_wait_pg
       redis_wait_topology
       log "HA services in $STATE: restarted what was down"
     else
