@@ -24,6 +24,9 @@ public sealed partial class HaCluster : IAsyncLifetime
 
     public IReadOnlyDictionary<string, string> Env => _env;
 
+    /// <summary>The api's and worker's logs; kept after the run only with TALLY_HA_KEEP_LOGS=1.</summary>
+    public string Logs => Folder + "-logs";
+
     public TallyProcess Api { get; private set; } = null!;
 
     public TallyProcess Worker { get; private set; } = null!;
@@ -53,7 +56,7 @@ public sealed partial class HaCluster : IAsyncLifetime
             _env[match.Groups[1].Value] = match.Groups[2].Value;
         }
 
-        var logs = Path.Combine(Folder + "-logs");
+        var logs = Logs;
         var environment = new Dictionary<string, string>
         {
             ["Bus__Transport"] = "RabbitMq",
@@ -81,6 +84,10 @@ public sealed partial class HaCluster : IAsyncLifetime
         Api?.Dispose();
         Worker?.Dispose();
         await RunAsync(TimeSpan.FromMinutes(3), "down");
+        if (Environment.GetEnvironmentVariable("TALLY_HA_KEEP_LOGS") != "1" && Directory.Exists(Logs))
+        {
+            Directory.Delete(Logs, recursive: true);
+        }
     }
 
     /// <summary>Runs scripts/services.sh with this set's state folder.</summary>
