@@ -5,6 +5,7 @@
 # under one state folder.
 #
 #   scripts/cluster.sh up       # build (Release), start what is not running, print the gateway URL
+#   scripts/cluster.sh up --ha  # the same on the HA servers (services.sh up --ha: Patroni, 3 RabbitMQ nodes)
 #   scripts/cluster.sh status   # one line per process; exit 0 only if all run
 #   scripts/cluster.sh down     # stop the gateway, the api instances, the workers, then the servers
 #
@@ -107,6 +108,8 @@ build() {
 }
 
 cmd_up() {
+  local profile=()
+  if [[ ${1:-} == --ha ]]; then profile=(--ha); fi
   command -v curl >/dev/null || die "curl is required"
   # Not private as a whole: the services' own users (postgres, redis, rabbitmq) work inside it.
   mkdir -p "$STATE"
@@ -114,9 +117,12 @@ cmd_up() {
   flock -w "$TIMEOUT" 9 || die "another $ME holds $STATE.lock"
   build
 
-  log "starting PostgreSQL, Redis with Sentinel and RabbitMQ (scripts/services.sh)"
+  log "starting PostgreSQL, Redis with Sentinel and RabbitMQ (scripts/services.sh up ${profile[*]})"
   local services
-  services=$("$ROOT/scripts/services.sh" up 9>&-)
+  services=$("$ROOT/scripts/services.sh" up "${profile[@]}" 9>&-)
+  # services.sh keeps a state folder's profile: a plain `up` of an HA cluster restarts the HA servers.
+  Bus__RabbitMq__Endpoints=""
+  Bus__RabbitMq__QueueType=""
   eval "$services"
 
   if [[ ! -f $STATE/cluster.env ]]; then
@@ -133,6 +139,8 @@ cmd_up() {
     "Storage__Provider=Postgres" "Bus__Transport=RabbitMq"
     "ConnectionStrings__Postgres=$ConnectionStrings__Postgres"
     "ConnectionStrings__RabbitMq=$ConnectionStrings__RabbitMq"
+    "Bus__RabbitMq__Endpoints=$Bus__RabbitMq__Endpoints"
+    "Bus__RabbitMq__QueueType=$Bus__RabbitMq__QueueType"
     "Cache__Redis=$Cache__Redis"
     "Auth__SigningKey=$Auth__SigningKey" "Admin__Secret=$Admin__Secret"
     "Logging__LogLevel__Default=${TALLY_CLUSTER_LOG_LEVEL:-Warning}"
@@ -221,11 +229,11 @@ cmd_status() {
 main() {
   resolve_state
   case "${1:-}" in
-    up) cmd_up ;;
+    up) cmd_up "${2:-}" ;;
     down) cmd_down ;;
     status) cmd_status ;;
     *)
-      echo "usage: $ME up|down|status" >&2
+      echo "usage: $ME up [--ha]|down|status" >&2
       exit 2
       ;;
   esac

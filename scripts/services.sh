@@ -19,6 +19,8 @@
 #   rabbitmq.sh   RabbitMQ and its private epmd, and the `rabbitmqctl` command
 #   lifecycle.sh  `up`, `down`, `status`, and the export lines
 #   faults.sh     `kill-redis-master`, `redis-master`, `restart-postgres`, `restart-rabbitmq`
+#   ha.sh         `up --ha`: etcd, 3 PostgreSQL nodes under Patroni (synchronous replication,
+#                 pgBackRest), 3 clustered RabbitMQ nodes; their fault, backup and restore helpers
 set -euo pipefail
 
 readonly ME="scripts/services.sh"
@@ -41,6 +43,8 @@ readonly LIB
 . "$LIB/lifecycle.sh"
 # shellcheck source=services/faults.sh
 . "$LIB/faults.sh"
+# shellcheck source=services/ha.sh
+. "$LIB/ha.sh"
 
 trap on_exit EXIT
 trap 'exit 129' HUP
@@ -55,6 +59,10 @@ usage: $ME <command>
                          (master, replica, 3 sentinels) and RabbitMQ on free 127.0.0.1 ports,
                          print 'export K=V' lines (also in \$TALLY_SERVICES_DIR/env.sh).
                          Idempotent: restarts only what is down, then prints the same lines.
+  up --ha                the HA profile instead: etcd, three PostgreSQL 15 nodes under Patroni
+                         (synchronous replication, WAL archived to pgBackRest), Redis as above,
+                         three clustered RabbitMQ nodes; the same exports, with a multi-host
+                         ConnectionStrings__Postgres and Bus__RabbitMq__Endpoints
   status                 one line per process; exit 0 all running, 1 some stopped, 3 none
   down                   stop everything cleanly, wait, remove the state folder
   kill-redis-master      kill -9 the master the sentinels currently name; prints its port
@@ -63,6 +71,24 @@ usage: $ME <command>
   restart-rabbitmq [S]   rabbitmqctl stop, stay down S seconds (default 0), start
   rabbitmqctl ARGS...    rabbitmqctl -n <node> ARGS (e.g. list_queues -p tally)
   psql ARGS...           psql as superuser postgres over the private socket
+
+HA profile only:
+  kill-postgres-primary  kill -9 of the Patroni leader's Patroni and postgres; prints the node (1-3)
+  postgres-primary       print the node (1-3) that leads now
+  partition-postgres-primary
+                         SIGSTOP of the leader's Patroni: its postgres lingers, reachable, but the
+                         node loses the leader key and its sync standby; prints the node
+  heal-postgres          SIGCONT of every stopped Patroni (the old leader demotes and rejoins)
+  kill-rabbitmq-node [N] kill -9 of RabbitMQ node N (default 1); 'up --ha' restarts it
+  patronictl ARGS...     patronictl against the cluster (e.g. list)
+  backup [full|diff|incr] pgBackRest backup from the leader (default full)
+  archive-check          pgbackrest check: switch WAL and wait until it is archived (every commit
+                         so far can then be restored)
+  restore-cluster        the restore drill: kill -9 every PostgreSQL node, delete their data and the
+                         cluster's etcd keys, bootstrap a new cluster from the latest backup and the
+                         archived WAL on the same ports; prints the new leader
+  restore-to DIR PORT    restore the latest backup and archived WAL into DIR/data, start a
+                         standalone PostgreSQL on PORT, print the port
 
 environment: TALLY_SERVICES_DIR (default /tmp/tally-services), TALLY_SERVICES_TIMEOUT
 (seconds per wait, default 60), TALLY_SERVICES_KEEP_ON_FAILURE=1 (keep state when up fails),
@@ -76,7 +102,11 @@ main() {
   local cmd=${1:-}
   [[ $# -gt 0 ]] && shift
   case $cmd in
-    up) cmd_up ;;
+    up)
+      # a state folder keeps its profile: a plain `up` of an HA folder restarts what is down in it
+      resolve_state
+      if [[ ${1:-} == --ha ]] || ha_state; then cmd_up_ha; else cmd_up; fi
+      ;;
     down) cmd_down ;;
     status) cmd_status ;;
     kill-redis-master) cmd_kill_redis_master ;;
@@ -84,7 +114,26 @@ main() {
     restart-postgres) cmd_restart_postgres "$@" ;;
     restart-rabbitmq) cmd_restart_rabbitmq "$@" ;;
     rabbitmqctl) cmd_rabbitmqctl "$@" ;;
-    psql) cmd_psql "$@" ;;
+    psql)
+      resolve_state
+      if ha_state; then
+        need_ha_state
+        exec 9>&-
+        ha_psql "$@"
+      else
+        cmd_psql "$@"
+      fi
+      ;;
+    kill-postgres-primary) cmd_kill_postgres_primary ;;
+    postgres-primary) cmd_postgres_primary ;;
+    partition-postgres-primary) cmd_partition_postgres_primary ;;
+    heal-postgres) cmd_heal_postgres ;;
+    kill-rabbitmq-node) cmd_kill_rabbitmq_node "$@" ;;
+    patronictl) cmd_patronictl "$@" ;;
+    backup) cmd_backup "$@" ;;
+    restore-to) cmd_restore_to "$@" ;;
+    archive-check) cmd_archive_check ;;
+    restore-cluster) cmd_restore_cluster ;;
     -h | --help | help) usage ;;
     *)
       usage

@@ -136,5 +136,12 @@ need_state() {
   resolve_state
   [[ -f $STATE/.initialized && -f $CONFIG ]] || die "no running services in $STATE (run '$ME up')"
   lock_state
-  load_config
+  if [[ -f $STATE/.ha ]]; then
+    # the HA profile (ha.sh): the Redis helpers work as they are; RabbitMQ commands go to node 1
+    ha_load_config
+    RD="$STATE/redis"
+    rb_select 1
+  else
+    load_config
+  fi
 }

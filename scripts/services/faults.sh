@@ -27,6 +27,7 @@ cmd_kill_redis_master() {
 
 cmd_restart_postgres() {
   need_state
+  ha_state && die "the HA profile has no single postgres: use kill-postgres-primary, then 'up --ha'"
   local pause=${1:-0}
   pg_stop
   wait_until "$TIMEOUT" bash -c "! [[ -e '$PG/data/postmaster.pid' ]]" || die "postgres did not stop within ${TIMEOUT}s"
@@ -37,6 +38,7 @@ cmd_restart_postgres() {
 
 cmd_restart_rabbitmq() {
   need_state
+  ha_state && die "the HA profile has three RabbitMQ nodes: use kill-rabbitmq-node N, then 'up --ha'"
   local pause=${1:-0} pid
   pid=$(rabbit_pid)
   rabbit_stop

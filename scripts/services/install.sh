@@ -3,6 +3,9 @@
 # an install that starts none of the distro's own instances, or stops any that came up anyway.
 
 readonly PACKAGES=(postgresql redis-server redis-sentinel rabbitmq-server)
+# the HA profile (`up --ha`) adds these; cmd_up_ha sets HA_PROFILE=1
+readonly HA_PACKAGES=(patroni etcd-server python3-etcd pgbackrest curl jq)
+HA_PROFILE=0
 
 pkg_installed() { [[ $(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true) == installed ]]; }
 
@@ -11,6 +14,11 @@ missing_packages() {
   for p in "${PACKAGES[@]}"; do
     pkg_installed "$p" || echo "$p"
   done
+  if ((HA_PROFILE)); then
+    for p in "${HA_PACKAGES[@]}"; do
+      pkg_installed "$p" || echo "$p"
+    done
+  fi
   # tools this script needs (all in Debian's base system, but check)
   command -v setpriv >/dev/null || echo util-linux
   command -v ss >/dev/null || echo iproute2
@@ -57,8 +65,8 @@ install_packages() {
 
   # belt and braces: if a distro instance came up anyway, stop it (it was started by this install)
   local svc
-  for svc in redis-sentinel redis-server rabbitmq-server; do
-    [[ " $missing " == *" $svc "* && -x /etc/init.d/$svc ]] || continue
+  for svc in redis-sentinel redis-server rabbitmq-server etcd patroni; do
+    [[ (" $missing " == *" $svc "* || " $missing " == *" $svc-server "*) && -x /etc/init.d/$svc ]] || continue
     if timeout 30 /etc/init.d/"$svc" status >/dev/null 2>&1; then
       log "stopping the distro's $svc started by the install"
       timeout 60 /etc/init.d/"$svc" stop >&2 9>&- 8>&- || true

@@ -152,17 +152,19 @@ do_down() {
   [[ -f $STATE/.tally-services ]] || die "$STATE is not a services.sh state folder; not touching it"
   local config_ok=0
   if [[ -f $CONFIG ]]; then
-    load_config
+    if ha_state; then ha_load_config; else load_config; fi
     config_ok=1
   fi
 
   # remember every process before stopping, to check that all of them end
   local pids entry name pid alive
-  pids=$(known_pids | while IFS=: read -r name pid; do
+  pids=$({ if ha_state; then known_pids_ha; else known_pids; fi; } | while IFS=: read -r name pid; do
     pid_alive "$pid" && echo "$name:$pid"
   done || true)
 
-  if ((config_ok)); then
+  if ((config_ok)) && ha_state; then
+    stop_ha
+  elif ((config_ok)); then
     rabbit_stop
     epmd_stop
     redis_stop_all
@@ -190,7 +192,7 @@ do_down() {
   mapfile -t stray < <(pgrep -f -- "$STATE/" 2>/dev/null | while read -r pid; do
     [[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
     case "$(cat "/proc/$pid/comm" 2>/dev/null || true)" in
-      postgres | redis-server | redis-sentinel | beam.smp | epmd | erl_child_setup | inet_gethost | epmd*) echo "$pid" ;;
+      postgres | redis-server | redis-sentinel | beam.smp | epmd | erl_child_setup | inet_gethost | epmd* | patroni | etcd) echo "$pid" ;;
     esac
   done || true)
   if ((${#stray[@]})); then
@@ -233,6 +235,11 @@ cmd_status() {
   if [[ ! -f $STATE/.tally-services || ! -f $CONFIG ]]; then
     log "no services in $STATE"
     return 3
+  fi
+  if ha_state; then
+    ha_load_config
+    status_ha
+    return
   fi
   load_config
   local bad=0 node port pid role m

@@ -45,6 +45,12 @@ public sealed class CommandBusUnavailableException(int retryAfterSeconds, Except
     public int RetryAfterSeconds { get; } = retryAfterSeconds;
 }
 
+/// <summary>
+/// A worker could not reach the database (down, failing over) or lost its commit's outcome: the command may or may
+/// not have been applied, and a retry with the same idempotency key resolves it.
+/// </summary>
+public sealed class CommandStoreUnavailableException() : Exception("The database was unavailable to the worker.");
+
 /// <summary>A worker ran the command and its handler failed for good; the command went to the dead-letter queue.</summary>
 public sealed class CommandFailedException(string message) : Exception(message);
 

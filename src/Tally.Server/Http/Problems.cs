@@ -67,7 +67,8 @@ public sealed class TallyExceptionHandler(IProblemDetailsService problems, ILogg
             CommandDeadlineExceededException => (StatusCodes.Status504GatewayTimeout, ErrorCodes.DeadlineExceeded, "The request was not processed in time and was dropped; nothing was applied."),
             CommandBusUnavailableException unavailable => (StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable, $"The command bus is unavailable; nothing was sent. Retry in {unavailable.RetryAfterSeconds} s."),
             OperationCanceledException when httpContext.RequestAborted.IsCancellationRequested => (499, ErrorCodes.InvalidRequest, "The client closed the request."),
-            _ when IsDatabaseUnavailable(exception) => (StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable, "The database is unavailable; retry in a moment (a retry with the same Idempotency-Key is safe)."),
+            CommandStoreUnavailableException => (StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable, "The database is unavailable; retry in a moment (a retry with the same Idempotency-Key is safe)."),
+            _ when Storage.DatabaseFailures.IsUnavailable(exception) => (StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable, "The database is unavailable; retry in a moment (a retry with the same Idempotency-Key is safe)."),
             _ => (StatusCodes.Status500InternalServerError, ErrorCodes.InternalError, "An unexpected error occurred."),
         };
         if (status >= 500)
@@ -97,19 +98,6 @@ public sealed class TallyExceptionHandler(IProblemDetailsService problems, ILogg
             Exception = exception,
             ProblemDetails = { Status = status, Detail = detail, Extensions = { ["error_code"] = code } },
         });
-    }
-
-    // A database that is down or restarting is an outage (503, retry), not a bug (500).
-    private static bool IsDatabaseUnavailable(Exception? exception)
-    {
-        for (var e = exception; e is not null; e = e.InnerException)
-        {
-            if (e is System.Data.Common.DbException { IsTransient: true } or System.Net.Sockets.SocketException)
-            {
-                return true;
-            }
-        }
-        return false;
     }
 
     private static (int Status, string Code, string Detail) Classify(BadHttpRequestException bad)

@@ -97,6 +97,24 @@ public sealed class RabbitMqOptions
 
     /// <summary>How long start-up waits for the broker before it goes on and keeps trying in the background.</summary>
     public TimeSpan StartupWait { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// The nodes of a RabbitMQ cluster, <c>host:port</c> separated by commas; empty means the host of
+    /// <c>ConnectionStrings:RabbitMq</c> alone. The connection string still gives the user, password and vhost.
+    /// The client connects to the first node that answers, and recovers to any of them.
+    /// </summary>
+    [RegularExpression(@"^\s*$|^[^\s,:]+:\d{1,5}(\s*,\s*[^\s,:]+:\d{1,5})*$")]
+    public string Endpoints { get; set; } = "";
+
+    /// <summary>
+    /// The type the queues are declared with: <c>quorum</c> (replicated over a cluster's nodes; a publish is
+    /// confirmed once a majority has it, so they survive the loss of a minority), <c>classic</c>, or empty (the
+    /// default: no type is declared and the broker's <c>default_queue_type</c> decides, classic on a stock broker).
+    /// A queue that exists with another type is not redeclared: start-up reports the queue until it is drained and
+    /// deleted or the setting matches it.
+    /// </summary>
+    [RegularExpression("^(quorum|classic)?$")]
+    public string QueueType { get; set; } = "";
 }
 
 public sealed class AuthOptions

@@ -68,6 +68,9 @@ internal static class Headers
     /// <summary>The <see cref="Error"/> of a reply whose command was dropped unstarted at its deadline: the caller answers 504.</summary>
     public const string ExpiredError = "expired";
 
+    /// <summary>The <see cref="Error"/> of a reply whose handler found the database unavailable: the caller answers 503.</summary>
+    public const string UnavailableError = "unavailable";
+
     public const string DirectReplyTo = "amq.rabbitmq.reply-to";
 
     public static string? GetString(IDictionary<string, object?>? headers, string key) => headers is not null && headers.TryGetValue(key, out var value)

@@ -145,6 +145,11 @@ public sealed class RabbitMqCommandBus : ICommandBus, IAsyncDisposable
                 _metrics.CommandFinished(command, "expired");
                 throw new CommandDeadlineExceededException();
             }
+            if (answer.Error == Headers.UnavailableError)
+            {
+                _metrics.CommandFinished(command, "unavailable");
+                throw new CommandStoreUnavailableException();
+            }
             if (answer.Error is { } error)
             {
                 throw new CommandFailedException(error);

@@ -155,6 +155,17 @@ public sealed class RabbitMqCommandConsumer : IAsyncDisposable
             await SettleAsync(() => channel.BasicAckAsync(delivery.DeliveryTag, multiple: false)).ConfigureAwait(false);
             return;
         }
+        catch (Exception ex) when (Storage.DatabaseFailures.IsUnavailable(ex))
+        {
+            // The database is down or failing over, or the commit's outcome is unknown: the caller answers 503 at
+            // once, and its retry (same idempotency key, a new command) finds the transfer or applies it, once.
+            _failures.TryRemove(properties.MessageId!, out _);
+            _logger.LogWarning(ex, "Command {CommandType} {CommandId}: the database is unavailable", type!.Name, commandId);
+            _metrics.CommandFinished(command, "unavailable");
+            await ReplyAsync(channel, properties, body: [], error: Headers.UnavailableError).ConfigureAwait(false);
+            await SettleAsync(() => channel.BasicAckAsync(delivery.DeliveryTag, multiple: false)).ConfigureAwait(false);
+            return;
+        }
         catch (Exception ex)
         {
             var attempts = _failures.AddOrUpdate(properties.MessageId!, 1, (_, n) => n + 1);

@@ -29,6 +29,12 @@ public sealed class PostgresDatabase : IDatabaseMigrator, IAsyncDisposable, IDis
         {
             builder.ApplicationName = "tally";
         }
+        // Several hosts (a Patroni cluster, Target Session Attributes=primary): after a failover, look for the new
+        // primary again within a second or two instead of trusting the old host states for 10 s.
+        if (builder.Host?.Contains(',', StringComparison.Ordinal) == true && !connectionString.Contains("Host Recheck", StringComparison.OrdinalIgnoreCase))
+        {
+            builder.HostRecheckSeconds = 1;
+        }
         DataSource = new NpgsqlDataSourceBuilder(builder.ConnectionString).Build();
     }
 

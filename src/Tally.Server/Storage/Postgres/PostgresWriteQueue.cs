@@ -14,7 +14,9 @@ namespace Tally.Server.Storage.Postgres;
 /// batch first takes a transaction-scoped advisory lock, so that the writers of several instances commit
 /// their batches one after another and never deadlock on each other's row locks. If a statement raises (a
 /// bug or a constraint the functions do not foresee), the transaction has applied nothing, and the batch's
-/// operations run again one by one so that only the culprit fails.
+/// operations run again one by one so that only the culprit fails. A batch whose commit the server answered with a
+/// warning that it stopped waiting for the synchronous standby is in doubt (on the primary alone) and fails as
+/// unavailable, never as done; so does a batch whose connection broke before the commit's answer.
 /// </summary>
 public sealed class PostgresWriteQueue(PostgresDatabase database, IOptions<StorageOptions> options, TallyMetrics metrics, TimeProvider time, ILogger<PostgresWriteQueue> logger)
     : BatchingWriter(options.Value.MaxBatch, metrics, time)
@@ -23,6 +25,7 @@ public sealed class PostgresWriteQueue(PostgresDatabase database, IOptions<Stora
     private static readonly string s_lockSql = $"SELECT 1 FROM pg_advisory_xact_lock({PostgresSchema.WriterLockKey})";
 
     private NpgsqlConnection? _connection;
+    private string? _syncReplicationWarning;
 
     /// <summary>Runs one statement in the next batch; returns its rows, each mapped by <paramref name="map"/>, after commit.</summary>
     public Task<IReadOnlyList<T>> ExecuteAsync<T>(string sql, PgArg[] args, Func<NpgsqlDataReader, T> map)
@@ -72,9 +75,11 @@ public sealed class PostgresWriteQueue(PostgresDatabase database, IOptions<Stora
             catch (Exception ex)
             {
                 logger.LogError(ex, "A write batch of {Count} operations failed", batch.Count);
-                if (!IsConnectionUsable())
+                if (!IsConnectionUsable() || ex is CommitInDoubtException)
                 {
                     await ResetConnectionAsync().ConfigureAwait(false);
+                    // The server went away (a crash, a failover): the pooled connections to it are dead too.
+                    database.DataSource.Clear();
                 }
                 foreach (var write in batch)
                 {
@@ -88,6 +93,7 @@ public sealed class PostgresWriteQueue(PostgresDatabase database, IOptions<Stora
     private async Task ExecuteAsync(List<IPgWrite> writes)
     {
         var connection = await ConnectionAsync().ConfigureAwait(false);
+        _syncReplicationWarning = null;
         await using var batch = new NpgsqlBatch(connection);
         batch.BatchCommands.Add(new NpgsqlBatchCommand(s_lockSql));
         foreach (var write in writes)
@@ -117,6 +123,10 @@ public sealed class PostgresWriteQueue(PostgresDatabase database, IOptions<Stora
             {
             }
         }
+        if (_syncReplicationWarning is { } warning)
+        {
+            throw new CommitInDoubtException($"The commit is not confirmed by a synchronous standby: {warning}");
+        }
     }
 
     private async Task<NpgsqlConnection> ConnectionAsync()
@@ -127,7 +137,18 @@ public sealed class PostgresWriteQueue(PostgresDatabase database, IOptions<Stora
         }
         await ResetConnectionAsync().ConfigureAwait(false);
         _connection = await database.DataSource.OpenConnectionAsync().ConfigureAwait(false);
+        _connection.Notice += OnNotice;
         return _connection;
+    }
+
+    // "canceling wait for synchronous replication ...": the server ended the commit's wait for its standby
+    // (a cancel or a shutdown) and answers the commit as if it were done, though it is on this node alone.
+    private void OnNotice(object sender, NpgsqlNoticeEventArgs args)
+    {
+        if (args.Notice.MessageText.Contains("synchronous replication", StringComparison.OrdinalIgnoreCase))
+        {
+            _syncReplicationWarning = args.Notice.MessageText;
+        }
     }
 
     private bool IsConnectionUsable() => _connection is { FullState: System.Data.ConnectionState.Open };

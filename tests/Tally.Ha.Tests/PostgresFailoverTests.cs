@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using System.Globalization;
+using Tally.Ha.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace Tally.Ha.Tests;
+
+/// <summary>The Patroni cluster under a transfer load: the primary killed, rejoining, and cut off.</summary>
+[Collection(HaCollection.Name)]
+public sealed class PostgresFailoverTests(HaCluster cluster, ITestOutputHelper output)
+{
+    [Fact]
+    public async Task Killing_the_primary_lets_a_replica_take_over_within_15_s_with_no_acknowledged_transfer_lost()
+    {
+        await cluster.MustRunAsync("up", "--ha");
+        var users = await cluster.RegisterAsync(8);
+        var load = new TransferLoad(cluster.Api.BaseAddress, users, "pk" + Guid.NewGuid().ToString("N")[..8]);
+        await using (load)
+        {
+            await load.WaitForAcknowledgedAsync(150);
+            var killed = await cluster.MustRunAsync("kill-postgres-primary");
+            var at = DateTime.UtcNow;
+            output.WriteLine($"killed pg{killed} after {load.Acknowledged.Count} acknowledged transfers");
+
+            var back = await load.FirstAcknowledgedSentAfterAsync(at, TimeSpan.FromSeconds(15));
+            output.WriteLine($"first transfer sent after the kill and acknowledged: {back?.TotalSeconds:F1} s after it");
+            Assert.True(back is { } b && b <= TimeSpan.FromSeconds(15), $"no transfer sent after the kill was acknowledged within 15 s ({back?.TotalSeconds:F1} s); {load.Describe()}");
+            var leader = await cluster.MustRunAsync("postgres-primary");
+            Assert.NotEqual(killed, leader);
+            var count = load.Acknowledged.Count;
+            await load.WaitForAcknowledgedAsync(count + 100);
+            await load.StopAsync();
+        }
+        await LedgerChecks.AssertExactlyOnceAsync(cluster, load, output);
+    }
+
+    [Fact]
+    public async Task The_killed_primary_rejoins_as_a_replica_by_pg_rewind_with_nothing_lost_or_doubled()
+    {
+        await cluster.MustRunAsync("up", "--ha");
+        var users = await cluster.RegisterAsync(8);
+        var load = new TransferLoad(cluster.Api.BaseAddress, users, "pr" + Guid.NewGuid().ToString("N")[..8]);
+        int port;
+        await using (load)
+        {
+            await load.WaitForAcknowledgedAsync(150);
+            var killed = int.Parse(await cluster.MustRunAsync("kill-postgres-primary"), CultureInfo.InvariantCulture);
+            port = cluster.PostgresPorts[killed - 1];
+            var at = DateTime.UtcNow;
+            Assert.NotNull(await load.FirstAcknowledgedSentAfterAsync(at, TimeSpan.FromSeconds(15)));
+
+            // The old primary comes back under load: Patroni rewinds it onto the new timeline and it follows.
+            var watch = Stopwatch.StartNew();
+            await cluster.MustRunAsync("up", "--ha");
+            output.WriteLine($"pg{killed} rejoined in {watch.Elapsed.TotalSeconds:F1} s");
+            var list = await cluster.MustRunAsync("patronictl", "list");
+            output.WriteLine(list);
+            var row = list.Split('\n').Single(l => l.Contains($"| pg{killed} ", StringComparison.Ordinal));
+            Assert.Contains("running", row, StringComparison.Ordinal);
+            Assert.DoesNotContain("Leader", row, StringComparison.Ordinal);
+            var count = load.Acknowledged.Count;
+            await load.WaitForAcknowledgedAsync(count + 100);
+            await load.StopAsync();
+        }
+        await LedgerChecks.AssertExactlyOnceAsync(cluster, load, output);
+
+        // The rejoined node itself (a hot standby now) holds every acknowledged transfer, once.
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        Dictionary<string, long> replica;
+        do
+        {
+            replica = await HaCluster.AppliedAsync(cluster.Node(port), load.Prefix);
+        }
+        while (load.Acknowledged.Keys.Any(k => !replica.ContainsKey(k)) && DateTime.UtcNow < until && await Delay());
+        Assert.All(replica, a => Assert.Equal(1, a.Value));
+        Assert.All(load.Acknowledged.Keys, k => Assert.True(replica.ContainsKey(k), $"{k} is missing on the rejoined node"));
+    }
+
+    [Fact]
+    public async Task A_primary_cut_off_from_the_cluster_acknowledges_no_transfer_that_is_then_lost()
+    {
+        await cluster.MustRunAsync("up", "--ha");
+        var users = await cluster.RegisterAsync(8);
+        var load = new TransferLoad(cluster.Api.BaseAddress, users, "pp" + Guid.NewGuid().ToString("N")[..8]);
+        await using (load)
+        {
+            await load.WaitForAcknowledgedAsync(150);
+            var cut = await cluster.MustRunAsync("partition-postgres-primary");
+            output.WriteLine($"pg{cut}'s Patroni stopped after {load.Acknowledged.Count} acknowledged transfers");
+            try
+            {
+                // The others elect a new leader once the old one's key expires (ttl 8 s); the old postgres still runs
+                // and Tally may still be connected to it. Leave the partition in place well past the promotion.
+                var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+                string leader;
+                do
+                {
+                    await Task.Delay(500);
+                    leader = (await cluster.RunAsync(TimeSpan.FromSeconds(30), "postgres-primary")).Output.Trim();
+                }
+                while ((leader == cut || leader.Length == 0) && DateTime.UtcNow < until);
+                output.WriteLine($"new leader pg{leader}");
+                Assert.NotEqual(cut, leader);
+                await Task.Delay(TimeSpan.FromSeconds(5));
+            }
+            finally
+            {
+                await cluster.MustRunAsync("heal-postgres");
+            }
+            var healed = DateTime.UtcNow;
+            await cluster.MustRunAsync("up", "--ha");
+            Assert.NotNull(await load.FirstAcknowledgedSentAfterAsync(healed, TimeSpan.FromSeconds(30)));
+            var count = load.Acknowledged.Count;
+            await load.WaitForAcknowledgedAsync(count + 100);
+            await load.StopAsync();
+        }
+        await LedgerChecks.AssertExactlyOnceAsync(cluster, load, output);
+    }
+
+    private static async Task<bool> Delay()
+    {
+        await Task.Delay(500);
+        return true;
+    }
+}
