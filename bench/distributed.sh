@@ -5,6 +5,9 @@
 #   2. the p50 that the RabbitMQ hop adds: one connection, one transfer at a time, with
 #      Bus:Transport=InProcess and then RabbitMq, on the same database.
 # WITH_REDIS=1 keeps Cache:Redis on (HybridCache, version bumps in Redis) for the HTTP runs.
+# PROFILE=ha runs it all on `scripts/services.sh up --ha`: three PostgreSQL nodes under Patroni with
+# synchronous replication (Tally through the multi-host connection string, pgbench on the primary)
+# and three RabbitMQ nodes with quorum queues.
 # Loopback only; every run is bounded by DURATION.
 set -euo pipefail
 
@@ -36,8 +39,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-log "start private PostgreSQL, Redis and RabbitMQ"
-SERVICES_ENV="$(scripts/services.sh up)"
+PROFILE="${PROFILE:-single}"
+case "$PROFILE" in
+  single) UP_ARGS=() ;;
+  ha) UP_ARGS=(--ha) ;;
+  *) echo "error: PROFILE must be single or ha" >&2; exit 2 ;;
+esac
+log "start private PostgreSQL, Redis and RabbitMQ ($PROFILE)"
+SERVICES_ENV="$(scripts/services.sh up "${UP_ARGS[@]}")"
 eval "$SERVICES_ENV"
 # PostgreSQL mode alone (and RabbitMQ for the hop); Redis is measured separately.
 [ -n "${WITH_REDIS:-}" ] || unset Cache__Redis
@@ -147,7 +156,7 @@ P50_FLOOR="$(echo "$FLOOR_LINE" | sed -E 's/.*p50 ([0-9.]+) ms.*/\1/')"
 P50_IN="$(to_ms "$(p50_of "$WORK/hop-inprocess.txt")")"
 P50_MQ="$(to_ms "$(p50_of "$WORK/hop-rabbitmq.txt")")"
 echo
-echo "Tally distributed bench — 2 cores, PostgreSQL 15 private instance, $USERS users, $DURATION per run"
+echo "Tally distributed bench — 2 cores, PostgreSQL 15 private instance ($PROFILE), $USERS users, $DURATION per run"
 for c in 16 64; do
   printf 'clients %-3s  Tally HTTP transfers/s %7s (non-2xx %s)   pgbench TPC-B tps %7s   ratio %s\n' \
     "$c" "${HTTP[$c]}" "$(non2xx_of "$WORK/transfer-$c.txt")" "${TPS[$c]}" \
