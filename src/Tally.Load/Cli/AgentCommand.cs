@@ -51,6 +51,7 @@ public static partial class App
         var channel = new AgentChannel(client.GetStream());
         Setup? setup = null;
         string? usersFile = null;
+        string? scenarioFile = null;
         try
         {
             if (await channel.ReceiveAsync(ct).ConfigureAwait(false) is not SetupMessage s)
@@ -68,9 +69,16 @@ public static partial class App
                 {
                     argv.AddRange(["--url", s.Url]);
                 }
+                if (s.ScenarioFile is not null)
+                {
+                    scenarioFile = Path.Combine(Path.GetTempPath(), $"tally-load-agent-{Guid.NewGuid():N}.yaml");
+                    await File.WriteAllTextAsync(scenarioFile, s.ScenarioFile, ct).ConfigureAwait(false);
+                    argv.AddRange(["--scenario-file", scenarioFile]);
+                }
                 if (s.Users is not null)
                 {
-                    usersFile = Path.Combine(Path.GetTempPath(), $"tally-load-agent-{Guid.NewGuid():N}.json");
+                    var extension = Path.GetExtension(s.UsersName ?? "users.json") is ".csv" ? ".csv" : ".json";
+                    usersFile = Path.Combine(Path.GetTempPath(), $"tally-load-agent-{Guid.NewGuid():N}{extension}");
                     await File.WriteAllTextAsync(usersFile, s.Users, ct).ConfigureAwait(false);
                     argv.AddRange(["--users-file", usersFile]);
                 }
@@ -114,9 +122,12 @@ public static partial class App
             {
                 await setup.DisposeAsync().ConfigureAwait(false);
             }
-            if (usersFile is not null)
+            foreach (var file in new[] { usersFile, scenarioFile })
             {
-                File.Delete(usersFile);
+                if (file is not null)
+                {
+                    File.Delete(file);
+                }
             }
             await channel.DisposeAsync().ConfigureAwait(false);
             client.Dispose();

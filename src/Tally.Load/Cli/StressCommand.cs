@@ -53,12 +53,13 @@ public static partial class App
         }
         var roles = PhaseRoles.Assign(multipliers);
         Expectations.Validate(expectations, multipliers, roles);
-        var latencyRule = search.Slo.Rules.FirstOrDefault(r => r.Metric == "max" || r.Metric.StartsWith('p')) ?? DefaultLatencyRule;
-        var errorsRule = search.Slo.Rules.FirstOrDefault(r => r.Metric == "errors");
         // Closed model: one connection per user at most, however many users the phases reach.
         var connections = vusMode ? int.MaxValue : maxVus;
         await using var setup = await PrepareAsync(a, connections, timeout, ct).ConfigureAwait(false);
         a.EnsureAllUsed();
+        search = search.WithFileSlo(a, setup.Slo);
+        var latencyRule = search.Slo.Rules.FirstOrDefault(r => r.Metric == "max" || r.Metric.StartsWith('p')) ?? DefaultLatencyRule;
+        var errorsRule = search.Slo.Rules.FirstOrDefault(r => r.Metric == "errors");
         await using var sampler = setup.MetricsUrl is { } metricsUrl ? new ServerMetricsSampler(metricsUrl) : null;
         sampler?.Start();
         var started = DateTimeOffset.UtcNow;

@@ -20,7 +20,14 @@ namespace Tally.Load.Distributed;
 public abstract record AgentMessage;
 
 /// <summary>What the agent prepares once: the target and scenario (or URL), the seeded users' file content, its connections.</summary>
-public sealed record SetupMessage(string Target, string? Scenario, string? Url, string? Users, int WsClients, int Connections, double TimeoutMs) : AgentMessage;
+public sealed record SetupMessage(string Target, string? Scenario, string? Url, string? Users, int WsClients, int Connections, double TimeoutMs) : AgentMessage
+{
+    /// <summary>A scenario file's text (shipped or the user's): the agent runs exactly the coordinator's file.</summary>
+    public string? ScenarioFile { get; init; }
+
+    /// <summary>The data file's name, whose extension (.json, .csv) says how to read <see cref="Users"/>.</summary>
+    public string? UsersName { get; init; }
+}
 
 public sealed record ReadyMessage(string Scenario, IReadOnlyList<string> Endpoints) : AgentMessage;
 
