@@ -114,6 +114,40 @@ public sealed class AgentTests(ITestOutputHelper log) : IDisposable
     }
 
     [Fact]
+    public async Task ScenarioFile_Run_SendsTheFileAndItsDataToTheAgent_WhichRunsItsShare()
+    {
+        await using var stub = await StubServer.StartAsync(_ => TimeSpan.Zero);
+        // The data path is relative to the scenario file, which only the coordinator can resolve:
+        // the agent runs on what the coordinator sends.
+        var folder = Directory.CreateDirectory(Path.Combine(_dir, "scenario")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(folder, "people.csv"), "phone,name\n5550001,ann\n5550002,bob\n");
+        var file = Path.Combine(folder, "echo.yaml");
+        await File.WriteAllTextAsync(file, """
+            name: echo
+            data: { file: people.csv }
+            flows:
+              - steps:
+                  - name: hello
+                    request: POST /echo
+                    json: { from: "{{user.name}}", to: "{{peer.phone}}" }
+                    check: { json: { $.body.from: "{{user.name}}" } }
+            """);
+        var json = Path.Combine(_dir, "file-run.json");
+        var (code, output) = await TestConsole.RunAsync("run", "--scenario-file", file, "--target", stub.Root.ToString(), "--rate", "100", "--duration", "2s",
+            "--server-metrics", "off", "--agents", StartAgent().Address, "--json", json);
+        log.WriteLine(output);
+
+        Assert.True(code == ExitCodes.Ok, output);
+        using var doc = JsonDocument.Parse(await File.ReadAllTextAsync(json));
+        var summary = doc.RootElement.GetProperty("summary");
+        Assert.Equal(200, summary.GetProperty("requests").GetInt64());
+        Assert.Equal(0, summary.GetProperty("errors").GetInt64());
+        Assert.Equal("hello", summary.GetProperty("endpoints")[0].GetProperty("name").GetString());
+        Assert.All(doc.RootElement.GetProperty("agents").EnumerateArray(), s => Assert.Equal(100, s.GetProperty("requests").GetInt64()));
+        Assert.Equal(200, stub.Echoed.Count);
+    }
+
+    [Fact]
     public async Task Capacity_SplitOverTwoAgentProcesses_FindsTheStubsLimit_AsOneGeneratorDoes()
     {
         await using var stub = await StubServer.StartAsync(_ => TimeSpan.FromMilliseconds(25), 8);

@@ -21,7 +21,7 @@ public class ScenarioFileTests
     [InlineData("flows:\n  - steps:\n      - request: GET /a\n        header: { a: b }\n", "t.yaml:4:9: flows[0].steps[0].header: unknown field")]
     [InlineData("flows:\n  - steps:\n      - request: GET /a\n        headers: { X-Session: \"{{sesion}}\" }\n", "t.yaml:4:31: flows[0].steps[0].headers.X-Session: {{sesion}}: unknown name")]
     [InlineData("flows:\n  - steps:\n      - request: GET /a/{{user.acount}}\n", "flows[0].steps[0].request: {{user.acount}}: the data has no field 'acount' (it has: phone, password, account_number, id)")]
-    [InlineData("flows:\n  - steps:\n      - request: GET /a\n        json: { n: \"{{random(9, 1)}}\" }\n", "t.yaml:4:21: flows[0].steps[0].json.n: {{random(9, 1)}}: random takes two integers")]
+    [InlineData("flows:\n  - steps:\n      - request: GET /a\n        json: { n: \"{{random(9, 1)}}\" }\n", "t.yaml:4:20: flows[0].steps[0].json.n: {{random(9, 1)}}: random takes two integers")]
     [InlineData("flows:\n  - steps:\n      - request: GET /a\n        check: { status: 2xy }\n", "t.yaml:4:26: flows[0].steps[0].check.status: expected a status such as 200 or 2xx")]
     [InlineData("flows:\n  - steps:\n      - request: GET /a\n        check: { json: { $.a: { equals: 1 } } }\n", "flows[0].steps[0].check.json.$.a.equals: unknown field")]
     [InlineData("flows:\n  - steps:\n      - request: GET /a\n        think: soon\n", "t.yaml:4:16: flows[0].steps[0].think: expected a duration")]
