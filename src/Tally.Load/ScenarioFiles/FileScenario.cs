@@ -101,13 +101,13 @@ public sealed class FileScenario : IScenario
         }
         var step = state.Flow!.Steps[state.Step];
         context.ThinkAfter = step.Think;
-        return Continue(SendAsync(context.Client, step, step.Endpoint, state, cancellationToken), state);
+        return SendAsync(context.Client, step, step.Endpoint, state, cancellationToken, inFlow: true);
     }
 
-    private static async ValueTask<Outcome> Continue(ValueTask<Outcome> sending, VuState state)
+    /// <summary>Moves the user's flow on: to its next step, or, after its last step or a failure, to a new flow.</summary>
+    private static Outcome Advance(VuState state, bool inFlow, Outcome outcome)
     {
-        var outcome = await sending.ConfigureAwait(false);
-        if (!outcome.Ok || ++state.Step == state.Flow!.Steps.Length)
+        if (inFlow && (!outcome.Ok || ++state.Step == state.Flow!.Steps.Length))
         {
             state.Flow = null;
             state.Step = 0;
@@ -142,7 +142,7 @@ public sealed class FileScenario : IScenario
         }
     }
 
-    private async ValueTask<Outcome> SendAsync(HttpClient client, StepPlan step, int endpoint, VuState state, CancellationToken ct)
+    private async ValueTask<Outcome> SendAsync(HttpClient client, StepPlan step, int endpoint, VuState state, CancellationToken ct, bool inFlow = false)
     {
         var uri = _constantUris.TryGetValue(step, out var constant) ? constant : new Uri(_base, step.Path.Render(state));
         using var request = new HttpRequestMessage(step.Method, uri);
@@ -168,25 +168,25 @@ public sealed class FileScenario : IScenario
             {
                 var text = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
                 var kind = status is >= 200 and < 300 ? $"{status} (check status {step.StatusText})" : $"{status} {Http.ErrorCode(text)}".TrimEnd();
-                return Outcome.Failed(endpoint, status, kind) with { RetryAfter = response.Headers.RetryAfter is not null };
+                return Advance(state, inFlow, Outcome.Failed(endpoint, status, kind) with { RetryAfter = response.Headers.RetryAfter is not null });
             }
             if (!step.ReadsBody)
             {
                 await using var stream = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
                 await stream.CopyToAsync(Stream.Null, ct).ConfigureAwait(false);
-                return Outcome.Success(endpoint, status);
+                return Advance(state, inFlow, Outcome.Success(endpoint, status));
             }
             var bytes = await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
-            return Judge(step, endpoint, status, bytes, state);
+            return Advance(state, inFlow, Judge(step, endpoint, status, bytes, state));
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            return Outcome.Failed(endpoint, 0, "timeout");
+            return Advance(state, inFlow, Outcome.Failed(endpoint, 0, "timeout"));
         }
         catch (HttpRequestException e)
         {
             var socket = e.InnerException as SocketException ?? e.InnerException?.InnerException as SocketException;
-            return Outcome.Failed(endpoint, 0, socket is null ? $"http {e.HttpRequestError}" : $"socket {socket.SocketErrorCode}");
+            return Advance(state, inFlow, Outcome.Failed(endpoint, 0, socket is null ? $"http {e.HttpRequestError}" : $"socket {socket.SocketErrorCode}"));
         }
     }
 

@@ -53,6 +53,11 @@ internal abstract class JsonBody
         {
             // A constant is one literal segment, which keeps a numeric variable's kind; a rendered
             // value keeps its kind only when the string is that one placeholder.
+            if (template.IsRandom(out var min, out var max))
+            {
+                writer.WriteNumberValue(c.Random.NextInt64(min, max + 1));
+                return;
+            }
             var value = template.IsConstant ? template.Literal : template.RenderValue(c);
             if (value.Raw)
             {

@@ -58,6 +58,14 @@ internal sealed class Template
     /// <summary>A constant template's text (and whether it is a JSON literal: a numeric variable alone).</summary>
     public Value Literal => _segments.Length == 1 ? new Value(_segments[0].Text, _segments[0].Raw) : new Value(Source, false);
 
+    /// <summary>The whole template is random(MIN, MAX): a body writes the number without making a string of it.</summary>
+    public bool IsRandom(out long min, out long max)
+    {
+        var random = _segments.Length == 1 && _segments[0].Kind == SegmentKind.Random;
+        (min, max) = random ? (_segments[0].Min, _segments[0].Max) : (0, 0);
+        return random;
+    }
+
     public Value RenderValue(ITemplateContext c)
     {
         if (_segments.Length == 1)

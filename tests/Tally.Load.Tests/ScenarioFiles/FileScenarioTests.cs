@@ -203,6 +203,30 @@ public sealed class FileScenarioTests : IDisposable
     }
 
     [Fact]
+    public async Task AStepsThinkTime_PacesTheClosedModel_InsteadOfThink()
+    {
+        await using var stub = await StubServer.StartAsync(_ => TimeSpan.Zero);
+        var file = Path.Combine(_dir, "think.yaml");
+        var json = Path.Combine(_dir, "think.json");
+        await File.WriteAllTextAsync(file, """
+            flows:
+              - steps:
+                  - { name: slow, request: GET /work/slow, think: 400ms }
+                  - { name: fast, request: GET /work/fast, think: 0s }
+            """);
+        // --think 1h would stop every user after its first request; the steps' own think times win.
+        var (code, output) = await TestConsole.RunAsync("run", "--scenario-file", file, "--target", stub.Root.ToString(), "--vus", "2", "--duration", "2s",
+            "--think", "1h", "--server-metrics", "off", "--quiet", "--json", json);
+        Assert.True(code == ExitCodes.Ok, output);
+        using var doc = JsonDocument.Parse(await File.ReadAllTextAsync(json));
+        var endpoints = doc.RootElement.GetProperty("summary").GetProperty("endpoints").EnumerateArray()
+            .ToDictionary(e => e.GetProperty("name").GetString()!, e => e.GetProperty("requests").GetInt64());
+        // Each user: slow, 400 ms, fast, slow, 400 ms, ... about 5 rounds in 2 s, far from the thousands without think time.
+        Assert.InRange(endpoints["slow"], 6, 12);
+        Assert.InRange(endpoints["fast"], 4, 12);
+    }
+
+    [Fact]
     public async Task DataSetup_RunsOncePerRow_AndItsCapturesAreFieldsInTheFlows()
     {
         await using var stub = await StubServer.StartAsync(_ => TimeSpan.Zero);
