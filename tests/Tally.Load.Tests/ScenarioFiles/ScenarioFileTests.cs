@@ -158,6 +158,26 @@ public class ScenarioFileTests
     }
 
     [Fact]
+    public void TheReadmesExample_Compiles()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Tally.slnx")))
+        {
+            directory = directory.Parent;
+        }
+        Assert.NotNull(directory);
+        var readme = File.ReadAllText(Path.Combine(directory.FullName, "src", "Tally.Load", "README.md"));
+        var start = readme.IndexOf("```yaml\nname: shop", StringComparison.Ordinal);
+        Assert.True(start >= 0, "the README has no scenario example");
+        var yaml = readme[(start + "```yaml\n".Length)..readme.IndexOf("```", start + 7, StringComparison.Ordinal)];
+        var file = ScenarioFile.Parse(yaml, "README.md");
+        var plan = file.Compile(SeedColumns);
+        Assert.Equal("shop", file.Name);
+        Assert.Equal(["create order", "GET /api/orders/{{order}}"], plan.Endpoints);
+        Assert.Equal(["session"], plan.DataSetup.SelectMany(s => s.Captures).Select(c => c.Name));
+    }
+
+    [Fact]
     public void ACsvDataFile_ReadsQuotedFields_AsStrings()
     {
         var data = DataFile.ParseCsv("phone,note\r\n5550001,\"a, \"\"quoted\"\" note\"\n0042,plain\n", "u.csv");
