@@ -142,6 +142,11 @@ public class RealTallyTests(ITestOutputHelper log)
                 Assert.InRange(requests, 4, 30);
             }
 
+            // ws stays a scenario in code, next to the files: it still logs in, connects, and ends with the audit.
+            var ws = await ToolAsync(ExitCodes.Ok, "run", "--scenario", "ws", "--target", target, "--users-file", users, "--ws-clients", "10",
+                "--rate", "20", "--duration", "2s", "--admin-secret", TallyProcess.AdminSecret, "--slo", "errors<1%", "--quiet");
+            Assert.Contains("WS notification delivery", ws, StringComparison.Ordinal);
+
             var audit = await ToolAsync(ExitCodes.Ok, "audit", "--target", target, "--admin-secret", TallyProcess.AdminSecret);
             Assert.Contains("audit: ok", audit, StringComparison.Ordinal);
         }
