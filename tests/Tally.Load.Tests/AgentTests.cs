@@ -148,6 +148,40 @@ public sealed class AgentTests(ITestOutputHelper log) : IDisposable
     }
 
     [Fact]
+    public async Task Stress_SplitOverTwoAgentProcesses_SortsEveryRequestIntoItsPhase_AndRefusalsAddUp()
+    {
+        // The stub refuses (503 OVERLOADED, Retry-After) what would wait more than one service time: 320 req/s.
+        await using var stub = await StubServer.StartAsync(_ => TimeSpan.FromMilliseconds(25), 8, refuseWhenFull: true);
+        var agents = $"{StartAgent().Address},{StartAgent().Address}";
+        var json = Path.Combine(_dir, "stress.json");
+
+        var (code, output) = await TestConsole.RunAsync("stress", "--url", stub.Url.ToString(), "--capacity", "300", "--phases", "0.5,2,0.5",
+            "--phase-duration", "2s", "--probe-think", "off", "--server-metrics", "off", "--agents", agents, "--json", json, "--quiet");
+        log.WriteLine(output);
+
+        Assert.True(code == ExitCodes.Ok, output);
+        using var doc = JsonDocument.Parse(await File.ReadAllTextAsync(json));
+        var root = doc.RootElement;
+        var phases = root.GetProperty("stress").GetProperty("phases").EnumerateArray().ToList();
+        // 150, 600 and 150 arrivals a second for 2 s each, split over three generators, each sorted into its phase once
+        // (an arrival due exactly at a boundary may fall on either side of it).
+        var arrivals = phases.Select(p => p.GetProperty("sent").GetInt64() + p.GetProperty("dropped").GetInt64()).ToList();
+        Assert.Equal(1800, arrivals.Sum());
+        Assert.All(arrivals.Zip([300L, 1200, 300]), x => Assert.InRange(x.First, x.Second - 3, x.Second + 3));
+        Assert.All(phases, p => Assert.Equal(p.GetProperty("sent").GetInt64(),
+            p.GetProperty("accepted").GetInt64() + p.GetProperty("refused").GetInt64() + p.GetProperty("errors").GetInt64()));
+        Assert.Equal(stub.Received, phases.Sum(p => p.GetProperty("sent").GetInt64()));
+        // Every refusal the stub made, wherever it was sent from, is in the phases.
+        Assert.Equal(stub.Refused, phases.Sum(p => p.GetProperty("refused").GetInt64()));
+        Assert.True(phases[1].GetProperty("refused").GetInt64() > 0, phases[1].ToString());
+        // The per-second series of the overload phase holds all three generators' requests.
+        Assert.Equal(phases[1].GetProperty("sent").GetInt64(), phases[1].GetProperty("seconds").EnumerateArray().Sum(x => x.GetProperty("sent").GetInt64()));
+        var shares = root.GetProperty("agents").EnumerateArray().ToList();
+        Assert.Equal(3, shares.Count);
+        Assert.All(shares, s => Assert.Equal(600, s.GetProperty("requests").GetInt64()));
+    }
+
+    [Fact]
     public async Task Capacity_SplitOverTwoAgentProcesses_FindsTheStubsLimit_AsOneGeneratorDoes()
     {
         await using var stub = await StubServer.StartAsync(_ => TimeSpan.FromMilliseconds(25), 8);

@@ -25,7 +25,7 @@ public static partial class App
                               [--expect "goodput>=0.9,goodput@5>=0.75,accepted-p99<300ms,refused-p99<20ms,recovery<5s,memory<=1.5,no-healthy-upstream<=0"]
           tally-load compare  BASE.json CANDIDATE.json [--fail-on "p95>+10%,rps<-5%"] [--noise 2%] [--json OUT] [--html OUT]
           tally-load audit    [--target URL] --admin-secret S
-          tally-load agent    --listen 127.0.0.1:7070   (a generator that takes its share of run/capacity --agents)
+          tally-load agent    --listen 127.0.0.1:7070   (a generator that takes its share of run/capacity/stress --agents)
 
         common: --target http://127.0.0.1:8080 (default: the file's base_url)  --users-file users.json (the file's data)  --slo EXPR  --abort-on-fail  --agents HOST:PORT,...
                 --json result.json  --html report.html  --timeout 10s  --max-vus 256  --max-requests N

@@ -93,7 +93,7 @@ public sealed class AgentPool : IAsyncDisposable
     /// agent lost fails the whole at once (and cancels <paramref name="lost"/>), without waiting
     /// for the others to finish their shares.
     /// </summary>
-    public async Task<ResultMessage[]> RunAsync(EngineOptions options, CancellationTokenSource lost, CancellationToken cancellationToken)
+    public async Task<ResultMessage[]> RunAsync(EngineOptions options, CancellationTokenSource lost, CancellationToken cancellationToken, Stress.StressSetup? stress = null)
     {
         ArgumentNullException.ThrowIfNull(lost);
         var count = _agents.Count + 1;
@@ -101,7 +101,7 @@ public sealed class AgentPool : IAsyncDisposable
         {
             try
             {
-                await a.Channel.SendAsync(StepMessage.From(options, new Partition(i + 1, count)), cancellationToken).ConfigureAwait(false);
+                await a.Channel.SendAsync(StepMessage.From(options, new Partition(i + 1, count)) with { Stress = stress }, cancellationToken).ConfigureAwait(false);
             }
             catch (IOException e)
             {

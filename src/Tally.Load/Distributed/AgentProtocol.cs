@@ -36,6 +36,9 @@ public sealed record StepMessage(
     string Model, IReadOnlyList<double[]> Stages, int MaxVus, double ThinkMs, double TimeoutMs, double WarmupMs,
     long MaxRequests, int MaxBacklog, double DrainMs, int PartitionIndex, int PartitionCount) : AgentMessage
 {
+    /// <summary>A stress run: the agent sorts its requests into these phases and answers with them.</summary>
+    public Stress.StressSetup? Stress { get; init; }
+
     public static StepMessage From(EngineOptions o, Partition share)
     {
         ArgumentNullException.ThrowIfNull(o);
@@ -61,7 +64,11 @@ public sealed record StepMessage(
 /// <summary>An agent's share of an engine run, exactly: its histograms (<see cref="HistogramText"/>), its series with each second's histogram, its CPU.</summary>
 public sealed record ResultMessage(
     MetricsState Metrics, IReadOnlyList<Sample> Series, IReadOnlyList<string> SeriesHistograms, double MeasuredSeconds,
-    double GeneratorCpuPercent, double GeneratorCpuMaxPercent, long BacklogAtEnd, bool Aborted, string? AbortReason) : AgentMessage;
+    double GeneratorCpuPercent, double GeneratorCpuMaxPercent, long BacklogAtEnd, bool Aborted, string? AbortReason) : AgentMessage
+{
+    /// <summary>A stress run's phases as this agent recorded them.</summary>
+    public IReadOnlyList<Stress.StressPhaseState>? Stress { get; init; }
+}
 
 public sealed record ErrorMessage(string Message) : AgentMessage;
 
