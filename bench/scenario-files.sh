@@ -37,7 +37,7 @@ log "publish Tally.Server and Tally.Load from this checkout, and Tally.Load from
 dotnet publish src/Tally.Server/Tally.Server.csproj -c Release -o "$WORK/server" --nologo -v quiet >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; exit 1; }
 dotnet publish src/Tally.Load/Tally.Load.csproj -c Release -o "$WORK/candidate" --nologo -v quiet >>"$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; exit 1; }
 mkdir -p "$WORK/base-src"
-git archive "$BASE_REF" global.json Directory.Build.props Directory.Packages.props src/Tally.Load | tar -x -C "$WORK/base-src"
+git archive "$BASE_REF" .editorconfig global.json Directory.Build.props Directory.Packages.props src/Tally.Load | tar -x -C "$WORK/base-src"
 dotnet publish "$WORK/base-src/src/Tally.Load/Tally.Load.csproj" -c Release -o "$WORK/base" --nologo -v quiet >>"$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; exit 1; }
 
 PORT="$(free_port)"
