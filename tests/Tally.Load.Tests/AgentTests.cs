@@ -182,6 +182,30 @@ public sealed class AgentTests(ITestOutputHelper log) : IDisposable
     }
 
     [Fact]
+    public async Task AnAgentThatPreparedOtherEndpoints_IsRefusedBeforeTheRun()
+    {
+        await using var stub = await StubServer.StartAsync(_ => TimeSpan.Zero);
+        // A fake agent (another tally-load version, say) that compiles the scenario to other endpoints.
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var fake = Task.Run(async () =>
+        {
+            using var client = await listener.AcceptTcpClientAsync();
+            await using var stream = client.GetStream();
+            using var reader = new StreamReader(stream);
+            await reader.ReadLineAsync();
+            await stream.WriteAsync("{\"type\":\"ready\",\"scenario\":\"url\",\"endpoints\":[\"GET /elsewhere\"]}\n"u8.ToArray());
+            await reader.ReadLineAsync();
+        });
+        var (code, output) = await TestConsole.RunAsync("run", "--url", stub.Url.ToString(), "--rate", "10", "--duration", "1s",
+            "--server-metrics", "off", "--agents", $"127.0.0.1:{((System.Net.IPEndPoint)listener.LocalEndpoint).Port}");
+        Assert.True(code == ExitCodes.Failure, output);
+        Assert.Contains("prepared the endpoints GET /elsewhere, the coordinator GET /work: not the same scenario", output, StringComparison.Ordinal);
+        Assert.Equal(0, stub.Received);
+        await fake.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
     public async Task Capacity_SplitOverTwoAgentProcesses_FindsTheStubsLimit_AsOneGeneratorDoes()
     {
         await using var stub = await StubServer.StartAsync(_ => TimeSpan.FromMilliseconds(25), 8);

@@ -214,7 +214,7 @@ public static partial class App
             {
                 ScenarioFile = setup.ScenarioText,
                 UsersName = setup.DataPath is { } name ? Path.GetFileName(name) : null,
-            }, ct).ConfigureAwait(false);
+            }, ct, setup.Scenario.Endpoints).ConfigureAwait(false);
             return setup;
         }
         catch
