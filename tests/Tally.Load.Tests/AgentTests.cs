@@ -114,6 +114,98 @@ public sealed class AgentTests(ITestOutputHelper log) : IDisposable
     }
 
     [Fact]
+    public async Task ScenarioFile_Run_SendsTheFileAndItsDataToTheAgent_WhichRunsItsShare()
+    {
+        await using var stub = await StubServer.StartAsync(_ => TimeSpan.Zero);
+        // The data path is relative to the scenario file, which only the coordinator can resolve:
+        // the agent runs on what the coordinator sends.
+        var folder = Directory.CreateDirectory(Path.Combine(_dir, "scenario")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(folder, "people.csv"), "phone,name\n5550001,ann\n5550002,bob\n");
+        var file = Path.Combine(folder, "echo.yaml");
+        await File.WriteAllTextAsync(file, """
+            name: echo
+            data: { file: people.csv }
+            flows:
+              - steps:
+                  - name: hello
+                    request: POST /echo
+                    json: { from: "{{user.name}}", to: "{{peer.phone}}" }
+                    check: { json: { $.body.from: "{{user.name}}" } }
+            """);
+        var json = Path.Combine(_dir, "file-run.json");
+        var (code, output) = await TestConsole.RunAsync("run", "--scenario-file", file, "--target", stub.Root.ToString(), "--rate", "100", "--duration", "2s",
+            "--server-metrics", "off", "--agents", StartAgent().Address, "--json", json);
+        log.WriteLine(output);
+
+        Assert.True(code == ExitCodes.Ok, output);
+        using var doc = JsonDocument.Parse(await File.ReadAllTextAsync(json));
+        var summary = doc.RootElement.GetProperty("summary");
+        Assert.Equal(200, summary.GetProperty("requests").GetInt64());
+        Assert.Equal(0, summary.GetProperty("errors").GetInt64());
+        Assert.Equal("hello", summary.GetProperty("endpoints")[0].GetProperty("name").GetString());
+        Assert.All(doc.RootElement.GetProperty("agents").EnumerateArray(), s => Assert.Equal(100, s.GetProperty("requests").GetInt64()));
+        Assert.Equal(200, stub.Echoed.Count);
+    }
+
+    [Fact]
+    public async Task Stress_SplitOverTwoAgentProcesses_SortsEveryRequestIntoItsPhase_AndRefusalsAddUp()
+    {
+        // The stub refuses (503 OVERLOADED, Retry-After) what would wait more than one service time: 320 req/s.
+        await using var stub = await StubServer.StartAsync(_ => TimeSpan.FromMilliseconds(25), 8, refuseWhenFull: true);
+        var agents = $"{StartAgent().Address},{StartAgent().Address}";
+        var json = Path.Combine(_dir, "stress.json");
+
+        var (code, output) = await TestConsole.RunAsync("stress", "--url", stub.Url.ToString(), "--capacity", "300", "--phases", "0.5,2,0.5",
+            "--phase-duration", "2s", "--probe-think", "off", "--server-metrics", "off", "--agents", agents, "--json", json, "--quiet");
+        log.WriteLine(output);
+
+        Assert.True(code == ExitCodes.Ok, output);
+        using var doc = JsonDocument.Parse(await File.ReadAllTextAsync(json));
+        var root = doc.RootElement;
+        var phases = root.GetProperty("stress").GetProperty("phases").EnumerateArray().ToList();
+        // 150, 600 and 150 arrivals a second for 2 s each, split over three generators, each sorted into its phase once
+        // (an arrival due exactly at a boundary may fall on either side of it).
+        var arrivals = phases.Select(p => p.GetProperty("sent").GetInt64() + p.GetProperty("dropped").GetInt64()).ToList();
+        Assert.Equal(1800, arrivals.Sum());
+        Assert.All(arrivals.Zip([300L, 1200, 300]), x => Assert.InRange(x.First, x.Second - 3, x.Second + 3));
+        Assert.All(phases, p => Assert.Equal(p.GetProperty("sent").GetInt64(),
+            p.GetProperty("accepted").GetInt64() + p.GetProperty("refused").GetInt64() + p.GetProperty("errors").GetInt64()));
+        Assert.Equal(stub.Received, phases.Sum(p => p.GetProperty("sent").GetInt64()));
+        // Every refusal the stub made, wherever it was sent from, is in the phases.
+        Assert.Equal(stub.Refused, phases.Sum(p => p.GetProperty("refused").GetInt64()));
+        Assert.True(phases[1].GetProperty("refused").GetInt64() > 0, phases[1].ToString());
+        // The per-second series of the overload phase holds all three generators' requests.
+        Assert.Equal(phases[1].GetProperty("sent").GetInt64(), phases[1].GetProperty("seconds").EnumerateArray().Sum(x => x.GetProperty("sent").GetInt64()));
+        var shares = root.GetProperty("agents").EnumerateArray().ToList();
+        Assert.Equal(3, shares.Count);
+        Assert.All(shares, s => Assert.Equal(600, s.GetProperty("requests").GetInt64()));
+    }
+
+    [Fact]
+    public async Task AnAgentThatPreparedOtherEndpoints_IsRefusedBeforeTheRun()
+    {
+        await using var stub = await StubServer.StartAsync(_ => TimeSpan.Zero);
+        // A fake agent (another tally-load version, say) that compiles the scenario to other endpoints.
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var fake = Task.Run(async () =>
+        {
+            using var client = await listener.AcceptTcpClientAsync();
+            await using var stream = client.GetStream();
+            using var reader = new StreamReader(stream);
+            await reader.ReadLineAsync();
+            await stream.WriteAsync("{\"type\":\"ready\",\"scenario\":\"url\",\"endpoints\":[\"GET /elsewhere\"]}\n"u8.ToArray());
+            await reader.ReadLineAsync();
+        });
+        var (code, output) = await TestConsole.RunAsync("run", "--url", stub.Url.ToString(), "--rate", "10", "--duration", "1s",
+            "--server-metrics", "off", "--agents", $"127.0.0.1:{((System.Net.IPEndPoint)listener.LocalEndpoint).Port}");
+        Assert.True(code == ExitCodes.Failure, output);
+        Assert.Contains("prepared the endpoints GET /elsewhere, the coordinator GET /work: not the same scenario", output, StringComparison.Ordinal);
+        Assert.Equal(0, stub.Received);
+        await fake.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
     public async Task Capacity_SplitOverTwoAgentProcesses_FindsTheStubsLimit_AsOneGeneratorDoes()
     {
         await using var stub = await StubServer.StartAsync(_ => TimeSpan.FromMilliseconds(25), 8);

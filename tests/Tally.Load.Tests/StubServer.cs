@@ -25,9 +25,16 @@ public sealed class StubServer : IAsyncDisposable
     private readonly long[]? _slotFree;
     private long _counter;
     private long _refused;
+    private long _echoes;
     private volatile TaskCompletionSource? _stall;
 
     public ConcurrentQueue<double> ServiceMs { get; } = new();
+
+    /// <summary>The bodies /echo received, in order.</summary>
+    public ConcurrentQueue<string> Echoed { get; } = new();
+
+    /// <summary>The server's root, for scenario files (<see cref="Url"/> is its /work).</summary>
+    public Uri Root => new(Url, "/");
     public Uri Url { get; private set; } = null!;
 
     private StubServer(Func<long, TimeSpan> latency, int concurrencyLimit, bool refuseWhenFull)
@@ -68,6 +75,22 @@ public sealed class StubServer : IAsyncDisposable
         _app.MapGet("/work", work);
         // Any path below /work behaves the same: endpoints with long names.
         _app.MapGet("/work/{**rest}", work);
+        // For scenario files: answers what it received, as JSON (n counts the echoes).
+        async Task<IResult> Echo(HttpContext context)
+        {
+            var n = Interlocked.Increment(ref _echoes);
+            using var reader = new StreamReader(context.Request.Body);
+            var text = await reader.ReadToEndAsync(context.RequestAborted).ConfigureAwait(false);
+            Echoed.Enqueue(text);
+            var body = text.Length == 0 ? (System.Text.Json.JsonElement?)null : System.Text.Json.JsonDocument.Parse(text).RootElement.Clone();
+            var headers = context.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString());
+            return Results.Json(new { n, method = context.Request.Method, path = context.Request.Path.Value, query = context.Request.QueryString.Value, headers, body });
+        }
+        Delegate echo = Echo;
+        _app.MapMethods("/echo", ["GET", "POST", "PUT"], echo);
+        _app.MapMethods("/echo/{**rest}", ["GET", "POST", "PUT"], echo);
+        _app.MapGet("/status/{code:int}", (int code) => code < 300 ? Results.Text("not json", statusCode: code)
+            : Results.Json(new { status = code, error_code = "STUB_" + code }, statusCode: code, contentType: "application/problem+json"));
         // A Prometheus page shaped like Tally's: labelled series that the sampler sums per name.
         _app.MapGet("/metrics", () => Results.Text(string.Create(System.Globalization.CultureInfo.InvariantCulture, $$"""
             # TYPE tally_bus_queue_depth gauge

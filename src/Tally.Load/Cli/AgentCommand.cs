@@ -51,6 +51,7 @@ public static partial class App
         var channel = new AgentChannel(client.GetStream());
         Setup? setup = null;
         string? usersFile = null;
+        string? scenarioFile = null;
         try
         {
             if (await channel.ReceiveAsync(ct).ConfigureAwait(false) is not SetupMessage s)
@@ -68,9 +69,16 @@ public static partial class App
                 {
                     argv.AddRange(["--url", s.Url]);
                 }
+                if (s.ScenarioFile is not null)
+                {
+                    scenarioFile = Path.Combine(Path.GetTempPath(), $"tally-load-agent-{Guid.NewGuid():N}.yaml");
+                    await File.WriteAllTextAsync(scenarioFile, s.ScenarioFile, ct).ConfigureAwait(false);
+                    argv.AddRange(["--scenario-file", scenarioFile]);
+                }
                 if (s.Users is not null)
                 {
-                    usersFile = Path.Combine(Path.GetTempPath(), $"tally-load-agent-{Guid.NewGuid():N}.json");
+                    var extension = Path.GetExtension(s.UsersName ?? "users.json") is ".csv" ? ".csv" : ".json";
+                    usersFile = Path.Combine(Path.GetTempPath(), $"tally-load-agent-{Guid.NewGuid():N}{extension}");
                     await File.WriteAllTextAsync(usersFile, s.Users, ct).ConfigureAwait(false);
                     argv.AddRange(["--users-file", usersFile]);
                 }
@@ -90,13 +98,15 @@ public static partial class App
             await channel.SendAsync(new ReadyMessage(setup.Scenario.Name, setup.Scenario.Endpoints), ct).ConfigureAwait(false);
             while (await channel.ReceiveAsync(ct).ConfigureAwait(false) is StepMessage step)
             {
-                var engine = new LoadEngine(setup.Scenario, setup.Client, step.ToOptions());
+                var recorder = step.Stress is { } stress ? new Stress.StressRecorder(stress.Phases, stress.Latency, stress.Errors) : null;
+                var engine = new LoadEngine(setup.Scenario, setup.Client, step.ToOptions() with { Observer = recorder });
                 var r = await engine.RunAsync(ct).ConfigureAwait(false);
+                recorder?.Stopped();
                 console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"coordinator {peer}: share {step.PartitionIndex} of {step.PartitionCount}: {r.Summary.Requests} requests, {r.Summary.Rps:0.#} req/s, CPU {r.GeneratorCpuPercent:0.#}%"));
                 await channel.SendAsync(new ResultMessage(
                     engine.Metrics.Export(), r.Series, [.. r.SeriesHistograms.Select(HistogramText.Encode)], r.Summary.DurationSeconds,
-                    r.GeneratorCpuPercent, r.GeneratorCpuMaxPercent, r.BacklogAtEnd, r.Aborted, r.AbortReason), ct).ConfigureAwait(false);
+                    r.GeneratorCpuPercent, r.GeneratorCpuMaxPercent, r.BacklogAtEnd, r.Aborted, r.AbortReason) { Stress = recorder?.Export() }, ct).ConfigureAwait(false);
             }
         }
 #pragma warning disable CA1031 // one coordinator's failure (it went away, sent garbage) must not end the agent
@@ -114,9 +124,12 @@ public static partial class App
             {
                 await setup.DisposeAsync().ConfigureAwait(false);
             }
-            if (usersFile is not null)
+            foreach (var file in new[] { usersFile, scenarioFile })
             {
-                File.Delete(usersFile);
+                if (file is not null)
+                {
+                    File.Delete(file);
+                }
             }
             await channel.DisposeAsync().ConfigureAwait(false);
             client.Dispose();
@@ -125,7 +138,8 @@ public static partial class App
 
     /// <summary>Runs the engine here, or split between this generator (share 0) and its agents; a lost agent fails the run.</summary>
     /// <returns>The result, and the metrics behind it (the agents' merged in).</returns>
-    private static async Task<(EngineResult Result, Metrics Metrics)> RunEngineAsync(Setup setup, EngineOptions options, CancellationToken ct)
+    /// <param name="stress">A stress run: the agents sort their requests into its phases, and their phases are merged into <paramref name="options"/>' observer.</param>
+    private static async Task<(EngineResult Result, Metrics Metrics)> RunEngineAsync(Setup setup, EngineOptions options, CancellationToken ct, Stress.StressSetup? stress = null)
     {
         if (setup.Agents is not { } pool)
         {
@@ -135,9 +149,16 @@ public static partial class App
         using var lost = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var local = new LoadEngine(setup.Scenario, setup.Client, options with { Partition = new Partition(0, pool.Count + 1) });
         // An agent lost mid-run ends the coordinator's share at once: the run is void anyway.
-        var remote = pool.RunAsync(options, lost, ct);
+        var remote = pool.RunAsync(options, lost, ct, stress);
         var own = await local.RunAsync(lost.Token).ConfigureAwait(false);
         var results = await remote.ConfigureAwait(false);
+        if (stress is not null && options.Observer is Stress.StressRecorder recorder)
+        {
+            foreach (var r in results)
+            {
+                recorder.Merge(r.Stress ?? throw new AgentException("an agent answered a stress run without its phases (an older agent?)"));
+            }
+        }
         return (pool.Merge(local, own, results), local.Metrics);
     }
 }

@@ -15,19 +15,19 @@ public static partial class App
         tally-load: load, stress and capacity testing for Tally (loopback targets only)
 
           tally-load seed     --users 500 --workers 20 --out users.json [--target URL] [--phone-prefix 5550]
-          tally-load run      --scenario login|balance|transfer|mixed|ws | --url URL
+          tally-load run      --scenario login|balance|transfer|mixed|banking-demo|ws | --scenario-file FILE | --url URL
                               [--vus N [--think 1s] | --rate R [--max-backlog 100000]] [--duration 30s | --stages 30s:100,1m:500,30s:0]
-          tally-load capacity --scenario ... | --url URL [--slo "p95<300ms,errors<1%"] [--vus N]
+          tally-load capacity --scenario ... | --scenario-file FILE | --url URL [--slo "p95<300ms,errors<1%"] [--vus N]
                               [--start 50] [--factor 2] [--max 100000] [--warmup 2s] [--step 10s] [--cooldown 1s]
                           [--precision 0.05] [--max-steps 20] [--think 1s]
-          tally-load stress   --scenario ... | --url URL [--capacity R | the search's options above] [--vus [N] [--think 1s]]
+          tally-load stress   --scenario ... | --scenario-file FILE | --url URL [--capacity R | the search's options above] [--vus [N] [--think 1s]]
                               [--phases 0.5,2,3,5,0.5] [--phase-duration 10s] [--probe-think 100ms|off] [--slo "p95<300ms,errors<1%"]
                               [--expect "goodput>=0.9,goodput@5>=0.75,accepted-p99<300ms,refused-p99<20ms,recovery<5s,memory<=1.5,no-healthy-upstream<=0"]
           tally-load compare  BASE.json CANDIDATE.json [--fail-on "p95>+10%,rps<-5%"] [--noise 2%] [--json OUT] [--html OUT]
           tally-load audit    [--target URL] --admin-secret S
-          tally-load agent    --listen 127.0.0.1:7070   (a generator that takes its share of run/capacity --agents)
+          tally-load agent    --listen 127.0.0.1:7070   (a generator that takes its share of run/capacity/stress --agents)
 
-        common: --target http://127.0.0.1:8080  --users-file users.json  --slo EXPR  --abort-on-fail  --agents HOST:PORT,...
+        common: --target http://127.0.0.1:8080 (default: the file's base_url)  --users-file users.json (the file's data)  --slo EXPR  --abort-on-fail  --agents HOST:PORT,...
                 --json result.json  --html report.html  --timeout 10s  --max-vus 256  --max-requests N
                 --admin-secret S (or TALLY_ADMIN_SECRET)  --no-audit  --quiet  --ws-clients N
                 --server-metrics URL|off (default: the target's /metrics, sampled every second)
@@ -172,6 +172,12 @@ public static partial class App
         public string? Secret { get; init; }
         public bool Audit { get; init; }
         public Uri? MetricsUrl { get; init; }
+        /// <summary>The scenario file's own SLO, which applies when the command line gives no --slo.</summary>
+        public Slo? Slo { get; init; }
+        /// <summary>A scenario file's text, which agents receive instead of reading a file of their own.</summary>
+        public string? ScenarioText { get; init; }
+        /// <summary>The data (users) file, whose content agents receive.</summary>
+        public string? DataPath { get; init; }
         /// <summary>With --agents: the agents that take their shares of every engine run.</summary>
         public Distributed.AgentPool? Agents { get; set; }
 
@@ -199,11 +205,16 @@ public static partial class App
         }
         try
         {
-            var users = setup.IsTally ? await File.ReadAllTextAsync(a.String("users-file", "users.json"), ct).ConfigureAwait(false) : null;
-            var ws = setup.Scenario.Name == "ws" ? a.Int("ws-clients", 0) : 0;
+            // Agents get everything from the coordinator: the scenario file's text and the data file's.
+            var users = setup.DataPath is { } data ? await File.ReadAllTextAsync(data, ct).ConfigureAwait(false) : null;
+            var ws = setup.Scenario is WsScenario ? a.Int("ws-clients", 0) : 0;
             setup.Agents = await Distributed.AgentPool.ConnectAsync(agents, new Distributed.SetupMessage(
-                setup.Target.ToString(), setup.IsTally ? setup.Scenario.Name : null, setup.IsTally ? null : setup.Target.ToString(),
-                users, ws, connections, timeout.TotalMilliseconds), ct).ConfigureAwait(false);
+                setup.Target.ToString(), setup.Scenario is WsScenario ? "ws" : null, setup.Scenario is UrlScenario ? setup.Target.ToString() : null,
+                users, ws, connections, timeout.TotalMilliseconds)
+            {
+                ScenarioFile = setup.ScenarioText,
+                UsersName = setup.DataPath is { } name ? Path.GetFileName(name) : null,
+            }, ct, setup.Scenario.Endpoints).ConfigureAwait(false);
             return setup;
         }
         catch
@@ -217,47 +228,88 @@ public static partial class App
     {
         var url = a.String("url");
         var scenarioName = a.String("scenario");
-        var usersFile = a.String("users-file", "users.json");
+        var scenarioPath = a.String("scenario-file");
+        var usersFile = a.String("users-file");
         var noAudit = a.Flag("no-audit");
         var secret = Secret(a);
         var wsClients = a.Int("ws-clients", 0);
         var metrics = a.String("server-metrics");
+        var targetGiven = a.Has("target");
         var target = Target(a);
-        if ((url is null) == (scenarioName is null))
+        if ((url is null ? 0 : 1) + (scenarioName is null ? 0 : 1) + (scenarioPath is null ? 0 : 1) != 1)
         {
-            throw new ArgumentException("give exactly one of --scenario or --url");
+            throw new ArgumentException("give exactly one of --scenario NAME, --scenario-file FILE or --url URL");
         }
-        var client = Http.CreateClient(connections, timeout);
         if (url is not null)
         {
             var uri = new Uri(url);
             Http.EnsureLoopback(uri);
-            return new Setup { Target = uri, Scenario = new UrlScenario(uri, HttpMethod.Get), Client = client, IsTally = false, MetricsUrl = MetricsUrl(metrics, uri) };
+            return new Setup { Target = uri, Scenario = new UrlScenario(uri, HttpMethod.Get), Client = Http.CreateClient(connections, timeout), IsTally = false, MetricsUrl = MetricsUrl(metrics, uri) };
         }
-        if (!noAudit && secret is null)
-        {
-            client.Dispose();
-            throw new ArgumentException("a run against Tally ends with the audit: give --admin-secret (or TALLY_ADMIN_SECRET), or --no-audit");
-        }
-        var users = await TallyApi.ReadUsersAsync(usersFile, ct).ConfigureAwait(false);
-        var sessions = await TallyApi.LoginAllAsync(client, target, users, 20, ct).ConfigureAwait(false);
-        IScenario scenario;
         if (scenarioName == "ws")
         {
-            if (wsClients is 1 or < 0)
+            return await PrepareWsAsync(target, usersFile ?? "users.json", wsClients, noAudit, secret, metrics, connections, timeout, ct).ConfigureAwait(false);
+        }
+        // Every other scenario is a file: one shipped with the tool, or the user's own.
+        var file = scenarioPath is not null ? ScenarioFiles.ScenarioFile.Load(scenarioPath) : ScenarioFiles.ScenarioFile.LoadShipped(scenarioName!);
+        if (!targetGiven && file.BaseUrl is { } baseUrl)
+        {
+            Http.EnsureLoopback(baseUrl);
+            target = baseUrl;
+        }
+        var audit = file.AfterRun == ScenarioFiles.ScenarioFile.TallyAuditHook;
+        if (audit && !noAudit && secret is null)
+        {
+            throw new ArgumentException($"{file.Name} ends with the audit: give --admin-secret (or TALLY_ADMIN_SECRET), or --no-audit");
+        }
+        // The file's data path is relative to the file (a shipped file's, to the current directory).
+        var dataPath = usersFile ?? (file.DataFile is not { } d ? null
+            : scenarioPath is null || Path.IsPathRooted(d) ? d : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(scenarioPath))!, d));
+        var client = Http.CreateClient(connections, timeout);
+        try
+        {
+            var scenario = await ScenarioFiles.FileScenario.CreateAsync(file, target, dataPath, client, ct).ConfigureAwait(false);
+            return new Setup
             {
-                client.Dispose();
-                throw new ArgumentException("--ws-clients needs at least 2 (a transfer goes from one user to another)");
-            }
+                Target = target, Scenario = scenario, Client = client, IsTally = audit, Secret = secret, Audit = !noAudit,
+                MetricsUrl = MetricsUrl(metrics, target), ScenarioText = file.Text, DataPath = dataPath, Slo = file.Slo,
+            };
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
+    }
+
+    private static async Task<Setup> PrepareWsAsync(Uri target, string usersFile, int wsClients, bool noAudit, string? secret, string? metrics, int connections, TimeSpan timeout, CancellationToken ct)
+    {
+        if (!noAudit && secret is null)
+        {
+            throw new ArgumentException("a run against Tally ends with the audit: give --admin-secret (or TALLY_ADMIN_SECRET), or --no-audit");
+        }
+        if (wsClients is 1 or < 0)
+        {
+            throw new ArgumentException("--ws-clients needs at least 2 (a transfer goes from one user to another)");
+        }
+        var users = await TallyApi.ReadUsersAsync(usersFile, ct).ConfigureAwait(false);
+        var client = Http.CreateClient(connections, timeout);
+        try
+        {
+            var sessions = await TallyApi.LoginAllAsync(client, target, users, 20, ct).ConfigureAwait(false);
             var ws = new WsScenario(target, users, sessions);
             await ws.ConnectAsync(target, wsClients > 0 ? wsClients : users.Count, ct).ConfigureAwait(false);
-            scenario = ws;
+            return new Setup
+            {
+                Target = target, Scenario = ws, Client = client, IsTally = true, Secret = secret, Audit = !noAudit,
+                MetricsUrl = MetricsUrl(metrics, target), DataPath = usersFile,
+            };
         }
-        else
+        catch
         {
-            scenario = new TallyScenario(scenarioName!, target, users, sessions);
+            client.Dispose();
+            throw;
         }
-        return new Setup { Target = target, Scenario = scenario, Client = client, IsTally = true, Secret = secret, Audit = !noAudit, MetricsUrl = MetricsUrl(metrics, target) };
     }
 
     private static Uri? MetricsUrl(string? option, Uri target)
@@ -303,6 +355,7 @@ public static partial class App
         var connections = model == WorkloadModel.Open ? maxVus : (int)Math.Ceiling(profile.MaxTarget);
         await using var setup = await PrepareAsync(a, connections, timeout, ct).ConfigureAwait(false);
         a.EnsureAllUsed();
+        slo ??= setup.Slo;
         await using var sampler = setup.MetricsUrl is { } metricsUrl ? new ServerMetricsSampler(metricsUrl) : null;
         sampler?.Start();
         var runStart = sampler?.Now ?? 0;
@@ -377,6 +430,7 @@ public static partial class App
         var connections = vusMode ? (int)Math.Min(search.Max, 10_000) : maxVus;
         await using var setup = await PrepareAsync(a, connections, timeout, ct).ConfigureAwait(false);
         a.EnsureAllUsed();
+        search = search.WithFileSlo(a, setup.Slo);
         await using var sampler = setup.MetricsUrl is { } metricsUrl ? new ServerMetricsSampler(metricsUrl) : null;
         sampler?.Start();
         var searchStart = sampler?.Now ?? 0;
@@ -411,6 +465,9 @@ public static partial class App
             a.Duration("warmup", TimeSpan.FromSeconds(2)), a.Duration("step", TimeSpan.FromSeconds(10)), think,
             a.Double("precision", 0.05), a.Int("max-steps", 20), a.Duration("cooldown", TimeSpan.FromSeconds(1)), timeout, maxVus,
             Slo.Parse(a.String("slo", "p95<300ms,errors<1%")));
+
+        /// <summary>The scenario file's SLO replaces the default one, never one given with --slo.</summary>
+        public SearchSettings WithFileSlo(Arguments a, Slo? fromFile) => fromFile is null || a.Has("slo") ? this : this with { Slo = fromFile };
     }
 
     private static async Task<CapacityResult> SearchCapacityAsync(Setup setup, ServerMetricsSampler? sampler, SearchSettings o, IAnsiConsole console, bool quiet, CancellationToken ct)

@@ -19,10 +19,6 @@ public static partial class App
     /// </summary>
     private static async Task<int> StressAsync(Arguments a, IAnsiConsole console, CancellationToken ct)
     {
-        if (a.Has("agents"))
-        {
-            throw new ArgumentException("stress runs on one generator: it sorts every request into its phase as it completes, which agents don't report (run and capacity take --agents)");
-        }
         var vusMode = a.Has("vus");
         var vusStart = vusMode && !a.Flag("vus") ? a.Int("vus", 10) : 10;
         double? given = a.Has("capacity") ? a.Double("capacity", 0) : null;
@@ -53,12 +49,13 @@ public static partial class App
         }
         var roles = PhaseRoles.Assign(multipliers);
         Expectations.Validate(expectations, multipliers, roles);
-        var latencyRule = search.Slo.Rules.FirstOrDefault(r => r.Metric == "max" || r.Metric.StartsWith('p')) ?? DefaultLatencyRule;
-        var errorsRule = search.Slo.Rules.FirstOrDefault(r => r.Metric == "errors");
         // Closed model: one connection per user at most, however many users the phases reach.
         var connections = vusMode ? int.MaxValue : maxVus;
         await using var setup = await PrepareAsync(a, connections, timeout, ct).ConfigureAwait(false);
         a.EnsureAllUsed();
+        search = search.WithFileSlo(a, setup.Slo);
+        var latencyRule = search.Slo.Rules.FirstOrDefault(r => r.Metric == "max" || r.Metric.StartsWith('p')) ?? DefaultLatencyRule;
+        var errorsRule = search.Slo.Rules.FirstOrDefault(r => r.Metric == "errors");
         await using var sampler = setup.MetricsUrl is { } metricsUrl ? new ServerMetricsSampler(metricsUrl) : null;
         sampler?.Start();
         var started = DateTimeOffset.UtcNow;
@@ -106,20 +103,25 @@ public static partial class App
                 $"stress: capacity {capacity:0.#} {(vusMode ? "users" : "req/s")} ({(searched is null ? "given" : "searched")}); phases {string.Join(" → ", plan.Select(p => $"{p.Multiplier:0.##}× ({p.Target:0.#})"))}, {phaseDuration.TotalSeconds:0.##} s each");
         }
         var runStart = sampler?.Now ?? 0;
-        LoadEngine? engine = null;
+        Metrics? measured = null;
         using var probeClient = probeThink is null ? null : Http.CreateClient(1, timeout);
         using var probeStop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var probe = probeClient is null ? Task.CompletedTask
             : SingleUserProbe.RunAsync(setup.Scenario, probeClient, probeThink!.Value, recorder, probeStop.Token);
         var result = await WithLiveViewAsync(console, quiet, $"stress {setup.Scenario.Name} · {model}",
-            tick => (engine = new LoadEngine(setup.Scenario, setup.Client, new EngineOptions
+            async tick =>
             {
-                Model = vusMode ? WorkloadModel.Closed : WorkloadModel.Open,
-                Profile = LoadProfile.Steps([.. plan.Select(p => (p.Target, phaseDuration))]),
-                MaxVus = maxVus, Think = vusMode ? think : TimeSpan.Zero, Timeout = timeout, MaxBacklog = maxBacklog,
-                // Requests still in flight at the end get their full timeout, so a slow answer is measured, not cut off.
-                Drain = timeout, Observer = recorder, OnTick = tick,
-            })).RunAsync(ct)).ConfigureAwait(false);
+                // With --agents each generator sorts its own requests into the phases; theirs are merged into the recorder.
+                (var r, measured) = await RunEngineAsync(setup, new EngineOptions
+                {
+                    Model = vusMode ? WorkloadModel.Closed : WorkloadModel.Open,
+                    Profile = LoadProfile.Steps([.. plan.Select(p => (p.Target, phaseDuration))]),
+                    MaxVus = maxVus, Think = vusMode ? think : TimeSpan.Zero, Timeout = timeout, MaxBacklog = maxBacklog,
+                    // Requests still in flight at the end get their full timeout, so a slow answer is measured, not cut off.
+                    Drain = timeout, Observer = recorder, OnTick = tick,
+                }, ct, new StressSetup(plan, latencyRule, errorsRule)).ConfigureAwait(false);
+                return r;
+            }).ConfigureAwait(false);
         recorder.Stopped();
         await probeStop.CancelAsync().ConfigureAwait(false);
         await probe.ConfigureAwait(false);
@@ -152,7 +154,7 @@ public static partial class App
         var report = new RunReport
         {
             Command = "stress", Target = setup.Target.ToString(), Scenario = setup.Scenario.Name, Model = model, StartedAt = started,
-            Summary = result.Summary, PerSecond = engine!.Metrics.PerSecond(result.Summary.DurationSeconds), GeneratorCpuPercent = result.GeneratorCpuPercent, GeneratorCpuMaxPercent = result.GeneratorCpuMaxPercent,
+            Summary = result.Summary, PerSecond = measured!.PerSecond(result.Summary.DurationSeconds), Agents = result.Agents, GeneratorCpuPercent = result.GeneratorCpuPercent, GeneratorCpuMaxPercent = result.GeneratorCpuMaxPercent,
             ThresholdsPassed = stress.ExpectationsPassed, Aborted = interrupted, AbortReason = interrupted ? "interrupted (Ctrl+C)" : null,
             Audit = audit, Capacity = searched, Slo = search.Slo.Text, ServerMetrics = serverSamples, Server = server, Stress = stress,
         };

@@ -41,7 +41,8 @@ public sealed class AgentPool : IAsyncDisposable
         return list;
     }
 
-    public static async Task<AgentPool> ConnectAsync(string addresses, SetupMessage setup, CancellationToken cancellationToken)
+    /// <param name="endpoints">The coordinator's endpoints: an agent that prepared other ones (another version of a shipped scenario) is refused.</param>
+    public static async Task<AgentPool> ConnectAsync(string addresses, SetupMessage setup, CancellationToken cancellationToken, IReadOnlyList<string>? endpoints = null)
     {
         var pool = new AgentPool();
         try
@@ -69,6 +70,8 @@ public sealed class AgentPool : IAsyncDisposable
                 await a.Channel.SendAsync(setup, cancellationToken).ConfigureAwait(false);
                 switch (await a.Channel.ReceiveAsync(cancellationToken).ConfigureAwait(false))
                 {
+                    case ReadyMessage ready when endpoints is not null && !ready.Endpoints.SequenceEqual(endpoints):
+                        throw new AgentException($"agent {a.Address} prepared the endpoints {string.Join(", ", ready.Endpoints)}, the coordinator {string.Join(", ", endpoints)}: not the same scenario (another tally-load version?)");
                     case ReadyMessage:
                         return;
                     case ErrorMessage error:
@@ -93,7 +96,7 @@ public sealed class AgentPool : IAsyncDisposable
     /// agent lost fails the whole at once (and cancels <paramref name="lost"/>), without waiting
     /// for the others to finish their shares.
     /// </summary>
-    public async Task<ResultMessage[]> RunAsync(EngineOptions options, CancellationTokenSource lost, CancellationToken cancellationToken)
+    public async Task<ResultMessage[]> RunAsync(EngineOptions options, CancellationTokenSource lost, CancellationToken cancellationToken, Stress.StressSetup? stress = null)
     {
         ArgumentNullException.ThrowIfNull(lost);
         var count = _agents.Count + 1;
@@ -101,7 +104,7 @@ public sealed class AgentPool : IAsyncDisposable
         {
             try
             {
-                await a.Channel.SendAsync(StepMessage.From(options, new Partition(i + 1, count)), cancellationToken).ConfigureAwait(false);
+                await a.Channel.SendAsync(StepMessage.From(options, new Partition(i + 1, count)) with { Stress = stress }, cancellationToken).ConfigureAwait(false);
             }
             catch (IOException e)
             {

@@ -20,7 +20,14 @@ namespace Tally.Load.Distributed;
 public abstract record AgentMessage;
 
 /// <summary>What the agent prepares once: the target and scenario (or URL), the seeded users' file content, its connections.</summary>
-public sealed record SetupMessage(string Target, string? Scenario, string? Url, string? Users, int WsClients, int Connections, double TimeoutMs) : AgentMessage;
+public sealed record SetupMessage(string Target, string? Scenario, string? Url, string? Users, int WsClients, int Connections, double TimeoutMs) : AgentMessage
+{
+    /// <summary>A scenario file's text (shipped or the user's): the agent runs exactly the coordinator's file.</summary>
+    public string? ScenarioFile { get; init; }
+
+    /// <summary>The data file's name, whose extension (.json, .csv) says how to read <see cref="Users"/>.</summary>
+    public string? UsersName { get; init; }
+}
 
 public sealed record ReadyMessage(string Scenario, IReadOnlyList<string> Endpoints) : AgentMessage;
 
@@ -29,6 +36,9 @@ public sealed record StepMessage(
     string Model, IReadOnlyList<double[]> Stages, int MaxVus, double ThinkMs, double TimeoutMs, double WarmupMs,
     long MaxRequests, int MaxBacklog, double DrainMs, int PartitionIndex, int PartitionCount) : AgentMessage
 {
+    /// <summary>A stress run: the agent sorts its requests into these phases and answers with them.</summary>
+    public Stress.StressSetup? Stress { get; init; }
+
     public static StepMessage From(EngineOptions o, Partition share)
     {
         ArgumentNullException.ThrowIfNull(o);
@@ -54,7 +64,11 @@ public sealed record StepMessage(
 /// <summary>An agent's share of an engine run, exactly: its histograms (<see cref="HistogramText"/>), its series with each second's histogram, its CPU.</summary>
 public sealed record ResultMessage(
     MetricsState Metrics, IReadOnlyList<Sample> Series, IReadOnlyList<string> SeriesHistograms, double MeasuredSeconds,
-    double GeneratorCpuPercent, double GeneratorCpuMaxPercent, long BacklogAtEnd, bool Aborted, string? AbortReason) : AgentMessage;
+    double GeneratorCpuPercent, double GeneratorCpuMaxPercent, long BacklogAtEnd, bool Aborted, string? AbortReason) : AgentMessage
+{
+    /// <summary>A stress run's phases as this agent recorded them.</summary>
+    public IReadOnlyList<Stress.StressPhaseState>? Stress { get; init; }
+}
 
 public sealed record ErrorMessage(string Message) : AgentMessage;
 

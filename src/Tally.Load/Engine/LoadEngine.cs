@@ -461,7 +461,8 @@ public sealed class LoadEngine(IScenario scenario, HttpClient client, EngineOpti
                     {
                         Interlocked.Decrement(ref _active);
                     }
-                    if (options.Think > TimeSpan.Zero)
+                    var think = vu.ThinkAfter ?? options.Think;
+                    if (think > TimeSpan.Zero)
                     {
                         // Never think past the end of the run.
                         var left = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
@@ -469,7 +470,7 @@ public sealed class LoadEngine(IScenario scenario, HttpClient client, EngineOpti
                         {
                             return;
                         }
-                        await Task.Delay(options.Think < left ? options.Think : left, stop).ConfigureAwait(false);
+                        await Task.Delay(think < left ? think : left, stop).ConfigureAwait(false);
                     }
                 }
             }, CancellationToken.None);

@@ -27,4 +27,10 @@ public sealed class VuContext(HttpClient client, int id, Random random)
     public HttpClient Client { get; } = client;
     public int Id { get; } = id;
     public Random Random { get; } = random;
+
+    /// <summary>What a scenario keeps for this user between iterations (a scenario file's flow position and captures).</summary>
+    public object? State { get; set; }
+
+    /// <summary>Set by the scenario: the think time after this iteration in the closed model, instead of --think.</summary>
+    public TimeSpan? ThinkAfter { get; set; }
 }

@@ -16,6 +16,16 @@ public sealed record PhasePlan(int Index, string Role, double Multiplier, double
 /// was (meant to be) sent: accepted (2xx), refused (503/429 with Retry-After) or failed, with an
 /// HdrHistogram of accepted and of refused latencies per phase and per second.
 /// </summary>
+/// <summary>One phase as one generator recorded it (histograms in <see cref="HistogramText"/>), exchanged between an agent and its coordinator.</summary>
+public sealed record StressPhaseState(
+    long Sent, long Good, long Errors, long Dropped, long NoHealthyUpstream, string Accepted, string Refused,
+    IReadOnlyDictionary<string, long> RefusedByKind, IReadOnlyDictionary<string, long> ErrorsByKind, IReadOnlyList<StressSecondState> Seconds);
+
+public sealed record StressSecondState(long Sent, long Good, long Errors, string Accepted, string Refused);
+
+/// <summary>What an agent needs to sort its requests into the stress phases as the coordinator does.</summary>
+public sealed record StressSetup(IReadOnlyList<PhasePlan> Phases, SloRule Latency, SloRule? Errors);
+
 public sealed class StressRecorder : IRequestObserver
 {
     public const string NoHealthyUpstreamCode = "NO_HEALTHY_UPSTREAM";
@@ -162,6 +172,59 @@ public sealed class StressRecorder : IRequestObserver
         lock (_gate)
         {
             _data[phase].Dropped += count;
+        }
+    }
+
+    /// <summary>What this generator recorded per phase and second (not the probe, which runs on the coordinator only), for the coordinator to merge.</summary>
+    public IReadOnlyList<StressPhaseState> Export()
+    {
+        lock (_gate)
+        {
+            return [.. _data.Select(d => new StressPhaseState(
+                d.Sent, d.Good, d.Errors, d.Dropped, d.NoHealthyUpstream, HistogramText.Encode(d.Accepted), HistogramText.Encode(d.Refused),
+                new Dictionary<string, long>(d.RefusedByKind), new Dictionary<string, long>(d.ErrorsByKind),
+                [.. d.Seconds.Select(x => new StressSecondState(x.Sent, x.Good, x.Errors, HistogramText.Encode(x.Accepted), HistogramText.Encode(x.Refused)))]))];
+        }
+    }
+
+    /// <summary>Adds an agent's share of the same phases: counts add up, histograms bucket by bucket.</summary>
+    public void Merge(IReadOnlyList<StressPhaseState> share)
+    {
+        ArgumentNullException.ThrowIfNull(share);
+        if (share.Count != _data.Length)
+        {
+            throw new FormatException($"the share has {share.Count} phases, this run {_data.Length}");
+        }
+        lock (_gate)
+        {
+            for (var i = 0; i < _data.Length; i++)
+            {
+                var (d, x) = (_data[i], share[i]);
+                d.Sent += x.Sent;
+                d.Good += x.Good;
+                d.Errors += x.Errors;
+                d.Dropped += x.Dropped;
+                d.NoHealthyUpstream += x.NoHealthyUpstream;
+                d.Accepted.Add(HistogramText.Decode(x.Accepted));
+                d.Refused.Add(HistogramText.Decode(x.Refused));
+                foreach (var (kind, n) in x.RefusedByKind)
+                {
+                    d.RefusedByKind[kind] = d.RefusedByKind.GetValueOrDefault(kind) + n;
+                }
+                foreach (var (kind, n) in x.ErrorsByKind)
+                {
+                    d.ErrorsByKind[kind] = d.ErrorsByKind.GetValueOrDefault(kind) + n;
+                }
+                for (var k = 0; k < Math.Min(d.Seconds.Length, x.Seconds.Count); k++)
+                {
+                    var (s, y) = (d.Seconds[k], x.Seconds[k]);
+                    s.Sent += y.Sent;
+                    s.Good += y.Good;
+                    s.Errors += y.Errors;
+                    s.Accepted.Add(HistogramText.Decode(y.Accepted));
+                    s.Refused.Add(HistogramText.Decode(y.Refused));
+                }
+            }
         }
     }
 

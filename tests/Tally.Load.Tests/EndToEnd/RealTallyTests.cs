@@ -101,6 +101,62 @@ public class RealTallyTests(ITestOutputHelper log)
     }
 
     [Fact]
+    public async Task BankingDemoFile_AgainstRealTally_PassesItsChecksAndSlo_AndTheLedgerStillSumsToZero()
+    {
+        var dir = Directory.CreateTempSubdirectory("tally-load-demo").FullName;
+        try
+        {
+            var users = Path.Combine(dir, "users.json");
+            var json = Path.Combine(dir, "demo.json");
+            await using var tally = await TallyProcess.StartAsync(Directory.CreateDirectory(Path.Combine(dir, "data")).FullName);
+            var target = tally.BaseUrl.ToString();
+            await ToolAsync(ExitCodes.Ok, "seed", "--target", target, "--users", "60", "--workers", "10", "--out", users, "--quiet");
+
+            // A first run warms both processes up (JIT, pools, SQLite), judged only on its checks.
+            await ToolAsync(ExitCodes.Ok, "run", "--scenario", "banking-demo", "--target", target, "--users-file", users,
+                "--rate", "40", "--max-vus", "16", "--duration", "3s", "--slo", "errors<1%", "--quiet");
+            // Open model (the file's think times apply to --vus), judged by the file's own SLO. Each arrival is the
+            // next step of one worker's flow: 16 workers at 80 arrivals/s take each through a flow in under a second.
+            await ToolAsync(ExitCodes.Ok, "run", "--scenario", "banking-demo", "--target", target, "--users-file", users,
+                "--rate", "80", "--max-vus", "16", "--duration", "5s", "--json", json, "--quiet");
+            using (var doc = JsonDocument.Parse(await File.ReadAllTextAsync(json)))
+            {
+                var summary = doc.RootElement.GetProperty("summary");
+                Assert.True(summary.GetProperty("requests").GetInt64() >= 350, summary.ToString());
+                Assert.True(summary.GetProperty("errors").GetInt64() == 0, summary.GetProperty("errors_by_kind").ToString());
+                Assert.Equal(["p95<300ms", "p99<1s", "errors<1%"], doc.RootElement.GetProperty("thresholds").EnumerateArray().Select(t => t.GetProperty("expression").GetString()));
+                var names = summary.GetProperty("endpoints").EnumerateArray().Select(e => e.GetProperty("name").GetString()).ToHashSet();
+                foreach (var expected in new[] { "GET /api/account/me", "GET /api/account/balance", "GET /api/account/lookup", "POST /api/transfer/transfer",
+                    "GET /api/notifications/notifications", "POST /api/transfer/transfer (hold)", "POST /api/transfer/confirm", "POST /api/auth/login" })
+                {
+                    Assert.Contains(expected, names);
+                }
+            }
+
+            // The closed model honours the steps' think times: 4 users for 3 s send far fewer than they could.
+            await ToolAsync(ExitCodes.Ok, "run", "--scenario", "banking-demo", "--target", target, "--users-file", users,
+                "--vus", "4", "--duration", "3s", "--json", json, "--quiet");
+            using (var doc = JsonDocument.Parse(await File.ReadAllTextAsync(json)))
+            {
+                var requests = doc.RootElement.GetProperty("summary").GetProperty("requests").GetInt64();
+                Assert.InRange(requests, 4, 30);
+            }
+
+            // ws stays a scenario in code, next to the files: it still logs in, connects, and ends with the audit.
+            var ws = await ToolAsync(ExitCodes.Ok, "run", "--scenario", "ws", "--target", target, "--users-file", users, "--ws-clients", "10",
+                "--rate", "20", "--duration", "2s", "--admin-secret", TallyProcess.AdminSecret, "--slo", "errors<1%", "--quiet");
+            Assert.Contains("WS notification delivery", ws, StringComparison.Ordinal);
+
+            var audit = await ToolAsync(ExitCodes.Ok, "audit", "--target", target, "--admin-secret", TallyProcess.AdminSecret);
+            Assert.Contains("audit: ok", audit, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
     public async Task Chromium_Check_CatchesConsoleErrors_AndAFlatPage()
     {
         var dir = Directory.CreateTempSubdirectory("tally-load-chromium").FullName;
