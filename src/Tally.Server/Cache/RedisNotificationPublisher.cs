@@ -44,10 +44,7 @@ public sealed class RedisNotificationPublisher(NotificationHub hub, RedisConnect
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        if (redis.Configured)
-        {
-            _loop = Task.Run(SubscribeAsync, CancellationToken.None);
-        }
+        _loop = Task.Run(SubscribeAsync, CancellationToken.None);
         return Task.CompletedTask;
     }
 

@@ -30,10 +30,6 @@ public sealed class RedisTokenRevocation(StoredTokenRevocation local, ILedgerRea
     public async Task RevokeAsync(string jti, DateTimeOffset expiresAt)
     {
         await local.RevokeAsync(jti, expiresAt);
-        if (!redis.Configured)
-        {
-            return;
-        }
         if (redis.Database is { } db)
         {
             try
@@ -57,11 +53,8 @@ public sealed class RedisTokenRevocation(StoredTokenRevocation local, ILedgerRea
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        if (redis.Configured)
-        {
-            redis.ConnectionFailed += () => Volatile.Write(ref _missed, 1);
-            _loop = Task.Run(RunAsync, CancellationToken.None);
-        }
+        redis.ConnectionFailed += () => Volatile.Write(ref _missed, 1);
+        _loop = Task.Run(RunAsync, CancellationToken.None);
         return Task.CompletedTask;
     }
 

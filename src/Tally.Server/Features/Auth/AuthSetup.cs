@@ -22,10 +22,7 @@ public static class AuthSetup
         builder.Services.AddSingleton<PasswordHasher>();
         builder.Services.AddSingleton<SessionTokens>();
         builder.Services.AddSingleton<StoredTokenRevocation>();
-        // With Cache:Redis, revocations are also published to every instance (see Cache/RedisTokenRevocation).
-        builder.Services.AddSingleton<ITokenRevocation>(sp => CacheSetup.UsesRedis(sp)
-            ? sp.GetRequiredService<RedisTokenRevocation>()
-            : sp.GetRequiredService<StoredTokenRevocation>());
+        // ITokenRevocation comes from the cache module: this store alone, or with Cache:Redis published to every instance too.
         builder.Services.AddHostedService(sp => sp.GetRequiredService<StoredTokenRevocation>());
         builder.Services.AddSingleton<LoginThrottle>();
         builder.Services.AddSingleton<RegistrationThrottle>();
