@@ -46,16 +46,14 @@ public static class TallyRoles
 /// </summary>
 public sealed record TallyComposition(StorageProvider Storage, CacheProvider Cache, BusTransport Bus, TallyRole Role)
 {
-    public const string StorageKey = StorageOptions.Section + ":Provider";
-    public const string CacheKey = CacheOptions.Section + ":Redis";
-    public const string BusKey = BusOptions.Section + ":Transport";
+    private const string StorageKey = StorageOptions.Section + ":Provider";
+    private const string CacheKey = CacheOptions.Section + ":Redis";
+    private const string BusKey = BusOptions.Section + ":Transport";
 
     /// <summary>The embedded default: SQLite, in memory, in process, api and worker in one process.</summary>
-    public static TallyComposition Embedded { get; } = new(StorageProvider.Sqlite, CacheProvider.InMemory, BusTransport.InProcess, TallyRole.All);
+    private static readonly TallyComposition s_embedded = new(StorageProvider.Sqlite, CacheProvider.InMemory, BusTransport.InProcess, TallyRole.All);
 
     public bool ServesApi => Role.ServesApi();
-
-    public bool RunsWorkers => Role.RunsWorkers();
 
     /// <summary>Reads and validates the choice; every problem is named in one <see cref="OptionsValidationException"/>.</summary>
     public static TallyComposition Read(IConfiguration configuration)
@@ -63,18 +61,16 @@ public sealed record TallyComposition(StorageProvider Storage, CacheProvider Cac
         ArgumentNullException.ThrowIfNull(configuration);
         var errors = new List<string>();
         var composition = new TallyComposition(
-            Choose(configuration, StorageKey, Embedded.Storage, errors),
+            Choose(configuration, StorageKey, s_embedded.Storage, errors),
             string.IsNullOrWhiteSpace(configuration[CacheKey]) ? CacheProvider.InMemory : CacheProvider.Redis,
-            Choose(configuration, BusKey, Embedded.Bus, errors),
-            Choose(configuration, RoleOptions.Key, Embedded.Role, errors));
+            Choose(configuration, BusKey, s_embedded.Bus, errors),
+            Choose(configuration, RoleOptions.Key, s_embedded.Role, errors));
         if (composition.Bus == BusTransport.InProcess && composition.Role != TallyRole.All && errors.Count == 0)
         {
             errors.Add("Bus:Transport InProcess runs api and worker in one process, so it requires Role=all; use Bus:Transport=RabbitMq for Role=api or Role=worker.");
         }
         return errors.Count == 0 ? composition : throw new OptionsValidationException(nameof(TallyComposition), typeof(TallyComposition), errors);
     }
-
-    public override string ToString() => $"{StorageKey}={Storage}, cache {Cache}, {BusKey}={Bus}, {RoleOptions.Key}={Role}";
 
     private static T Choose<T>(IConfiguration configuration, string key, T fallback, List<string> errors)
         where T : struct, Enum

@@ -49,8 +49,6 @@ public sealed class RoleOptions
     public TallyRole Role { get; set; } = TallyRole.All;
 
     public bool ServesApi => Role.ServesApi();
-
-    public bool RunsWorkers => Role.RunsWorkers();
 }
 
 /// <summary>The RabbitMQ transport (<c>Bus:Transport=RabbitMq</c>), under <c>Bus:RabbitMq</c>; the broker is <c>ConnectionStrings:RabbitMq</c>.</summary>
