@@ -303,8 +303,7 @@ public static partial class App
         var connections = model == WorkloadModel.Open ? maxVus : (int)Math.Ceiling(profile.MaxTarget);
         await using var setup = await PrepareAsync(a, connections, timeout, ct).ConfigureAwait(false);
         a.EnsureAllUsed();
-        await using var sampler = setup.MetricsUrl is { } metricsUrl ? new ServerMetricsSampler(metricsUrl) : null;
-        sampler?.Start();
+        await using var sampler = ServerMetricsSampler.StartFor(setup.MetricsUrl);
         var runStart = sampler?.Now ?? 0;
         var started = DateTimeOffset.UtcNow;
         Metrics? measured = null;
@@ -377,8 +376,7 @@ public static partial class App
         var connections = vusMode ? (int)Math.Min(search.Max, 10_000) : maxVus;
         await using var setup = await PrepareAsync(a, connections, timeout, ct).ConfigureAwait(false);
         a.EnsureAllUsed();
-        await using var sampler = setup.MetricsUrl is { } metricsUrl ? new ServerMetricsSampler(metricsUrl) : null;
-        sampler?.Start();
+        await using var sampler = ServerMetricsSampler.StartFor(setup.MetricsUrl);
         var searchStart = sampler?.Now ?? 0;
         var started = DateTimeOffset.UtcNow;
         var capacity = await SearchCapacityAsync(setup, sampler, search, console, quiet, ct).ConfigureAwait(false);

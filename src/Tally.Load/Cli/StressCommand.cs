@@ -59,8 +59,7 @@ public static partial class App
         var connections = vusMode ? int.MaxValue : maxVus;
         await using var setup = await PrepareAsync(a, connections, timeout, ct).ConfigureAwait(false);
         a.EnsureAllUsed();
-        await using var sampler = setup.MetricsUrl is { } metricsUrl ? new ServerMetricsSampler(metricsUrl) : null;
-        sampler?.Start();
+        await using var sampler = ServerMetricsSampler.StartFor(setup.MetricsUrl);
         var started = DateTimeOffset.UtcNow;
         var model = vusMode ? "closed" : "open";
 
