@@ -1,6 +1,5 @@
 using Tally.Server;
 using Tally.Server.Admission;
-using Tally.Server.Cache;
 using Tally.Server.Features.Accounts;
 using Tally.Server.Features.Auth;
 using Tally.Server.Features.Notifications;

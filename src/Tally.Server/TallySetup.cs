@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Microsoft.Extensions.Options;
 using Tally.Domain;
 using Tally.Server.Bus;
 using Tally.Server.Cache;
