@@ -19,20 +19,10 @@ public static class StorageModule
         switch (provider)
         {
             case StorageProvider.Sqlite:
-                services.AddSingleton<SqliteDatabase>();
-                services.AddSingleton<IDatabaseMigrator>(sp => sp.GetRequiredService<SqliteDatabase>());
-                services.AddSingleton<WriteQueue>();
-                services.AddSingleton<SqliteLedgerStore>();
-                services.AddKeyedSingleton<ILedgerReader, SqliteLedgerReader>(DatabaseReader);
-                AddStore<SqliteLedgerStore>(services);
+                AddProvider<SqliteDatabase, WriteQueue, SqliteLedgerStore, SqliteLedgerReader>(services);
                 break;
             case StorageProvider.Postgres:
-                services.AddSingleton<PostgresDatabase>();
-                services.AddSingleton<IDatabaseMigrator>(sp => sp.GetRequiredService<PostgresDatabase>());
-                services.AddSingleton<PostgresWriteQueue>();
-                services.AddSingleton<PostgresLedgerStore>();
-                services.AddKeyedSingleton<ILedgerReader, PostgresLedgerReader>(DatabaseReader);
-                AddStore<PostgresLedgerStore>(services);
+                AddProvider<PostgresDatabase, PostgresWriteQueue, PostgresLedgerStore, PostgresLedgerReader>(services);
                 // Several instances share one PostgreSQL database, so they must share the session signing key too:
                 // a key generated into one instance's data folder would not verify on the others.
                 services.AddOptions<AuthOptions>().Validate(
@@ -49,10 +39,19 @@ public static class StorageModule
         return services;
     }
 
-    private static void AddStore<TStore>(IServiceCollection services)
+    // A provider is its database (which migrates itself), its batching writer, its store (the inbox too) and its reader.
+    private static void AddProvider<TDatabase, TWriter, TStore, TReader>(IServiceCollection services)
+        where TDatabase : class, IDatabaseMigrator
+        where TWriter : class
         where TStore : class, ILedgerStore, ICommandInbox
+        where TReader : class, ILedgerReader
     {
+        services.AddSingleton<TDatabase>();
+        services.AddSingleton<IDatabaseMigrator>(sp => sp.GetRequiredService<TDatabase>());
+        services.AddSingleton<TWriter>();
+        services.AddSingleton<TStore>();
         services.AddSingleton<ILedgerStore>(sp => sp.GetRequiredService<TStore>());
         services.AddSingleton<ICommandInbox>(sp => sp.GetRequiredService<TStore>());
+        services.AddKeyedSingleton<ILedgerReader, TReader>(DatabaseReader);
     }
 }
