@@ -1,11 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.DependencyInjection;
 using Tally.Domain;
+using Tally.Server.Cache;
+using Tally.Server.Observability;
 using Tally.Server.Options;
 using Tally.Server.Storage;
-using Tally.Server.Storage.Postgres;
 
 // usage: PgStoreBench <connection string> [clients=64] [seconds=10] [accounts=1000]
 var connectionString = args[0];
@@ -14,11 +15,19 @@ var seconds = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture)
 var accounts = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 1000;
 
 var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:Postgres"] = connectionString }).Build();
-await using var database = new PostgresDatabase(configuration, NullLogger<PostgresDatabase>.Instance);
-database.Migrate();
-var options = Microsoft.Extensions.Options.Options.Create(new StorageOptions());
-await using var writer = new PostgresWriteQueue(database, options, NullLogger<PostgresWriteQueue>.Instance);
-var store = new PostgresLedgerStore(writer, database, new AccountReadCache());
+// The store as Tally builds it (the storage module with the in-memory cache), without the HTTP host and the bus.
+var services = new ServiceCollection()
+    .AddSingleton<IConfiguration>(configuration)
+    .AddLogging()
+    .AddMetrics()
+    .AddSingleton(TimeProvider.System)
+    .AddSingleton<TallyMetrics>();
+services.AddOptions<StorageOptions>();
+StorageModule.Add(services, StorageProvider.Postgres);
+CacheModule.Add(services, CacheProvider.InMemory);
+await using var provider = services.BuildServiceProvider();
+provider.GetRequiredService<IDatabaseMigrator>().Migrate();
+var store = provider.GetRequiredService<ILedgerStore>();
 
 var users = new List<Recipient>();
 var registrations = await Task.WhenAll(Enumerable.Range(0, accounts).Select(i =>

@@ -1,6 +1,5 @@
 using Tally.Server;
 using Tally.Server.Admission;
-using Tally.Server.Cache;
 using Tally.Server.Features.Accounts;
 using Tally.Server.Features.Auth;
 using Tally.Server.Features.Notifications;
@@ -9,22 +8,24 @@ using Tally.Server.Features.WebApp;
 using Tally.Server.Http;
 using Tally.Server.Observability;
 using Tally.Server.Options;
-using Microsoft.Extensions.Options;
 
 // Settings ship beside the binary; ./data/ stays relative to the folder Tally is started from.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 
+// The providers and the role, chosen once from configuration (validated here); each module registers only its own.
+var composition = TallyComposition.Read(builder.Configuration);
+
 builder.AddServiceDefaults();
 builder.AddCachedReadiness();
-builder.AddTallyOptions();
+builder.AddTallyOptions(composition);
 builder.AddTallyHttp();
 builder.AddTallyAdmission();
-builder.AddTallyStorage();
-builder.AddTallyCache();
-builder.AddTallyBus();
+builder.AddTallyStorage(composition.Storage);
+builder.AddTallyCache(composition.Cache);
+builder.AddTallyBus(composition.Bus, composition.Role);
 builder.AddTallyAuth();
-builder.AddTallyFeatures();
-builder.AddTallyObservability();
+builder.AddTallyFeatures(composition.Role);
+builder.AddTallyObservability(composition.Role);
 
 var app = builder.Build();
 
@@ -37,7 +38,7 @@ app.UseRateLimiter();
 
 app.MapDefaultEndpoints();
 // Role=worker serves only /health, /ready and /metrics; Role=api and Role=all serve the API too.
-if (app.Services.GetRequiredService<IOptions<RoleOptions>>().Value.ServesApi)
+if (composition.ServesApi)
 {
     app.MapAuthApi();
     app.MapAccountApi();

@@ -356,8 +356,7 @@ public static partial class App
         await using var setup = await PrepareAsync(a, connections, timeout, ct).ConfigureAwait(false);
         a.EnsureAllUsed();
         slo ??= setup.Slo;
-        await using var sampler = setup.MetricsUrl is { } metricsUrl ? new ServerMetricsSampler(metricsUrl) : null;
-        sampler?.Start();
+        await using var sampler = ServerMetricsSampler.StartFor(setup.MetricsUrl);
         var runStart = sampler?.Now ?? 0;
         var started = DateTimeOffset.UtcNow;
         Metrics? measured = null;
@@ -431,8 +430,7 @@ public static partial class App
         await using var setup = await PrepareAsync(a, connections, timeout, ct).ConfigureAwait(false);
         a.EnsureAllUsed();
         search = search.WithFileSlo(a, setup.Slo);
-        await using var sampler = setup.MetricsUrl is { } metricsUrl ? new ServerMetricsSampler(metricsUrl) : null;
-        sampler?.Start();
+        await using var sampler = ServerMetricsSampler.StartFor(setup.MetricsUrl);
         var searchStart = sampler?.Now ?? 0;
         var started = DateTimeOffset.UtcNow;
         var capacity = await SearchCapacityAsync(setup, sampler, search, console, quiet, ct).ConfigureAwait(false);

@@ -56,8 +56,7 @@ public static partial class App
         search = search.WithFileSlo(a, setup.Slo);
         var latencyRule = search.Slo.Rules.FirstOrDefault(r => r.Metric == "max" || r.Metric.StartsWith('p')) ?? DefaultLatencyRule;
         var errorsRule = search.Slo.Rules.FirstOrDefault(r => r.Metric == "errors");
-        await using var sampler = setup.MetricsUrl is { } metricsUrl ? new ServerMetricsSampler(metricsUrl) : null;
-        sampler?.Start();
+        await using var sampler = ServerMetricsSampler.StartFor(setup.MetricsUrl);
         var started = DateTimeOffset.UtcNow;
         var model = vusMode ? "closed" : "open";
 

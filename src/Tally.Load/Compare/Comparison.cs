@@ -48,22 +48,16 @@ public sealed partial record FailRule(string Text, int Figure, char Op, double P
     public static IReadOnlyList<FailRule> ParseList(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var rules = new List<FailRule>();
-        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        var rules = RuleList.Parse(text, Pattern(), part => new ArgumentException($"--fail-on rule '{part}' is not figure>+N% or figure<-N% (figures: {string.Join(", ", Figures.Names)})"), (part, m) =>
         {
-            var m = Pattern().Match(part);
-            if (!m.Success)
-            {
-                throw new ArgumentException($"--fail-on rule '{part}' is not figure>+N% or figure<-N% (figures: {string.Join(", ", Figures.Names)})");
-            }
             var op = m.Groups[2].Value[0];
             var percent = double.Parse(m.Groups[3].Value, CultureInfo.InvariantCulture);
             if ((op == '>' && percent < 0) || (op == '<' && percent > 0))
             {
                 throw new ArgumentException($"--fail-on rule '{part}': a rise is >+N%, a fall <-N%");
             }
-            rules.Add(new FailRule(part, Array.IndexOf(Figures.Names, m.Groups[1].Value), op, percent));
-        }
+            return new FailRule(part, Array.IndexOf(Figures.Names, m.Groups[1].Value), op, percent);
+        });
         if (rules.Count == 0)
         {
             throw new ArgumentException("--fail-on is empty");
@@ -138,7 +132,7 @@ public sealed class Comparison
         };
     }
 
-    private static double[] Point(double rps, ResultLatency l) => [rps, l.P50, l.P90, l.P95, l.P99];
+    private static double[] Point(double rps, LatencyStats l) => [rps, l.P50, l.P90, l.P95, l.P99];
 
     private static ISlices? OverallSlices(ResultFile f)
     {

@@ -49,7 +49,7 @@ public sealed class ResultSummary
     public long Requests { get; init; }
     public long Errors { get; init; }
     public long CompletedInWindow { get; init; }
-    public ResultLatency Latency { get; init; } = new();
+    public LatencyStats Latency { get; init; } = new();
     public IReadOnlyList<ResultEndpoint> Endpoints { get; init; } = [];
 }
 
@@ -58,23 +58,7 @@ public sealed class ResultEndpoint
     public string Name { get; init; } = "";
     public long Requests { get; init; }
     public long Errors { get; init; }
-    public ResultLatency Latency { get; init; } = new();
-}
-
-public sealed class ResultLatency
-{
-    public long Count { get; init; }
-    public double P50 { get; init; }
-    public double P90 { get; init; }
-    public double P95 { get; init; }
-    public double P99 { get; init; }
-    public IReadOnlyList<ResultPercentile> Distribution { get; init; } = [];
-}
-
-public sealed class ResultPercentile
-{
-    public double Percentile { get; init; }
-    public double Ms { get; init; }
+    public LatencyStats Latency { get; init; } = new();
 }
 
 /// <summary>One second of a run's <c>series</c>: the overall figures, which files without per_second still have (no p95).</summary>

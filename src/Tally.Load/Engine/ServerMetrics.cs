@@ -30,7 +30,7 @@ public sealed class ServerMetricsSampler : IAsyncDisposable
     private Task? _loop;
     private int _failures;
 
-    public ServerMetricsSampler(Uri url) => _url = url;
+    private ServerMetricsSampler(Uri url) => _url = url;
 
     public Uri Url => _url;
 
@@ -39,7 +39,17 @@ public sealed class ServerMetricsSampler : IAsyncDisposable
 
     public IReadOnlyList<ServerSample> Samples { get { lock (_gate) { return [.. _samples]; } } }
 
-    public void Start() => _loop ??= LoopAsync(_stop.Token);
+    /// <summary>A sampler of <paramref name="url"/>, already sampling; none without a URL.</summary>
+    public static ServerMetricsSampler? StartFor(Uri? url)
+    {
+        if (url is null)
+        {
+            return null;
+        }
+        var sampler = new ServerMetricsSampler(url);
+        sampler._loop = sampler.LoopAsync(sampler._stop.Token);
+        return sampler;
+    }
 
     private async Task LoopAsync(CancellationToken ct)
     {

@@ -39,14 +39,8 @@ public sealed partial class Slo
     public static Slo Parse(string text)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(text);
-        var rules = new List<SloRule>();
-        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        return new Slo(RuleList.Parse(text, Rule(), part => new FormatException($"threshold '{part}' is not like p95<300ms, errors<1% or rps>100"), (part, m) =>
         {
-            var m = Rule().Match(part);
-            if (!m.Success)
-            {
-                throw new FormatException($"threshold '{part}' is not like p95<300ms, errors<1% or rps>100");
-            }
             var metric = m.Groups[1].Value.ToLowerInvariant();
             var value = double.Parse(m.Groups[3].Value, CultureInfo.InvariantCulture);
             var unit = m.Groups[4].Value;
@@ -60,9 +54,8 @@ public sealed partial class Slo
             {
                 throw new FormatException($"unknown metric '{metric}' in '{part}' (use pNN, max, mean, errors, rps, dropped)");
             }
-            rules.Add(new SloRule(part, metric, m.Groups[2].Value, value));
-        }
-        return new Slo(rules);
+            return new SloRule(part, metric, m.Groups[2].Value, value);
+        }));
     }
 
     public IReadOnlyList<SloVerdict> Evaluate(Summary summary) =>

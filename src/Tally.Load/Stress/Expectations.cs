@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Tally.Load.Engine;
 
 namespace Tally.Load.Stress;
 
@@ -33,14 +34,8 @@ public static partial class Expectations
     public static IReadOnlyList<Expectation> Parse(string text)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(text);
-        var list = new List<Expectation>();
-        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        var list = RuleList.Parse(text, Rule(), part => new FormatException($"expectation '{part}' is not like goodput>=0.9, goodput@5>=0.75, accepted-p99<300ms, refused-p99<20ms, recovery<5s, memory<=1.5, errors<1%, no-healthy-upstream<=0 or probe-max<=300ms"), (part, m) =>
         {
-            var m = Rule().Match(part);
-            if (!m.Success)
-            {
-                throw new FormatException($"expectation '{part}' is not like goodput>=0.9, goodput@5>=0.75, accepted-p99<300ms, refused-p99<20ms, recovery<5s, memory<=1.5, errors<1%, no-healthy-upstream<=0 or probe-max<=300ms");
-            }
             var metric = m.Groups[1].Value.ToLowerInvariant();
             double? multiplier = m.Groups[2].Success ? double.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture) : null;
             var value = double.Parse(m.Groups[4].Value, CultureInfo.InvariantCulture);
@@ -66,8 +61,8 @@ public static partial class Expectations
             {
                 throw new FormatException($"recovery applies to the recovery phase: '{part}' can't name a multiplier");
             }
-            list.Add(new Expectation(part, metric, multiplier, m.Groups[3].Value, value));
-        }
+            return new Expectation(part, metric, multiplier, m.Groups[3].Value, value);
+        });
         if (list.Count == 0)
         {
             throw new FormatException("--expect is empty");

@@ -3,17 +3,13 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 namespace Tally.Server.Cache;
 
 /// <summary>
-/// The "cache" readiness check. Embedded: healthy (in memory). With Redis: healthy when it answers a PING,
+/// The "cache" readiness check with Redis: healthy when it answers a PING,
 /// degraded (not unhealthy) when it does not, since every read then falls back to the database.
 /// </summary>
 public sealed class CacheHealthCheck(RedisConnection redis) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        if (!redis.Configured)
-        {
-            return HealthCheckResult.Healthy("in-memory");
-        }
         if (redis.Database is not { } db)
         {
             return HealthCheckResult.Degraded("redis unreachable: reads from the database, login limits per instance");

@@ -9,7 +9,6 @@ public sealed class CacheMetrics
 
     private readonly Counter<long> _reads;
     private long _hits;
-    private long _misses;
     private long _bypasses;
 
     public CacheMetrics(IMeterFactory meterFactory)
@@ -19,8 +18,6 @@ public sealed class CacheMetrics
     }
 
     public long Hits => Interlocked.Read(ref _hits);
-
-    public long Misses => Interlocked.Read(ref _misses);
 
     public long Bypasses => Interlocked.Read(ref _bypasses);
 
@@ -32,7 +29,6 @@ public sealed class CacheMetrics
 
     public void Miss(string kind)
     {
-        Interlocked.Increment(ref _misses);
         Record(kind, "miss");
     }
 

@@ -14,7 +14,7 @@ namespace Tally.Server.Cache;
 /// lookup (account number → id, username) never changes once an account exists, so its entries live longer;
 /// a miss (404) is never cached, so an account registered through another instance is found at once.
 /// </summary>
-public sealed class CachedLedgerReader(ILedgerReader inner, HybridCache cache, RedisAccountCache versions, RedisConnection redis, CacheMetrics metrics, ILogger<CachedLedgerReader> logger) : ILedgerReader
+public sealed class CachedLedgerReader([FromKeyedServices(StorageModule.DatabaseReader)] ILedgerReader inner, HybridCache cache, RedisAccountCache versions, RedisConnection redis, CacheMetrics metrics, ILogger<CachedLedgerReader> logger) : ILedgerReader
 {
     private static readonly HybridCacheEntryOptions s_readOnly = new() { Flags = HybridCacheEntryFlags.DisableUnderlyingData };
     private static readonly HybridCacheEntryOptions s_account = new() { Expiration = TimeSpan.FromMinutes(5), LocalCacheExpiration = TimeSpan.FromMinutes(1) };

@@ -2,7 +2,7 @@ namespace Tally.Server.Storage;
 
 /// <summary>
 /// The seam between the stores and the cache of hot account reads (me, balance). The stores call
-/// <see cref="Invalidate"/> after commit and before the write returns; the readers call the other three.
+/// <see cref="InvalidateAsync"/> after commit and before the write returns; the readers call the other three.
 /// Embedded: <see cref="AccountReadCache"/> (versioned, in memory). With <c>Cache:Redis</c>:
 /// <see cref="Cache.RedisAccountCache"/>, which keeps the versions in Redis and leaves the caching to
 /// <see cref="Cache.CachedLedgerReader"/> (HybridCache with Redis as its second level).

@@ -17,3 +17,13 @@ public interface ISharedAttemptCounter
     /// </summary>
     ValueTask<(bool Handled, int? RetryAfter)> TryAttemptAsync(IReadOnlyList<AttemptLimit> limits);
 }
+
+public static class SharedAttempts
+{
+    /// <summary>
+    /// Counts one attempt in the shared store when there is one and it is active. Handled is false when it did not
+    /// count (none configured, Redis unreachable): the caller then counts in memory alone.
+    /// </summary>
+    public static async ValueTask<(bool Handled, int? RetryAfter)> TryCountAsync(this ISharedAttemptCounter? shared, IReadOnlyList<AttemptLimit> limits) =>
+        shared is { IsActive: true } ? await shared.TryAttemptAsync(limits).ConfigureAwait(false) : (false, null);
+}

@@ -13,7 +13,7 @@ public sealed class RedisAttemptCounter(RedisConnection redis, TimeProvider time
 {
     private static readonly TimeSpan s_window = TimeSpan.FromMinutes(1);
 
-    public bool IsActive => redis.Configured && redis.IsConnected;
+    public bool IsActive => redis.IsConnected;
 
     public async ValueTask<(bool Handled, int? RetryAfter)> TryAttemptAsync(IReadOnlyList<AttemptLimit> limits)
     {

@@ -27,8 +27,6 @@ public sealed class RedisConnection : IDisposable
     /// <summary>The key prefix from configuration.</summary>
     public string Prefix => _options.KeyPrefix;
 
-    public bool Configured => _options.UsesRedis;
-
     /// <summary>The connection, once it exists (it may be disconnected at the moment).</summary>
     public ConnectionMultiplexer? Multiplexer { get; private set; }
 
@@ -59,7 +57,7 @@ public sealed class RedisConnection : IDisposable
 
     public void EnsureStarted()
     {
-        if (Configured && Interlocked.Exchange(ref _started, 1) == 0)
+        if (Interlocked.Exchange(ref _started, 1) == 0)
         {
             _ = Task.Run(ConnectLoopAsync);
         }

@@ -12,12 +12,9 @@ namespace Tally.Server.Cache;
 /// notification still reaches this instance's sockets (and the database has it for GET /notifications).
 /// </summary>
 public sealed class RedisNotificationPublisher(NotificationHub hub, RedisConnection redis, ILogger<RedisNotificationPublisher> logger)
-    : INotificationPublisher, IHostedService, IDisposable
+    : BackgroundService, INotificationPublisher
 {
     private static readonly JsonSerializerOptions s_json = new(JsonSerializerDefaults.Web);
-    private readonly CancellationTokenSource _stop = new();
-    private Task? _loop;
-    private int _disposed;
 
     /// <summary>True once this instance listens to the channel.</summary>
     public bool IsSubscribed { get; private set; }
@@ -42,19 +39,9 @@ public sealed class RedisNotificationPublisher(NotificationHub hub, RedisConnect
         await hub.PublishAsync(push);
     }
 
-    public Task StartAsync(CancellationToken cancellationToken)
-    {
-        if (redis.Configured)
-        {
-            _loop = Task.Run(SubscribeAsync, CancellationToken.None);
-        }
-        return Task.CompletedTask;
-    }
-
     // Subscribes once the first connection exists; StackExchange.Redis re-subscribes after reconnects and failovers.
-    private async Task SubscribeAsync()
+    protected override async Task ExecuteAsync(CancellationToken stop)
     {
-        var stop = _stop.Token;
         while (!stop.IsCancellationRequested)
         {
             try
@@ -95,27 +82,6 @@ public sealed class RedisNotificationPublisher(NotificationHub hub, RedisConnect
         catch (JsonException ex)
         {
             logger.LogWarning("Dropped a malformed notification message: {Message}", ex.Message);
-        }
-    }
-
-    public async Task StopAsync(CancellationToken cancellationToken)
-    {
-        if (Volatile.Read(ref _disposed) == 0)
-        {
-            await _stop.CancelAsync();
-        }
-        if (_loop is not null)
-        {
-            await _loop.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        }
-    }
-
-    public void Dispose()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) == 0)
-        {
-            _stop.Cancel();
-            _stop.Dispose();
         }
     }
 }

@@ -16,11 +16,8 @@ namespace Tally.Server.Cache;
 /// revocations from the database every second, so a logout on another instance holds here within about a second.
 /// </summary>
 public sealed class RedisTokenRevocation(StoredTokenRevocation local, ILedgerReader reader, RedisConnection redis, TimeProvider time, ILogger<RedisTokenRevocation> logger)
-    : ITokenRevocation, IHostedService, IDisposable
+    : BackgroundService, ITokenRevocation
 {
-    private readonly CancellationTokenSource _stop = new();
-    private Task? _loop;
-    private int _disposed;
     private int _missed = 1;
 
     private RedisChannel Channel => RedisChannel.Literal(redis.Prefix + "revocations");
@@ -30,10 +27,6 @@ public sealed class RedisTokenRevocation(StoredTokenRevocation local, ILedgerRea
     public async Task RevokeAsync(string jti, DateTimeOffset expiresAt)
     {
         await local.RevokeAsync(jti, expiresAt);
-        if (!redis.Configured)
-        {
-            return;
-        }
         if (redis.Database is { } db)
         {
             try
@@ -55,19 +48,9 @@ public sealed class RedisTokenRevocation(StoredTokenRevocation local, ILedgerRea
         Volatile.Write(ref _missed, 1);
     }
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    protected override async Task ExecuteAsync(CancellationToken stop)
     {
-        if (redis.Configured)
-        {
-            redis.ConnectionFailed += () => Volatile.Write(ref _missed, 1);
-            _loop = Task.Run(RunAsync, CancellationToken.None);
-        }
-        return Task.CompletedTask;
-    }
-
-    private async Task RunAsync()
-    {
-        var stop = _stop.Token;
+        redis.ConnectionFailed += () => Volatile.Write(ref _missed, 1);
         var subscribed = false;
         while (!stop.IsCancellationRequested)
         {
@@ -114,27 +97,6 @@ public sealed class RedisTokenRevocation(StoredTokenRevocation local, ILedgerRea
         if (space > 0 && long.TryParse(text.AsSpan(space + 1), NumberStyles.Integer, CultureInfo.InvariantCulture, out var expiresAt))
         {
             local.Remember(text![..space], expiresAt);
-        }
-    }
-
-    public async Task StopAsync(CancellationToken cancellationToken)
-    {
-        if (Volatile.Read(ref _disposed) == 0)
-        {
-            await _stop.CancelAsync();
-        }
-        if (_loop is not null)
-        {
-            await _loop.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        }
-    }
-
-    public void Dispose()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) == 0)
-        {
-            _stop.Cancel();
-            _stop.Dispose();
         }
     }
 }

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using OpenTelemetry.Metrics;
-using Tally.Server.Bus;
+using Tally.Server.Options;
 
 namespace Tally.Server.Observability;
 
@@ -11,14 +11,17 @@ public static class ObservabilitySetup
     /// ratio of counters), the money audit as metrics, run where the workers run (Role=worker or all), and /ready
     /// as metrics (tally_ready, tally_health_check_status), from the report the publisher refreshes every second.
     /// </summary>
-    public static WebApplicationBuilder AddTallyObservability(this WebApplicationBuilder builder)
+    public static WebApplicationBuilder AddTallyObservability(this WebApplicationBuilder builder, TallyRole role)
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.ConfigureOpenTelemetryMeterProvider(metrics => metrics.AddView(
             "http.server.request.duration",
             new ExplicitBucketHistogramConfiguration { Boundaries = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2.5, 5, 10] }));
         builder.Services.AddOptions<AuditOptions>().BindConfiguration(AuditOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddHostedService<WorkerRoleHostedService<LedgerAuditMetrics>>();
+        if (role.RunsWorkers())
+        {
+            builder.Services.AddHostedService<LedgerAuditMetrics>();
+        }
         builder.Services.AddSingleton<IHealthCheckPublisher, ReadinessMetrics>();
         return builder;
     }

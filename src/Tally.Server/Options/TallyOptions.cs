@@ -2,18 +2,11 @@ using System.ComponentModel.DataAnnotations;
 
 namespace Tally.Server.Options;
 
-public enum TallyRole
-{
-    All,
-    Api,
-    Worker,
-}
-
 public sealed class StorageOptions
 {
     public const string Section = "Storage";
 
-    public string Provider { get; set; } = "Sqlite";
+    public StorageProvider Provider { get; set; } = StorageProvider.Sqlite;
 
     /// <summary>Folder of the embedded SQLite database, relative to the working directory.</summary>
     [Required]
@@ -33,7 +26,7 @@ public sealed class BusOptions
 {
     public const string Section = "Bus";
 
-    public string Transport { get; set; } = "InProcess";
+    public BusTransport Transport { get; set; } = BusTransport.InProcess;
 
     /// <summary>Commands that may wait in the queue; past it a write gets 503 at once.</summary>
     [Range(1, 1_000_000)]
@@ -55,9 +48,7 @@ public sealed class RoleOptions
 
     public TallyRole Role { get; set; } = TallyRole.All;
 
-    public bool ServesApi => Role is TallyRole.All or TallyRole.Api;
-
-    public bool RunsWorkers => Role is TallyRole.All or TallyRole.Worker;
+    public bool ServesApi => Role.ServesApi();
 }
 
 /// <summary>The RabbitMQ transport (<c>Bus:Transport=RabbitMq</c>), under <c>Bus:RabbitMq</c>; the broker is <c>ConnectionStrings:RabbitMq</c>.</summary>

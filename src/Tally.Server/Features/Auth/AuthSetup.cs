@@ -22,10 +22,7 @@ public static class AuthSetup
         builder.Services.AddSingleton<PasswordHasher>();
         builder.Services.AddSingleton<SessionTokens>();
         builder.Services.AddSingleton<StoredTokenRevocation>();
-        // With Cache:Redis, revocations are also published to every instance (see Cache/RedisTokenRevocation).
-        builder.Services.AddSingleton<ITokenRevocation>(sp => CacheSetup.UsesRedis(sp)
-            ? sp.GetRequiredService<RedisTokenRevocation>()
-            : sp.GetRequiredService<StoredTokenRevocation>());
+        // ITokenRevocation comes from the cache module: this store alone, or with Cache:Redis published to every instance too.
         builder.Services.AddHostedService(sp => sp.GetRequiredService<StoredTokenRevocation>());
         builder.Services.AddSingleton<LoginThrottle>();
         builder.Services.AddSingleton<RegistrationThrottle>();
@@ -121,35 +118,18 @@ public static class AuthSetup
 /// With Cache:Redis the counts (per phone and per client IP) are shared by every instance; when Redis does
 /// not answer, this instance counts in memory.
 /// </summary>
-public sealed class LoginThrottle : IDisposable
+public sealed class LoginThrottle(IOptions<AuthOptions> options, ISharedAttemptCounter? shared = null) : IDisposable
 {
-    private readonly PerMinuteCounts _counts;
-    private readonly IOptions<AuthOptions> _options;
-    private readonly ISharedAttemptCounter? _shared;
-
-    public LoginThrottle(IOptions<AuthOptions> options, ISharedAttemptCounter? shared = null)
-    {
-        _options = options;
-        _shared = shared;
-        _counts = new PerMinuteCounts(options.Value.LoginPermitsPerPhonePerMinute);
-    }
+    private readonly PerMinuteCounts _counts = new(options.Value.LoginPermitsPerPhonePerMinute);
 
     /// <summary>Takes one attempt for <paramref name="key"/> (and the client IP, when shared); null when allowed, else the seconds to wait.</summary>
     public async ValueTask<int?> TryAttemptAsync(string key, string? clientIp)
     {
-        if (_shared is { IsActive: true })
-        {
-            var limits = _options.Value;
-            AttemptLimit[] counted = clientIp is null
-                ? [new("login:" + key, limits.LoginPermitsPerPhonePerMinute)]
-                : [new("login:" + key, limits.LoginPermitsPerPhonePerMinute), new("login:ip:" + clientIp, limits.LoginPermitsPerIpPerMinute)];
-            var (handled, retryAfter) = await _shared.TryAttemptAsync(counted);
-            if (handled)
-            {
-                return retryAfter;
-            }
-        }
-        return TryAttempt(key);
+        var limits = options.Value;
+        AttemptLimit[] counted = clientIp is null
+            ? [new("login:" + key, limits.LoginPermitsPerPhonePerMinute)]
+            : [new("login:" + key, limits.LoginPermitsPerPhonePerMinute), new("login:ip:" + clientIp, limits.LoginPermitsPerIpPerMinute)];
+        return await shared.TryCountAsync(counted) is (true, var retryAfter) ? retryAfter : TryAttempt(key);
     }
 
     /// <summary>Takes one attempt for <paramref name="key"/> in memory; null when allowed, else the seconds to wait.</summary>
@@ -164,18 +144,9 @@ public sealed class LoginThrottle : IDisposable
 /// When Redis does not answer, the in-memory count alone applies. In the handler rather than as an endpoint policy,
 /// so that it is taken only by this endpoint, whatever other rate-limiting middleware runs.
 /// </summary>
-public sealed class RegistrationThrottle : IDisposable
+public sealed class RegistrationThrottle(IOptions<AuthOptions> options, ISharedAttemptCounter? shared = null) : IDisposable
 {
-    private readonly PerMinuteCounts _counts;
-    private readonly IOptions<AuthOptions> _options;
-    private readonly ISharedAttemptCounter? _shared;
-
-    public RegistrationThrottle(IOptions<AuthOptions> options, ISharedAttemptCounter? shared = null)
-    {
-        _options = options;
-        _shared = shared;
-        _counts = new PerMinuteCounts(options.Value.RegistrationsPerIpPerMinute);
-    }
+    private readonly PerMinuteCounts _counts = new(options.Value.RegistrationsPerIpPerMinute);
 
     /// <summary>Takes one registration for the client; null when allowed, else the seconds to wait.</summary>
     public async ValueTask<int?> TryAttemptAsync(HttpContext context)
@@ -186,15 +157,8 @@ public sealed class RegistrationThrottle : IDisposable
         {
             return wait;
         }
-        if (_shared is { IsActive: true })
-        {
-            var (handled, retryAfter) = await _shared.TryAttemptAsync([new AttemptLimit("register:ip:" + client, _options.Value.RegistrationsPerIpPerMinute)]);
-            if (handled)
-            {
-                return retryAfter;
-            }
-        }
-        return null;
+        var (_, retryAfter) = await shared.TryCountAsync([new AttemptLimit("register:ip:" + client, options.Value.RegistrationsPerIpPerMinute)]);
+        return retryAfter;
     }
 
     public void Dispose() => _counts.Dispose();
