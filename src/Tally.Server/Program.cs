@@ -1,13 +1,9 @@
 using Tally.Server;
 using Tally.Server.Admission;
 using Tally.Server.Features.Accounts;
-using Tally.Server.Features.Auth;
 using Tally.Server.Features.Notifications;
 using Tally.Server.Features.Transfers;
 using Tally.Server.Features.WebApp;
-using Tally.Server.Http;
-using Tally.Server.Observability;
-using Tally.Server.Options;
 
 // Settings ship beside the binary; ./data/ stays relative to the folder Tally is started from.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });

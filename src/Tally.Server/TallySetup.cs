@@ -1,13 +1,6 @@
-using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Tally.Domain;
-using Tally.Server.Bus;
 using Tally.Server.Cache;
-using Tally.Server.Features.Auth;
 using Tally.Server.Features.Notifications;
 using Tally.Server.Features.Transfers;
-using Tally.Server.Observability;
-using Tally.Server.Options;
-using Tally.Server.Storage;
 
 namespace Tally.Server;
 

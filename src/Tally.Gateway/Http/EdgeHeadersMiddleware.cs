@@ -1,8 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
-using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
-using Tally.Gateway.Options;
 
 namespace Tally.Gateway.Http;
 

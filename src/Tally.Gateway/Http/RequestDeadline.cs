@@ -1,6 +1,4 @@
 using System.Globalization;
-using Microsoft.Extensions.Options;
-using Tally.Gateway.Options;
 
 namespace Tally.Gateway.Http;
 

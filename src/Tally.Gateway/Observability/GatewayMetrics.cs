@@ -1,8 +1,6 @@
 using System.Diagnostics.Metrics;
 using Tally.Gateway.Proxy.Health;
 using Yarp.ReverseProxy;
-using Yarp.ReverseProxy.Health;
-using Yarp.ReverseProxy.Model;
 
 namespace Tally.Gateway.Observability;
 

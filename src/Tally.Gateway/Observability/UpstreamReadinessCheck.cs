@@ -1,9 +1,5 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Microsoft.Extensions.Options;
-using Tally.Gateway.Options;
 using Yarp.ReverseProxy;
-using Yarp.ReverseProxy.Health;
-using Yarp.ReverseProxy.Model;
 
 namespace Tally.Gateway.Observability;
 

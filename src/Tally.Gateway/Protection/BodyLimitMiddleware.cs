@@ -1,8 +1,3 @@
-using Microsoft.Extensions.Options;
-using Tally.Gateway.Http;
-using Tally.Gateway.Observability;
-using Tally.Gateway.Options;
-
 namespace Tally.Gateway.Protection;
 
 /// <summary>

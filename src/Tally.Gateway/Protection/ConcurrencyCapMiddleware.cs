@@ -1,9 +1,5 @@
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.Options;
-using Tally.Gateway.Http;
-using Tally.Gateway.Observability;
-using Tally.Gateway.Options;
 
 namespace Tally.Gateway.Protection;
 

@@ -5,10 +5,6 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.RateLimiting;
-using Microsoft.Extensions.Options;
-using Tally.Gateway.Http;
-using Tally.Gateway.Observability;
-using Tally.Gateway.Options;
 
 namespace Tally.Gateway.Protection;
 

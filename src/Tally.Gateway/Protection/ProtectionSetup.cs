@@ -1,9 +1,5 @@
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
-using Tally.Gateway.Http;
-using Tally.Gateway.Observability;
-using Tally.Gateway.Options;
 
 namespace Tally.Gateway.Protection;
 

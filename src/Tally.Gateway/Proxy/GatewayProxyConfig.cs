@@ -1,7 +1,5 @@
 using Microsoft.Extensions.FileProviders;
-using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
-using Tally.Gateway.Options;
 using Tally.Gateway.Proxy.Health;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Forwarder;

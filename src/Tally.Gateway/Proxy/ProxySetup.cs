@@ -1,9 +1,7 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using OpenTelemetry.Trace;
-using Tally.Gateway.Observability;
 using Tally.Gateway.Proxy.Health;
 using Yarp.ReverseProxy.Configuration;
-using Yarp.ReverseProxy.Health;
 using Yarp.ReverseProxy.LoadBalancing;
 
 namespace Tally.Gateway.Proxy;

@@ -1,8 +1,5 @@
-using Microsoft.Extensions.Options;
-using Tally.Gateway.Options;
 using Tally.Gateway.Proxy.Health;
 using Yarp.ReverseProxy.LoadBalancing;
-using Yarp.ReverseProxy.Model;
 
 namespace Tally.Gateway.Proxy;
 

@@ -1,11 +1,6 @@
 using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.Options;
-using Tally.Gateway.Http;
-using Tally.Gateway.Observability;
-using Tally.Gateway.Options;
 using Yarp.ReverseProxy.Forwarder;
-using Yarp.ReverseProxy.Model;
 
 namespace Tally.Gateway.Proxy;
 

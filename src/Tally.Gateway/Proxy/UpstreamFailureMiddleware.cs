@@ -1,8 +1,5 @@
 using System.Net.Http;
-using Tally.Gateway.Http;
-using Tally.Gateway.Observability;
 using Yarp.ReverseProxy.Forwarder;
-using Yarp.ReverseProxy.Model;
 
 namespace Tally.Gateway.Proxy;
 

@@ -1,10 +1,7 @@
-using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Text.Json;
 using Spectre.Console;
 using Tally.Load.Distributed;
-using Tally.Load.Engine;
 
 namespace Tally.Load.Cli;
 

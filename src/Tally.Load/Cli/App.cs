@@ -1,11 +1,7 @@
 using System.Diagnostics;
-using System.Globalization;
-using System.Text.Json;
 using Spectre.Console;
 using Tally.Load.Capacity;
-using Tally.Load.Engine;
 using Tally.Load.Report;
-using Tally.Load.Scenarios;
 
 namespace Tally.Load.Cli;
 

@@ -1,6 +1,3 @@
-using System.Globalization;
-using Tally.Load.Engine;
-
 namespace Tally.Load.Cli;
 
 /// <summary>A small "--name value" / "--flag" parser; every option read is checked off, leftovers are errors.</summary>

@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Text.Json;
 using Spectre.Console;
 using Tally.Load.Compare;
 using Tally.Load.Report;

@@ -1,9 +1,6 @@
-using System.Globalization;
 using Spectre.Console;
 using Tally.Load.Capacity;
-using Tally.Load.Engine;
 using Tally.Load.Report;
-using Tally.Load.Scenarios;
 using Tally.Load.Stress;
 
 namespace Tally.Load.Cli;

@@ -1,5 +1,3 @@
-using System.Text.Json;
-using Tally.Load.Engine;
 using Tally.Load.Report;
 
 namespace Tally.Load.Compare;

@@ -1,5 +1,3 @@
-using Tally.Load.Engine;
-
 namespace Tally.Load.Compare;
 
 /// <summary>The figures compare judges, in this order everywhere.</summary>

@@ -1,6 +1,5 @@
 using System.Net.Sockets;
 using HdrHistogram;
-using Tally.Load.Engine;
 
 namespace Tally.Load.Distributed;
 

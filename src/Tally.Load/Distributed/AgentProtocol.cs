@@ -1,7 +1,4 @@
-using System.Text;
-using System.Text.Json;
 using System.Text.Json.Serialization;
-using Tally.Load.Engine;
 
 namespace Tally.Load.Distributed;
 

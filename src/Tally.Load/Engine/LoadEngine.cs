@@ -1,7 +1,6 @@
 using HdrHistogram;
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using Tally.Load.Scenarios;
 
 namespace Tally.Load.Engine;
 

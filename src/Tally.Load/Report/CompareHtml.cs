@@ -1,9 +1,6 @@
-using System.Globalization;
 using System.Net;
-using System.Text;
 using HdrHistogram;
 using Tally.Load.Compare;
-using Tally.Load.Engine;
 
 namespace Tally.Load.Report;
 

@@ -1,8 +1,5 @@
-using System.Text.Json;
 using System.Text.Json.Serialization;
 using Tally.Load.Capacity;
-using Tally.Load.Engine;
-using Tally.Load.Scenarios;
 using Tally.Load.Stress;
 
 namespace Tally.Load.Report;

@@ -1,6 +1,4 @@
-using System.Globalization;
 using System.Net;
-using System.Text;
 using Tally.Load.Stress;
 
 namespace Tally.Load.Report;

@@ -1,9 +1,6 @@
 using System.Buffers;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
-using System.Text;
-using System.Text.Json;
-using Tally.Load.Scenarios;
 
 namespace Tally.Load.ScenarioFiles;
 

@@ -1,7 +1,3 @@
-using System.Globalization;
-using System.Text;
-using System.Text.Json;
-
 namespace Tally.Load.ScenarioFiles;
 
 /// <summary>A value at run time: text, and whether it is a JSON literal (a number, true, false, an object) rather than a string.</summary>

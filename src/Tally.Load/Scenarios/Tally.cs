@@ -1,6 +1,5 @@
 using System.Net.Http.Json;
 using System.Net.WebSockets;
-using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace Tally.Load.Scenarios;

@@ -1,6 +1,4 @@
-using System.Globalization;
 using System.Text.RegularExpressions;
-using Tally.Load.Engine;
 
 namespace Tally.Load.Stress;
 

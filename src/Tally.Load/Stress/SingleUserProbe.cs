@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using Tally.Load.Engine;
-using Tally.Load.Scenarios;
 
 namespace Tally.Load.Stress;
 

@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using HdrHistogram;
-using Tally.Load.Engine;
-using Tally.Load.Scenarios;
 
 namespace Tally.Load.Stress;
 

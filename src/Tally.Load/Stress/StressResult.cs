@@ -1,5 +1,3 @@
-using Tally.Load.Engine;
-
 namespace Tally.Load.Stress;
 
 /// <summary>What a phase is for: the base before overload, overload (multiplier above 1), the recovery after it, or plain load.</summary>

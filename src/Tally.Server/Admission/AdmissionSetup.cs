@@ -1,10 +1,5 @@
-using System.Globalization;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.RateLimiting;
-using Microsoft.Extensions.Options;
-using Tally.Domain;
-using Tally.Server.Http;
-using Tally.Server.Observability;
 
 namespace Tally.Server.Admission;
 

@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace Tally.Server.Admission;
 
 /// <summary>

@@ -1,11 +1,6 @@
 using System.Net.Http.Json;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Microsoft.Extensions.Options;
-using Tally.Server.Features.Auth;
-using Tally.Server.Options;
-using Tally.Server.Storage;
 
 namespace Tally.Server.Admission;
 

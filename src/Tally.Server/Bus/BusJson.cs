@@ -1,7 +1,5 @@
 using System.Reflection;
-using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
-using Tally.Server.Storage;
 
 namespace Tally.Server.Bus;
 

@@ -1,7 +1,4 @@
-using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Microsoft.Extensions.Options;
 using Tally.Server.Bus.RabbitMq;
-using Tally.Server.Options;
 
 namespace Tally.Server.Bus;
 

@@ -1,8 +1,5 @@
 using System.Diagnostics;
 using System.Threading.Channels;
-using Microsoft.Extensions.Options;
-using Tally.Server.Observability;
-using Tally.Server.Options;
 
 namespace Tally.Server.Bus;
 

@@ -1,11 +1,7 @@
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Caching.Hybrid;
 using Microsoft.Extensions.Caching.StackExchangeRedis;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Tally.Server.Features.Auth;
 using Tally.Server.Features.Notifications;
-using Tally.Server.Options;
-using Tally.Server.Storage;
 
 namespace Tally.Server.Cache;
 

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Caching.Hybrid;
-using Tally.Server.Storage;
 
 namespace Tally.Server.Cache;
 

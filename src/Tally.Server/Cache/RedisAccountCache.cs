@@ -1,5 +1,4 @@
 using StackExchange.Redis;
-using Tally.Server.Storage;
 
 namespace Tally.Server.Cache;
 

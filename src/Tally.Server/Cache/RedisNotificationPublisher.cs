@@ -1,7 +1,5 @@
-using System.Text.Json;
 using StackExchange.Redis;
 using Tally.Server.Features.Notifications;
-using Tally.Server.Storage;
 
 namespace Tally.Server.Cache;
 

@@ -1,7 +1,4 @@
-using System.Globalization;
 using StackExchange.Redis;
-using Tally.Server.Features.Auth;
-using Tally.Server.Storage;
 
 namespace Tally.Server.Cache;
 

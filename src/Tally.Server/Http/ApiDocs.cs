@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Mvc;
-using Tally.Domain;
 
 namespace Tally.Server.Http;
 

@@ -1,7 +1,4 @@
-using Tally.Domain;
-using Tally.Server.Features.Auth;
 using Tally.Server.Features.Transfers;
-using Tally.Server.Storage;
 
 namespace Tally.Server.Http;
 

@@ -1,11 +1,7 @@
-using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.Json;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Microsoft.Extensions.Options;
 using Scalar.AspNetCore;
 using Tally.Server.Admission;
-using Tally.Server.Options;
 
 namespace Tally.Server.Http;
 

@@ -1,9 +1,6 @@
 using System.Diagnostics;
-using System.Text.Json;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Tally.Domain;
-using Tally.Server.Bus;
 
 namespace Tally.Server.Http;
 

@@ -1,18 +1,12 @@
-using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Authorization;
 using HttpJsonOptions = Microsoft.AspNetCore.Http.Json.JsonOptions;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.AspNetCore.WebUtilities;
-using Microsoft.Extensions.Options;
 using Microsoft.OpenApi;
-using Tally.Domain;
 using Tally.Server.Features.Accounts;
-using Tally.Server.Features.Auth;
 using Tally.Server.Features.Transfers;
-using Tally.Server.Options;
 
 namespace Tally.Server.Http;
 

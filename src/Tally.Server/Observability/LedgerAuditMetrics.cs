@@ -1,8 +1,5 @@
 using System.ComponentModel.DataAnnotations;
 using System.Diagnostics.Metrics;
-using Microsoft.Extensions.Options;
-using Tally.Server.Bus;
-using Tally.Server.Storage;
 
 namespace Tally.Server.Observability;
 

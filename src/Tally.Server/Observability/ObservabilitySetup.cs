@@ -1,6 +1,4 @@
-using Microsoft.Extensions.Diagnostics.HealthChecks;
 using OpenTelemetry.Metrics;
-using Tally.Server.Options;
 
 namespace Tally.Server.Observability;
 

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Options;
 using Tally.Server.Cache;
 
 namespace Tally.Server.Options;

@@ -1,6 +1,4 @@
 using System.Threading.Channels;
-using Tally.Server.Bus;
-using Tally.Server.Observability;
 
 namespace Tally.Server.Storage;
 

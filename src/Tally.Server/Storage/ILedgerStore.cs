@@ -1,5 +1,3 @@
-using Tally.Domain;
-
 namespace Tally.Server.Storage;
 
 public sealed record NewTransfer(

@@ -1,6 +1,5 @@
 using System.Data.Common;
 using Dapper;
-using Tally.Domain;
 
 namespace Tally.Server.Storage;
 

@@ -1,5 +1,3 @@
-using Tally.Domain;
-
 namespace Tally.Server.Storage;
 
 // The selects that both databases run as they are. A party without a user row is the bank: its name is null here

@@ -1,5 +1,3 @@
-using Tally.Domain;
-
 namespace Tally.Server.Storage;
 
 /// <summary>What differs between the SQL of SQLite and PostgreSQL, so that the schema and the reads are written once.</summary>

@@ -1,6 +1,4 @@
 using Microsoft.Data.Sqlite;
-using Microsoft.Extensions.Options;
-using Tally.Server.Options;
 
 namespace Tally.Server.Storage;
 

@@ -1,6 +1,5 @@
 using Dapper;
 using Microsoft.Data.Sqlite;
-using Tally.Domain;
 
 namespace Tally.Server.Storage;
 

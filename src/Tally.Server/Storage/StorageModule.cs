@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Options;
-using Tally.Server.Options;
 using Tally.Server.Storage.Postgres;
 
 namespace Tally.Server.Storage;

@@ -1,9 +1,5 @@
 using Dapper;
 using Microsoft.Data.Sqlite;
-using Microsoft.Extensions.Options;
-using Tally.Domain;
-using Tally.Server.Observability;
-using Tally.Server.Options;
 
 namespace Tally.Server.Storage;
 

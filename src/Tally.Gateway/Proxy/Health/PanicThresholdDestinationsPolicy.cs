@@ -1,8 +1,4 @@
-using Microsoft.Extensions.Options;
-using Tally.Gateway.Options;
 using Yarp.ReverseProxy.Configuration;
-using Yarp.ReverseProxy.Health;
-using Yarp.ReverseProxy.Model;
 
 namespace Tally.Gateway.Proxy.Health;
 

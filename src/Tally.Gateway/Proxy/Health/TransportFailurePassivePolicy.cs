@@ -1,9 +1,5 @@
 using System.Runtime.CompilerServices;
-using Microsoft.Extensions.Options;
-using Tally.Gateway.Options;
 using Yarp.ReverseProxy.Forwarder;
-using Yarp.ReverseProxy.Health;
-using Yarp.ReverseProxy.Model;
 
 namespace Tally.Gateway.Proxy.Health;
 

@@ -1,8 +1,5 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
-using Microsoft.Extensions.Options;
-using Tally.Gateway.Options;
-using Yarp.ReverseProxy.Model;
 
 namespace Tally.Gateway.Proxy.Health;
 

@@ -1,9 +1,5 @@
 using System.Collections.Concurrent;
-using Microsoft.Extensions.Options;
 using RabbitMQ.Client.Exceptions;
-using Tally.Server.Observability;
-using Tally.Server.Options;
-using Tally.Server.Storage;
 
 namespace Tally.Server.Bus.RabbitMq;
 

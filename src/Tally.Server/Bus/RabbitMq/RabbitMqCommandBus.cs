@@ -1,14 +1,8 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Globalization;
-using Microsoft.Extensions.Options;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
 using RabbitMQ.Client.Exceptions;
-using Tally.Server.Observability;
-using Tally.Domain;
-using Tally.Server.Options;
-using Tally.Server.Storage;
 
 namespace Tally.Server.Bus.RabbitMq;
 

@@ -1,11 +1,7 @@
 using System.Collections.Concurrent;
-using System.Text.Json;
-using Microsoft.Extensions.Options;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
 using RabbitMQ.Client.Exceptions;
-using Tally.Server.Observability;
-using Tally.Server.Options;
 
 namespace Tally.Server.Bus.RabbitMq;
 

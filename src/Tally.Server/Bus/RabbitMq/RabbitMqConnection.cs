@@ -1,6 +1,4 @@
-using Microsoft.Extensions.Options;
 using RabbitMQ.Client;
-using Tally.Server.Options;
 
 namespace Tally.Server.Bus.RabbitMq;
 

@@ -1,9 +1,5 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Tally.Domain;
-using Tally.Server.Features.Auth;
-using Tally.Server.Http;
-using Tally.Server.Storage;
 
 namespace Tally.Server.Features.Accounts;
 

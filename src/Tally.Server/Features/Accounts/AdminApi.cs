@@ -1,12 +1,6 @@
-using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.Extensions.Options;
-using Tally.Domain;
-using Tally.Server.Http;
-using Tally.Server.Options;
-using Tally.Server.Storage;
 
 namespace Tally.Server.Features.Accounts;
 

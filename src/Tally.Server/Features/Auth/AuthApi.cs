@@ -1,15 +1,9 @@
 using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
 using System.Diagnostics.CodeAnalysis;
-using System.Globalization;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.IdentityModel.JsonWebTokens;
-using Tally.Domain;
-using Tally.Server.Bus;
-using Tally.Server.Http;
-using Tally.Server.Observability;
-using Tally.Server.Storage;
 
 namespace Tally.Server.Features.Auth;
 

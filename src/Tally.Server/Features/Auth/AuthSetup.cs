@@ -1,13 +1,8 @@
-using System.Globalization;
 using System.Security.Claims;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
-using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
-using Tally.Domain;
 using Tally.Server.Cache;
-using Tally.Server.Http;
-using Tally.Server.Options;
 
 namespace Tally.Server.Features.Auth;
 

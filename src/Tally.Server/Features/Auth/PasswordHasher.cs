@@ -1,8 +1,5 @@
-using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using Microsoft.Extensions.Options;
-using Tally.Server.Options;
 
 namespace Tally.Server.Features.Auth;
 

@@ -1,11 +1,8 @@
 using System.Collections.Concurrent;
 using System.Security.Claims;
 using System.Security.Cryptography;
-using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
-using Tally.Server.Options;
-using Tally.Server.Storage;
 
 namespace Tally.Server.Features.Auth;
 

@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net.WebSockets;
-using System.Text.Json;
 using System.Threading.Channels;
-using Tally.Server.Storage;
 
 namespace Tally.Server.Features.Notifications;
 

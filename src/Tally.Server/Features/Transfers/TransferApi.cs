@@ -2,16 +2,8 @@ using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
 using System.Diagnostics.CodeAnalysis;
 using System.Security.Claims;
-using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.Extensions.Options;
-using Tally.Domain;
-using Tally.Server.Bus;
-using Tally.Server.Features.Auth;
-using Tally.Server.Http;
-using Tally.Server.Options;
-using Tally.Server.Storage;
 
 namespace Tally.Server.Features.Transfers;
 

@@ -1,13 +1,6 @@
-using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using Microsoft.Extensions.Options;
-using Tally.Domain;
-using Tally.Server.Bus;
 using Tally.Server.Features.Notifications;
-using Tally.Server.Observability;
-using Tally.Server.Options;
-using Tally.Server.Storage;
 
 namespace Tally.Server.Features.Transfers;
 

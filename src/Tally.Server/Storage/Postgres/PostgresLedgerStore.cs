@@ -1,6 +1,5 @@
 using System.Text.RegularExpressions;
 using Npgsql;
-using Tally.Domain;
 
 namespace Tally.Server.Storage.Postgres;
 

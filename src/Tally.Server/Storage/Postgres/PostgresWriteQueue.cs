@@ -1,8 +1,5 @@
-using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
-using Tally.Server.Observability;
-using Tally.Server.Options;
 
 namespace Tally.Server.Storage.Postgres;
 
