@@ -5,7 +5,6 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Tally.Postgres.Tests.Infrastructure;
-using Tally.Testing;
 using Xunit.Abstractions;
 
 namespace Tally.Postgres.Tests;

@@ -8,7 +8,6 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using Tally.Postgres.Tests.Infrastructure;
 using Tally.Server.Storage.Postgres;
-using Tally.Testing;
 
 namespace Tally.Postgres.Tests;
 

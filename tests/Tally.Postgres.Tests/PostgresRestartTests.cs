@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
 using Tally.Postgres.Tests.Infrastructure;
-using Tally.Testing;
 
 namespace Tally.Postgres.Tests;
 

@@ -4,7 +4,6 @@ using System.Net;
 using System.Net.Http.Json;
 using Microsoft.Data.Sqlite;
 using Tally.RabbitMq.Tests.Infrastructure;
-using Tally.Testing;
 using Xunit.Abstractions;
 
 namespace Tally.RabbitMq.Tests;

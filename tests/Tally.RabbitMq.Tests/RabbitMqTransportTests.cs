@@ -5,7 +5,6 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using Tally.RabbitMq.Tests.Infrastructure;
 using Tally.Server.Features.Transfers;
-using Tally.Testing;
 
 namespace Tally.RabbitMq.Tests;
 

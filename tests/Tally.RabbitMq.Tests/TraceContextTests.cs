@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Http.Json;
 using Tally.RabbitMq.Tests.Infrastructure;
-using Tally.Testing;
 
 namespace Tally.RabbitMq.Tests;
 

@@ -8,7 +8,6 @@ using StackExchange.Redis;
 using Tally.Redis.Tests.Infrastructure;
 using Tally.Server.Cache;
 using Tally.Server.Features.Notifications;
-using Tally.Testing;
 
 namespace Tally.Redis.Tests;
 

@@ -3,7 +3,6 @@ using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 using Tally.Redis.Tests.Infrastructure;
 using Tally.Server.Cache;
-using Tally.Testing;
 using Xunit.Abstractions;
 
 namespace Tally.Redis.Tests;

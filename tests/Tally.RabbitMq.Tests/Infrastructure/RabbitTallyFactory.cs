@@ -3,7 +3,6 @@ using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Tally.Testing;
 
 namespace Tally.RabbitMq.Tests.Infrastructure;
 

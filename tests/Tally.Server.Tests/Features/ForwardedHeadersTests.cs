@@ -112,7 +112,7 @@ public sealed class ForwardedHeadersTests
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, "/api/auth/login")
             {
-                Content = JsonContent.Create(new { phone = TallyTestClient.NewPhone(), password = Password }),
+                Content = JsonContent.Create(new { phone = TallyTestKit.NewPhone(), password = Password }),
             };
             request.Headers.Add(PeerTallyApp.PeerHeader, peer);
             request.Headers.TryAddWithoutValidation("X-Forwarded-For", forwardedFor);

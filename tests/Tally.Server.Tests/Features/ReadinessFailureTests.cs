@@ -16,7 +16,7 @@ namespace Tally.Server.Tests.Features;
 public sealed class ReadinessFailureTests
 {
     /// <summary>Tally with one more required dependency that is down.</summary>
-    private sealed class FailingDependencyApp : TallyAppFactory
+    private sealed class FailingDependencyApp : EmbeddedTallyApp
     {
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {

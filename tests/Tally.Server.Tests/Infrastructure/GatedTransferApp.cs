@@ -12,7 +12,7 @@ namespace Tally.Server.Tests.Infrastructure;
 /// Tally with the real transfer handler behind a gate that the test closes and opens: while it is closed, the
 /// transfers a worker takes wait there, so queues fill deterministically, without racing a burst against a worker.
 /// </summary>
-public sealed class GatedTransferApp(params (string Key, string? Value)[] settings) : TallyAppFactory(settings.ToDictionary(s => s.Key, s => s.Value))
+public sealed class GatedTransferApp(params (string Key, string? Value)[] settings) : EmbeddedTallyApp(settings.ToDictionary(s => s.Key, s => s.Value))
 {
     private volatile TaskCompletionSource _gate = Opened();
 

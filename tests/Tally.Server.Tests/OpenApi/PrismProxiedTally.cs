@@ -13,7 +13,7 @@ namespace Tally.Server.Tests.OpenApi;
 /// the invalid ones (so that Tally's own problem answers can be checked), and reports what it found in the
 /// <c>sl-violations</c> header of the answer.
 /// </summary>
-public sealed partial class PrismProxiedTally : TallyAppFactory, IAsyncLifetime
+public sealed partial class PrismProxiedTally : EmbeddedTallyApp, IAsyncLifetime
 {
     /// <summary>Few registrations and logins per minute, so that the suite can provoke each 429 with a handful of requests.</summary>
     public const int RegistrationsPerMinute = 20;

@@ -8,10 +8,10 @@ namespace Tally.Testing;
 
 /// <summary>
 /// A .NET server started as a real child process (`dotnet some.dll --urls ...`) on a loopback port,
-/// ready once a GET of its readiness path answers 200. It can be killed and started again on the same port.
-/// Linked into each test project that runs Tally or the gateway as a child process with its output captured.
+/// ready once a GET of its readiness path answers 200, its output captured. It can be paused with a signal, killed
+/// and started again on the same port. The one wrapper of every test that runs Tally or the gateway as a process.
 /// </summary>
-public sealed class ServerProcess : IAsyncDisposable
+public sealed class ServerProcess : IAsyncDisposable, IDisposable
 {
     private readonly ProcessStartInfo _start;
     private readonly string _readyPath;
@@ -26,6 +26,12 @@ public sealed class ServerProcess : IAsyncDisposable
     }
 
     public Uri BaseUrl { get; }
+
+    /// <summary>The base address, for an <see cref="HttpClient"/>.</summary>
+    public Uri BaseAddress => BaseUrl;
+
+    /// <summary>The pid of the running process.</summary>
+    public int Id => _process?.Id ?? throw new InvalidOperationException("The process is not running");
 
     /// <summary>True once the process has ended (a crash, or <see cref="KillAsync"/>).</summary>
     public bool HasExited => _process is not { HasExited: false };
@@ -86,6 +92,23 @@ public sealed class ServerProcess : IAsyncDisposable
     /// <summary>Starts <paramref name="dll"/> on <paramref name="port"/> (a free one if null) and waits until it is ready.</summary>
     public static async Task<ServerProcess> StartAsync(string dll, string workingDirectory, IReadOnlyDictionary<string, string> environment, string readyPath, int? port = null)
     {
+        var server = Launch(dll, workingDirectory, environment, readyPath, port);
+        await server.WaitUntilLaunchedAsync();
+        return server;
+    }
+
+    /// <summary>
+    /// Starts Tally.Server with <paramref name="environment"/> (its role, storage, bus) on a free port without waiting
+    /// for it: several processes then start side by side; <see cref="WaitReadyAsync"/> waits for each.
+    /// </summary>
+    public static ServerProcess LaunchTally(IReadOnlyDictionary<string, string> environment, string workingDirectory)
+    {
+        Directory.CreateDirectory(workingDirectory);
+        return Launch(BuiltDll("Tally.Server"), workingDirectory, environment, "/ready", null);
+    }
+
+    private static ServerProcess Launch(string dll, string workingDirectory, IReadOnlyDictionary<string, string> environment, string readyPath, int? port)
+    {
         if (!File.Exists(dll))
         {
             throw new FileNotFoundException($"{dll} is missing: build it in the configuration of the tests first", dll);
@@ -110,20 +133,30 @@ public sealed class ServerProcess : IAsyncDisposable
             start.Environment[name] = value;
         }
         var server = new ServerProcess(start, baseUrl, readyPath);
-        await server.LaunchAsync();
+        server.Begin();
         return server;
     }
 
-    private async Task LaunchAsync()
+    private void Begin()
     {
         _process = Process.Start(_start)!;
         _process.OutputDataReceived += (_, e) => Append(e.Data);
         _process.ErrorDataReceived += (_, e) => Append(e.Data);
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
+    }
+
+    private async Task LaunchAsync()
+    {
+        Begin();
+        await WaitUntilLaunchedAsync();
+    }
+
+    private async Task WaitUntilLaunchedAsync()
+    {
         try
         {
-            await WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
+            await WaitReadyAsync(TimeSpan.FromSeconds(90));
         }
         catch
         {
@@ -154,7 +187,8 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    private async Task WaitUntilReadyAsync(TimeSpan limit)
+    /// <summary>Waits until the readiness path answers 200; fails with the output if the process exits first.</summary>
+    public async Task WaitReadyAsync(TimeSpan limit)
     {
         using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         var clock = Stopwatch.StartNew();
@@ -183,27 +217,40 @@ public sealed class ServerProcess : IAsyncDisposable
         throw new TimeoutException($"{_start.ArgumentList[0]} was not ready within {limit}:\n{Output}");
     }
 
+    /// <summary>Sends a signal (STOP, CONT) to this process only, by its pid.</summary>
+    public void Signal(string signal)
+    {
+        using var kill = Process.Start("kill", ["-" + signal, Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        kill.WaitForExit(5_000);
+    }
+
+    /// <summary>SIGKILL, waiting for the exit: no shutdown, no acks; a broker requeues what this process held.</summary>
+    public void KillHard() => KillAsync().GetAwaiter().GetResult();
+
+    public void Dispose() => KillHard();
+
     /// <summary>SIGKILL to the process tree: no graceful shutdown, in-flight requests are cut.</summary>
     public async Task KillAsync()
     {
-        if (_process is null)
+        // Taken once: a test's own disposal and the end of the test run may both get here.
+        var process = Interlocked.Exchange(ref _process, null);
+        if (process is null)
         {
             return;
         }
-        if (!_process.HasExited)
+        if (!process.HasExited)
         {
-            _process.Kill(entireProcessTree: true);
+            process.Kill(entireProcessTree: true);
             using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(20));
             try
             {
-                await _process.WaitForExitAsync(wait.Token);
+                await process.WaitForExitAsync(wait.Token);
             }
             catch (OperationCanceledException)
             {
             }
         }
-        _process.Dispose();
-        _process = null;
+        process.Dispose();
     }
 
     public ValueTask DisposeAsync() => new(KillAsync());
