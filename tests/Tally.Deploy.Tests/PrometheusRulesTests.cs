@@ -1,4 +1,3 @@
-using Tally.Deploy.Tests.Infrastructure;
 using YamlDotNet.Serialization;
 
 namespace Tally.Deploy.Tests;

@@ -1,12 +1,5 @@
-using System.Collections.Concurrent;
-using System.Net;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Security.Cryptography;
-using System.Text.Json;
 using Npgsql;
-using Xunit.Abstractions;
-using Tally.RabbitMq.Tests.Infrastructure;
 
 namespace Tally.RabbitMq.Tests;
 

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text;
 using Tally.Testing;
 
 namespace Tally.Deploy.Tests.Infrastructure;

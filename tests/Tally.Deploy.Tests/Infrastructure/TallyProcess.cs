@@ -1,7 +1,3 @@
-using System.Diagnostics;
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
 using Tally.Testing;
 
 namespace Tally.Deploy.Tests.Infrastructure;

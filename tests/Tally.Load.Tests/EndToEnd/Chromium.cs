@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Tally.Load.Tests.EndToEnd;
 
 /// <summary>Headless Chromium (/usr/bin/chromium): a screenshot, the DOM after scripts ran, and what the page logged.</summary>

@@ -1,7 +1,4 @@
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Security.Cryptography;
-using System.Text.Json;
 using Microsoft.AspNetCore.Mvc.Testing;
 
 namespace Tally.Postgres.Tests.Infrastructure;

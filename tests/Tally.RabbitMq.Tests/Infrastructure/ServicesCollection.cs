@@ -1,4 +1,3 @@
-
 namespace Tally.RabbitMq.Tests.Infrastructure;
 
 /// <summary>Every test of this project runs in this collection, against one private set of services.</summary>

@@ -1,6 +1,3 @@
-using System.Diagnostics;
-using System.Globalization;
-using Microsoft.Extensions.DependencyInjection;
 using Tally.Server.Cache;
 
 [assembly: CollectionBehavior(DisableTestParallelization = true)]

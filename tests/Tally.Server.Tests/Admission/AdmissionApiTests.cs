@@ -1,12 +1,8 @@
-using System.Net;
-using System.Net.Http.Json;
 using System.Threading.RateLimiting;
-using Microsoft.Extensions.DependencyInjection;
 using Tally.Domain;
 using Tally.Server.Admission;
 using Tally.Server.Bus;
 using Tally.Server.Storage;
-using Tally.Server.Tests.Infrastructure;
 
 namespace Tally.Server.Tests.Admission;
 

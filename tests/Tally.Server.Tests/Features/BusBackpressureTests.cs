@@ -1,8 +1,4 @@
-using System.Net;
-using System.Net.Http.Json;
-using Microsoft.Extensions.DependencyInjection;
 using Tally.Server.Bus;
-using Tally.Server.Tests.Infrastructure;
 
 namespace Tally.Server.Tests.Features;
 

@@ -1,7 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
-using Tally.Server.Tests.Infrastructure;
-
 namespace Tally.Server.Tests.Features;
 
 /// <summary>

@@ -1,8 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
-using Tally.Server.Tests.Infrastructure;
-
 namespace Tally.Server.Tests.Features;
 
 /// <summary>

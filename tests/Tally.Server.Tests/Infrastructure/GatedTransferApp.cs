@@ -1,6 +1,3 @@
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.TestHost;
-using Microsoft.Extensions.DependencyInjection;
 using Tally.Domain;
 using Tally.Server.Bus;
 using Tally.Server.Features.Transfers;

@@ -1,4 +1,3 @@
-
 namespace Tally.Server.Tests.Infrastructure;
 
 /// <summary>Tally on a real Kestrel listener (a loopback port), for clients that talk to it over sockets.</summary>

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using Tally.Server.Tests.Infrastructure;
 using Tally.Server.Tests.OpenApi.Client;
 
 namespace Tally.Server.Tests.OpenApi;

@@ -1,6 +1,3 @@
-using System.Diagnostics;
-using System.Text;
-
 namespace Tally.Server.Tests.OpenApi;
 
 /// <summary>

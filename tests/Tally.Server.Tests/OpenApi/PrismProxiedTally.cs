@@ -1,9 +1,5 @@
-using System.Diagnostics;
-using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using Tally.Server.Tests.Infrastructure;
 
 namespace Tally.Server.Tests.OpenApi;
 

@@ -1,6 +1,3 @@
-using System.Net;
-using Tally.Server.Tests.Infrastructure;
-using Xunit.Abstractions;
 using static Tally.Server.Tests.OpenApi.ProxyExchanges;
 
 namespace Tally.Server.Tests.OpenApi;

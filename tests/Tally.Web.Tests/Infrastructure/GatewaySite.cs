@@ -1,5 +1,4 @@
 #if TALLY_GATEWAY
-using System.Diagnostics;
 using Tally.Testing;
 
 namespace Tally.Web.Tests.Infrastructure;

@@ -1,10 +1,3 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
-using System.Globalization;
-using System.Net.Http.Json;
-using System.Text.Json;
-using Xunit.Abstractions;
-
 namespace Tally.Testing.Suites.Concurrency;
 
 /// <summary>

@@ -1,5 +1,3 @@
-using System.Net;
-
 namespace Tally.Testing.Suites.Features;
 
 public abstract class AccountApiTests<TApp>(TApp factory) : IClassFixture<TApp>

@@ -1,6 +1,3 @@
-using System.Net;
-using System.Text.Json;
-
 namespace Tally.Testing.Suites.Features;
 
 public abstract class AdminApiTests<TApp>(TApp factory) : IClassFixture<TApp>

@@ -1,7 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
-
 namespace Tally.Testing.Suites.Features;
 
 public abstract class NotificationApiTests<TApp>(TApp factory) : IClassFixture<TApp>

@@ -1,6 +1,3 @@
-using System.Net;
-using System.Text;
-
 namespace Tally.Testing.Suites.Features;
 
 public abstract class RequestIdTests<TApp>(TApp app) : IClassFixture<TApp>

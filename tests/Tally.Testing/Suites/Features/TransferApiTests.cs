@@ -1,8 +1,3 @@
-using System.Globalization;
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
-
 namespace Tally.Testing.Suites.Features;
 
 public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>

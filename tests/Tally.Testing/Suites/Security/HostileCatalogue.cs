@@ -1,9 +1,3 @@
-using System.Globalization;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
-using System.Text;
-using System.Text.Json;
-
 namespace Tally.Testing.Suites.Security;
 
 /// <summary>Bad requests, each named; every one must get a 4xx problem and move no money.</summary>

@@ -1,6 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
-
 namespace Tally.Testing.Suites.Security;
 
 public abstract class HostileInputTests<TApp>(HostileFixture<TApp> fixture) : IClassFixture<HostileFixture<TApp>>
