@@ -104,6 +104,22 @@ public sealed class ServerProcess : IAsyncDisposable, IDisposable
         return Launch(BuiltDll("Tally.Server"), workingDirectory, environment, "/ready", null);
     }
 
+    /// <summary>
+    /// Starts another server program (Prometheus, say) listening on <paramref name="baseUrl"/> with its output
+    /// captured, and waits until a GET of <paramref name="readyPath"/> answers 200.
+    /// </summary>
+    public static async Task<ServerProcess> StartProgramAsync(ProcessStartInfo start, Uri baseUrl, string readyPath)
+    {
+        ArgumentNullException.ThrowIfNull(start);
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        start.UseShellExecute = false;
+        var server = new ServerProcess(start, baseUrl, readyPath);
+        server.Begin();
+        await server.WaitUntilLaunchedAsync();
+        return server;
+    }
+
     private static ServerProcess Launch(string dll, string workingDirectory, IReadOnlyDictionary<string, string> environment, string readyPath, int? port)
     {
         if (!File.Exists(dll))
@@ -188,17 +204,33 @@ public sealed class ServerProcess : IAsyncDisposable, IDisposable
     public async Task WaitReadyAsync(TimeSpan limit)
     {
         using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        await WaitForAsync(
+            async () =>
+            {
+                using var response = await client.GetAsync(new Uri(BaseUrl, _readyPath));
+                return response.IsSuccessStatusCode;
+            },
+            limit,
+            "ready at " + _readyPath);
+    }
+
+    /// <summary>
+    /// Polls <paramref name="condition"/> (a connection refused or a timeout counts as false) until it holds; fails
+    /// with the process's output if the process exits first or the time is up.
+    /// </summary>
+    public async Task WaitForAsync(Func<Task<bool>> condition, TimeSpan limit, string what)
+    {
+        ArgumentNullException.ThrowIfNull(condition);
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < limit)
         {
-            if (_process!.HasExited)
+            if (HasExited)
             {
-                throw new InvalidOperationException($"{_start.ArgumentList[0]} exited with {_process.ExitCode}:\n{Output}");
+                throw new InvalidOperationException($"{Name} exited before {what}:\n{Output}");
             }
             try
             {
-                using var response = await client.GetAsync(new Uri(BaseUrl, _readyPath));
-                if (response.IsSuccessStatusCode)
+                if (await condition())
                 {
                     return;
                 }
@@ -211,8 +243,10 @@ public sealed class ServerProcess : IAsyncDisposable, IDisposable
             }
             await Task.Delay(200);
         }
-        throw new TimeoutException($"{_start.ArgumentList[0]} was not ready within {limit}:\n{Output}");
+        throw new TimeoutException($"{Name}: waited {limit} for {what}:\n{Output}");
     }
+
+    private string Name => _start.ArgumentList.Count > 0 && _start.FileName == "dotnet" ? _start.ArgumentList[0] : _start.FileName;
 
     /// <summary>Sends a signal (STOP, CONT) to this process only, by its pid.</summary>
     public void Signal(string signal)
