@@ -90,31 +90,9 @@ public partial class PrivateServices : IAsyncLifetime
     /// <summary>Runs a command of scripts/services.sh on this set (a fault, a query, up or down).</summary>
     public async Task<(int Code, string Stdout, string Stderr)> RunAsync(params string[] args)
     {
-        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Script);
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-        start.Environment["TALLY_SERVICES_DIR"] = Folder;
-        foreach (var (name, value) in _scriptEnvironment)
-        {
-            start.Environment[name] = value;
-        }
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("bash did not start");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(8));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"scripts/services.sh {string.Join(' ', args)} did not finish within 8 minutes");
-        }
-        return (process.ExitCode, await stdout, await stderr);
+        var result = await Command.RunAsync("bash", [Script, .. args], timeout: TimeSpan.FromMinutes(8),
+            environment: [new("TALLY_SERVICES_DIR", Folder), .. _scriptEnvironment.Select(e => KeyValuePair.Create(e.Name, e.Value))]);
+        return (result.ExitCode, result.Output, result.Error);
     }
 
     public async Task DisposeAsync()
