@@ -95,8 +95,8 @@ public sealed class SeparateProcessTests(PrivateServices services, ITestOutputHe
             ["Admission__RequestBudget"] = "00:00:15",
             ["Bus__RabbitMq__Prefetch"] = "16",
         });
-        using var api = ServerProcess.LaunchTally(new Dictionary<string, string>(environment) { ["Role"] = "api" }, Path.Combine(logs, "api"));
-        using var worker = ServerProcess.LaunchTally(new Dictionary<string, string>(environment) { ["Role"] = "worker" }, Path.Combine(logs, "worker"));
+        using var api = ServerProcess.LaunchTally(new Dictionary<string, string>(environment) { ["Role"] = "api" }, logs, "api");
+        using var worker = ServerProcess.LaunchTally(new Dictionary<string, string>(environment) { ["Role"] = "worker" }, logs, "worker");
         await Task.WhenAll(api.WaitReadyAsync(TimeSpan.FromSeconds(60)), worker.WaitReadyAsync(TimeSpan.FromSeconds(60)));
         using var http = new HttpClient { BaseAddress = api.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
         var users = await RegisterAsync(http, 4);
@@ -185,8 +185,8 @@ public sealed class SeparateProcessTests(PrivateServices services, ITestOutputHe
     {
         var prefix = "p" + Guid.NewGuid().ToString("N")[..10];
         var (environment, logs) = Environment(prefix);
-        using var api = ServerProcess.LaunchTally(new Dictionary<string, string>(environment) { ["Role"] = "api" }, Path.Combine(logs, "api"));
-        var worker = ServerProcess.LaunchTally(new Dictionary<string, string>(environment) { ["Role"] = "worker" }, Path.Combine(logs, "worker"));
+        using var api = ServerProcess.LaunchTally(new Dictionary<string, string>(environment) { ["Role"] = "api" }, logs, "api");
+        var worker = ServerProcess.LaunchTally(new Dictionary<string, string>(environment) { ["Role"] = "worker" }, logs, "worker");
         ServerProcess? second = null;
         try
         {
@@ -256,7 +256,7 @@ public sealed class SeparateProcessTests(PrivateServices services, ITestOutputHe
             Assert.True(held > 0, "the broker never handed the stopped worker a message");
             worker.KillHard();
             await Task.Delay(500);
-            second = ServerProcess.LaunchTally(new Dictionary<string, string>(environment) { ["Role"] = "worker" }, Path.Combine(logs, "worker2"));
+            second = ServerProcess.LaunchTally(new Dictionary<string, string>(environment) { ["Role"] = "worker" }, logs, "worker2");
             await second.WaitReadyAsync(TimeSpan.FromSeconds(60));
             await load;
 

@@ -28,7 +28,7 @@ public class DistributedTallyApp : TallyTestHost
     {
         var environment = Settings.ToDictionary(s => s.Key.Replace(":", "__", StringComparison.Ordinal), s => s.Value ?? "");
         environment["Role"] = "worker";
-        _worker = DistributedServices.Own(ServerProcess.LaunchTally(environment, Path.Combine(DistributedServices.Folder, "workers", name)));
+        _worker = DistributedServices.Own(ServerProcess.LaunchTally(environment, Path.Combine(DistributedServices.Folder, "workers"), name));
     }
 
     private static Dictionary<string, string?> Mode(string name)

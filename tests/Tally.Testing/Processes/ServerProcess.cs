@@ -14,6 +14,7 @@ public sealed class ServerProcess : IAsyncDisposable, IDisposable
     private readonly string _readyPath;
     private readonly StringBuilder _output = new();
     private Process? _process;
+    private string? _logFile;
 
     private ServerProcess(ProcessStartInfo start, Uri baseUrl, string readyPath)
     {
@@ -33,10 +34,15 @@ public sealed class ServerProcess : IAsyncDisposable, IDisposable
     /// <summary>True once the process has ended (a crash, or <see cref="KillAsync"/>).</summary>
     public bool HasExited => _process is not { HasExited: false };
 
+    /// <summary>What the process printed: captured, or read from its log file (<see cref="LaunchTally"/>).</summary>
     public string Output
     {
         get
         {
+            if (_logFile is not null)
+            {
+                return File.Exists(_logFile) ? File.ReadAllText(_logFile) : "";
+            }
             lock (_output)
             {
                 return _output.ToString();
@@ -98,10 +104,25 @@ public sealed class ServerProcess : IAsyncDisposable, IDisposable
     /// Starts Tally.Server with <paramref name="environment"/> (its role, storage, bus) on a free port without waiting
     /// for it: several processes then start side by side; <see cref="WaitReadyAsync"/> waits for each.
     /// </summary>
-    public static ServerProcess LaunchTally(IReadOnlyDictionary<string, string> environment, string workingDirectory)
+    public static ServerProcess LaunchTally(IReadOnlyDictionary<string, string> environment, string logFolder, string name)
     {
-        Directory.CreateDirectory(workingDirectory);
-        return Launch(BuiltDll("Tally.Server"), workingDirectory, environment, "/ready", null);
+        ArgumentNullException.ThrowIfNull(environment);
+        Directory.CreateDirectory(logFolder);
+        var baseUrl = new Uri($"http://127.0.0.1:{FreePort()}");
+        var log = Path.Combine(logFolder, $"{name}-{baseUrl.Port}.log");
+        var start = new ProcessStartInfo("bash") { UseShellExecute = false };
+        start.ArgumentList.Add("-c");
+        // exec: the pid is dotnet's own, so a signal or a kill -9 of it reaches the server and nothing else. The
+        // output goes to a file, which never holds the server up as a full pipe to a busy test process would.
+        start.ArgumentList.Add($"exec dotnet '{BuiltDll("Tally.Server")}' --urls {baseUrl.ToString().TrimEnd('/')} >'{log}' 2>&1");
+        start.Environment["Admission__MaxQueueDelay"] = "00:00:01";
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+        var server = new ServerProcess(start, baseUrl, "/ready") { _logFile = log };
+        server.Begin();
+        return server;
     }
 
     /// <summary>
@@ -153,6 +174,10 @@ public sealed class ServerProcess : IAsyncDisposable, IDisposable
     private void Begin()
     {
         _process = Process.Start(_start)!;
+        if (!_start.RedirectStandardOutput)
+        {
+            return;
+        }
         _process.OutputDataReceived += (_, e) => Append(e.Data);
         _process.ErrorDataReceived += (_, e) => Append(e.Data);
         _process.BeginOutputReadLine();
@@ -246,7 +271,7 @@ public sealed class ServerProcess : IAsyncDisposable, IDisposable
         throw new TimeoutException($"{Name}: waited {limit} for {what}:\n{Output}");
     }
 
-    private string Name => _start.ArgumentList.Count > 0 && _start.FileName == "dotnet" ? _start.ArgumentList[0] : _start.FileName;
+    private string Name => _logFile ?? (_start.FileName == "dotnet" ? _start.ArgumentList[0] : _start.FileName);
 
     /// <summary>Sends a signal (STOP, CONT) to this process only, by its pid.</summary>
     public void Signal(string signal)
