@@ -64,7 +64,7 @@ public sealed class ServerProcess : IAsyncDisposable, IDisposable
         }
     }
 
-    /// <summary>The build configuration of the test assembly (this file is compiled into each); the servers come from the same one.</summary>
+    /// <summary>The build configuration of the tests (this library is built with them); the servers come from the same one.</summary>
     public static string Configuration =>
         typeof(ServerProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Release";
 
