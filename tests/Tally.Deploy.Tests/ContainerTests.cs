@@ -1,5 +1,4 @@
 using System.Text.RegularExpressions;
-using Tally.Deploy.Tests.Infrastructure;
 using YamlDotNet.Core;
 using YamlDotNet.Serialization;
 

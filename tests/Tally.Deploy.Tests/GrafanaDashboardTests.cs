@@ -1,7 +1,4 @@
-using System.Net;
-using System.Text.Json;
 using Tally.Testing;
-using Tally.Deploy.Tests.Infrastructure;
 
 namespace Tally.Deploy.Tests;
 

@@ -1,7 +1,5 @@
 using System.Data.Common;
-using System.Globalization;
 using k8s.Models;
-using Tally.Deploy.Tests.Infrastructure;
 
 namespace Tally.Deploy.Tests;
 

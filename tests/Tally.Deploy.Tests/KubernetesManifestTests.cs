@@ -1,7 +1,6 @@
 using System.Text.RegularExpressions;
 using k8s;
 using k8s.Models;
-using Tally.Deploy.Tests.Infrastructure;
 
 namespace Tally.Deploy.Tests;
 

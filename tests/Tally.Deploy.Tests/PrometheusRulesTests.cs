@@ -1,4 +1,4 @@
-using Tally.Deploy.Tests.Infrastructure;
+using Tally.Testing;
 using YamlDotNet.Serialization;
 
 namespace Tally.Deploy.Tests;
@@ -68,47 +68,41 @@ public sealed class PrometheusRulesTests
     public async Task UnitTests_Fail_WhenTheFastBurnThresholdIsWrong()
     {
         // The alert tests can fail: with page thresholds of 50x instead of 14.4x and 6x, the 25% error case no longer pages.
-        var folder = Directory.CreateTempSubdirectory("tally-rules-").FullName;
-        try
-        {
-            var broken = (await File.ReadAllTextAsync(Rules))
-                .Replace("(14.4 * 0.01)", "(50 * 0.01)", StringComparison.Ordinal)
-                .Replace("(6 * 0.01)", "(50 * 0.01)", StringComparison.Ordinal);
-            Directory.CreateDirectory(Path.Combine(folder, "tests"));
-            await File.WriteAllTextAsync(Path.Combine(folder, "tally.rules.yml"), broken);
-            var test = Path.Combine(folder, "tests", "slo.test.yml");
-            File.Copy(Repo.PathOf("deploy", "prometheus", "tests", "slo.test.yml"), test);
+        var broken = (await File.ReadAllTextAsync(Rules))
+            .Replace("(14.4 * 0.01)", "(50 * 0.01)", StringComparison.Ordinal)
+            .Replace("(6 * 0.01)", "(50 * 0.01)", StringComparison.Ordinal);
 
-            var result = await Repo.RunAsync("promtool", ["test", "rules", test]);
+        var result = await RunRuleTestsAsync(broken, "slo.test.yml");
 
-            Assert.NotEqual(0, result.ExitCode);
-            Assert.Contains("alertname: TallyErrorBudgetBurnFast", result.All, StringComparison.Ordinal);
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("alertname: TallyErrorBudgetBurnFast", result.All, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task OverloadUnitTests_Fail_WhenTheSheddingThresholdIsWrong()
     {
         // With 50% instead of 5%, a bulkhead refusing 20% no longer warns: the overload tests catch it.
+        var rules = await File.ReadAllTextAsync(Rules);
+        const string threshold = "expr: tally:admission_refused:ratio_rate5m > 0.05";
+        Assert.Contains(threshold, rules, StringComparison.Ordinal);
+
+        var result = await RunRuleTestsAsync(rules.Replace(threshold, "expr: tally:admission_refused:ratio_rate5m > 0.5", StringComparison.Ordinal), "overload.test.yml");
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("alertname: TallySheddingLoad", result.All, StringComparison.Ordinal);
+    }
+
+    /// <summary>Runs one of the repository's rule tests with promtool against <paramref name="rules"/> instead of the real rules.</summary>
+    private static async Task<CommandResult> RunRuleTestsAsync(string rules, string testFile)
+    {
         var folder = Directory.CreateTempSubdirectory("tally-rules-").FullName;
         try
         {
-            var rules = await File.ReadAllTextAsync(Rules);
-            const string threshold = "expr: tally:admission_refused:ratio_rate5m > 0.05";
-            Assert.Contains(threshold, rules, StringComparison.Ordinal);
             Directory.CreateDirectory(Path.Combine(folder, "tests"));
-            await File.WriteAllTextAsync(Path.Combine(folder, "tally.rules.yml"), rules.Replace(threshold, "expr: tally:admission_refused:ratio_rate5m > 0.5", StringComparison.Ordinal));
-            var test = Path.Combine(folder, "tests", "overload.test.yml");
-            File.Copy(Repo.PathOf("deploy", "prometheus", "tests", "overload.test.yml"), test);
-
-            var result = await Repo.RunAsync("promtool", ["test", "rules", test]);
-
-            Assert.NotEqual(0, result.ExitCode);
-            Assert.Contains("alertname: TallySheddingLoad", result.All, StringComparison.Ordinal);
+            await File.WriteAllTextAsync(Path.Combine(folder, "tally.rules.yml"), rules);
+            var test = Path.Combine(folder, "tests", testFile);
+            File.Copy(Repo.PathOf("deploy", "prometheus", "tests", testFile), test);
+            return await Repo.RunAsync("promtool", ["test", "rules", test]);
         }
         finally
         {

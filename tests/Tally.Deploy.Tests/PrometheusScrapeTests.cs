@@ -1,7 +1,3 @@
-using System.Globalization;
-using System.Net;
-using Tally.Deploy.Tests.Infrastructure;
-
 namespace Tally.Deploy.Tests;
 
 /// <summary>

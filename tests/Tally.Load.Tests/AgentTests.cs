@@ -1,9 +1,6 @@
-using System.Diagnostics;
-using System.Text.Json;
 using HdrHistogram;
 using Tally.Load.Cli;
 using Tally.Load.Engine;
-using Xunit.Abstractions;
 
 namespace Tally.Load.Tests;
 

@@ -1,7 +1,4 @@
-using System.Diagnostics;
-using System.Text.Json;
 using Tally.Load.Cli;
-using Xunit.Abstractions;
 
 namespace Tally.Load.Tests;
 

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.RegularExpressions;
 using Tally.Load.Capacity;
 using Tally.Load.Engine;

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text.Json;
 using HdrHistogram;
 using Tally.Load.Cli;
 using Tally.Load.Engine;

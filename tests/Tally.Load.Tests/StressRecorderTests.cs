@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Tally.Load.Engine;
 using Tally.Load.Scenarios;
 using Tally.Load.Stress;

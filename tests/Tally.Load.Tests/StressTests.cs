@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Tally.Load.Cli;
 
 namespace Tally.Load.Tests;

@@ -1,13 +1,3 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
-using System.Globalization;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
-using System.Text.Json;
-using Tally.Postgres.Tests.Infrastructure;
-using Tally.Testing;
-using Xunit.Abstractions;
-
 namespace Tally.Postgres.Tests;
 
 /// <summary>

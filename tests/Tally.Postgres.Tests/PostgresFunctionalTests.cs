@@ -1,14 +1,8 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
-using Tally.Postgres.Tests.Infrastructure;
 using Tally.Server.Storage.Postgres;
-using Tally.Testing;
 
 namespace Tally.Postgres.Tests;
 

@@ -1,8 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
-using Tally.Postgres.Tests.Infrastructure;
-using Tally.Testing;
-
 namespace Tally.Postgres.Tests;
 
 /// <summary>A PostgreSQL outage: its own private server, so the shared one of the other tests is never touched.</summary>

@@ -1,11 +1,4 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
-using System.Net;
-using System.Net.Http.Json;
 using Microsoft.Data.Sqlite;
-using Tally.RabbitMq.Tests.Infrastructure;
-using Tally.Testing;
-using Xunit.Abstractions;
 
 namespace Tally.RabbitMq.Tests;
 

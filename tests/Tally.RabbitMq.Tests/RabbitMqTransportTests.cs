@@ -1,11 +1,5 @@
-using System.Diagnostics;
-using System.Net;
-using System.Net.Http.Json;
 using System.Security.Cryptography;
-using System.Text.Json;
-using Tally.RabbitMq.Tests.Infrastructure;
 using Tally.Server.Features.Transfers;
-using Tally.Testing;
 
 namespace Tally.RabbitMq.Tests;
 

@@ -1,13 +1,5 @@
-using System.Collections.Concurrent;
-using System.Net;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Security.Cryptography;
-using System.Text.Json;
 using Npgsql;
-using Xunit.Abstractions;
-using Tally.RabbitMq.Tests.Infrastructure;
-using Tally.Testing;
 
 namespace Tally.RabbitMq.Tests;
 
@@ -82,7 +74,7 @@ public sealed class SeparateProcessTests(PrivateServices services, ITestOutputHe
         return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024.0;
     }
 
-    private static async Task AssertAuditOkAsync(TallyProcess api)
+    private static async Task AssertAuditOkAsync(ServerProcess api)
     {
         using var admin = new HttpClient { BaseAddress = api.BaseAddress };
         admin.DefaultRequestHeaders.Add("X-Admin-Secret", AdminSecret);
@@ -103,8 +95,8 @@ public sealed class SeparateProcessTests(PrivateServices services, ITestOutputHe
             ["Admission__RequestBudget"] = "00:00:15",
             ["Bus__RabbitMq__Prefetch"] = "16",
         });
-        using var api = TallyProcess.Start(new Dictionary<string, string>(environment) { ["Role"] = "api" }, logs, "api");
-        using var worker = TallyProcess.Start(new Dictionary<string, string>(environment) { ["Role"] = "worker" }, logs, "worker");
+        using var api = ServerProcess.LaunchTally(new Dictionary<string, string>(environment) { ["Role"] = "api" }, logs, "api");
+        using var worker = ServerProcess.LaunchTally(new Dictionary<string, string>(environment) { ["Role"] = "worker" }, logs, "worker");
         await Task.WhenAll(api.WaitReadyAsync(TimeSpan.FromSeconds(60)), worker.WaitReadyAsync(TimeSpan.FromSeconds(60)));
         using var http = new HttpClient { BaseAddress = api.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
         var users = await RegisterAsync(http, 4);
@@ -193,9 +185,9 @@ public sealed class SeparateProcessTests(PrivateServices services, ITestOutputHe
     {
         var prefix = "p" + Guid.NewGuid().ToString("N")[..10];
         var (environment, logs) = Environment(prefix);
-        using var api = TallyProcess.Start(new Dictionary<string, string>(environment) { ["Role"] = "api" }, logs, "api");
-        var worker = TallyProcess.Start(new Dictionary<string, string>(environment) { ["Role"] = "worker" }, logs, "worker");
-        TallyProcess? second = null;
+        using var api = ServerProcess.LaunchTally(new Dictionary<string, string>(environment) { ["Role"] = "api" }, logs, "api");
+        var worker = ServerProcess.LaunchTally(new Dictionary<string, string>(environment) { ["Role"] = "worker" }, logs, "worker");
+        ServerProcess? second = null;
         try
         {
             await Task.WhenAll(api.WaitReadyAsync(TimeSpan.FromSeconds(60)), worker.WaitReadyAsync(TimeSpan.FromSeconds(60)));
@@ -264,7 +256,7 @@ public sealed class SeparateProcessTests(PrivateServices services, ITestOutputHe
             Assert.True(held > 0, "the broker never handed the stopped worker a message");
             worker.KillHard();
             await Task.Delay(500);
-            second = TallyProcess.Start(new Dictionary<string, string>(environment) { ["Role"] = "worker" }, logs, "worker2");
+            second = ServerProcess.LaunchTally(new Dictionary<string, string>(environment) { ["Role"] = "worker" }, logs, "worker2");
             await second.WaitReadyAsync(TimeSpan.FromSeconds(60));
             await load;
 
@@ -290,7 +282,7 @@ public sealed class SeparateProcessTests(PrivateServices services, ITestOutputHe
             Assert.All(ok, note => Assert.True(applied.ContainsKey(note), $"{note} was acknowledged but is not in the ledger"));
 
             second.Dispose();
-            var redelivered = File.ReadLines(second.LogFile).Count(line => line.Contains("redelivered", StringComparison.Ordinal));
+            var redelivered = second.Output.Split('\n').Count(line => line.Contains("redelivered", StringComparison.Ordinal));
             output.WriteLine($"killed holding {held} unacked; {ok.Count} ok, {statuses.Values.Count(s => s == HttpStatusCode.GatewayTimeout)} x 504, {statuses.Values.Count(s => s == HttpStatusCode.ServiceUnavailable)} x 503; {applied.Count} applied; {redelivered} redelivered to the second worker");
             Assert.True(redelivered >= held, $"The killed worker held {held} unacked messages, but only {redelivered} were redelivered");
 

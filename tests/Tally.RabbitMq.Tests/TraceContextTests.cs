@@ -1,9 +1,3 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
-using System.Net.Http.Json;
-using Tally.RabbitMq.Tests.Infrastructure;
-using Tally.Testing;
-
 namespace Tally.RabbitMq.Tests;
 
 /// <summary>W3C trace context crosses the queue: the worker's span is a child of the api's publish span.</summary>

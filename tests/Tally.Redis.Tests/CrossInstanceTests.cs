@@ -1,14 +1,8 @@
-using System.Net;
-using System.Net.Http.Json;
 using System.Net.WebSockets;
-using System.Text.Json;
 using Microsoft.AspNetCore.TestHost;
-using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
-using Tally.Redis.Tests.Infrastructure;
 using Tally.Server.Cache;
 using Tally.Server.Features.Notifications;
-using Tally.Testing;
 
 namespace Tally.Redis.Tests;
 

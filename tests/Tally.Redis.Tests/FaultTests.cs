@@ -1,10 +1,5 @@
-using System.Net;
-using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
-using Tally.Redis.Tests.Infrastructure;
 using Tally.Server.Cache;
-using Tally.Testing;
-using Xunit.Abstractions;
 
 namespace Tally.Redis.Tests;
 

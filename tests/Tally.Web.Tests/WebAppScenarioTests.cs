@@ -1,7 +1,5 @@
-using System.Globalization;
 using System.Text.RegularExpressions;
 using Microsoft.Playwright;
-using Tally.Web.Tests.Infrastructure;
 using static Microsoft.Playwright.Assertions;
 
 namespace Tally.Web.Tests;

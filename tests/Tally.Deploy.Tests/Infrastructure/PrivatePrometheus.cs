@@ -1,5 +1,4 @@
-using System.Diagnostics;
-using System.Text.Json;
+using Tally.Testing;
 
 namespace Tally.Deploy.Tests.Infrastructure;
 
@@ -9,22 +8,20 @@ namespace Tally.Deploy.Tests.Infrastructure;
 /// </summary>
 internal sealed class PrivatePrometheus : IAsyncDisposable
 {
-    private readonly Process _process;
+    private readonly ServerProcess _process;
     private readonly string _folder;
-    private readonly System.Text.StringBuilder _output = new();
 
-    public Uri BaseUrl { get; }
+    public Uri BaseUrl => _process.BaseUrl;
 
     public HttpClient Client { get; } = new() { Timeout = TimeSpan.FromSeconds(10) };
 
-    private PrivatePrometheus(Process process, string folder, Uri baseUrl)
+    private PrivatePrometheus(ServerProcess process, string folder)
     {
         _process = process;
         _folder = folder;
-        BaseUrl = baseUrl;
     }
 
-    public string Output { get { lock (_output) { return _output.ToString(); } } }
+    public string Output => _process.Output;
 
     public static async Task<PrivatePrometheus> StartAsync(Uri target, string job, string rulesFile)
     {
@@ -43,13 +40,7 @@ internal sealed class PrivatePrometheus : IAsyncDisposable
                   - targets: ["{target.Authority}"]
             """);
         var baseUrl = new Uri($"http://127.0.0.1:{TallyProcess.FreePort()}");
-        var start = new ProcessStartInfo("prometheus")
-        {
-            WorkingDirectory = folder,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
+        var start = new ProcessStartInfo("prometheus") { WorkingDirectory = folder };
         foreach (var argument in new[]
         {
             $"--config.file={config}",
@@ -60,21 +51,7 @@ internal sealed class PrivatePrometheus : IAsyncDisposable
         {
             start.ArgumentList.Add(argument);
         }
-        var prometheus = new PrivatePrometheus(Process.Start(start)!, folder, baseUrl);
-        prometheus._process.OutputDataReceived += (_, e) => prometheus.Append(e.Data);
-        prometheus._process.ErrorDataReceived += (_, e) => prometheus.Append(e.Data);
-        prometheus._process.BeginOutputReadLine();
-        prometheus._process.BeginErrorReadLine();
-        try
-        {
-            await prometheus.WaitForAsync(async () => (await prometheus.Client.GetAsync(new Uri(baseUrl, "/-/ready"))).IsSuccessStatusCode, TimeSpan.FromSeconds(60), "/-/ready");
-        }
-        catch
-        {
-            await prometheus.DisposeAsync();
-            throw;
-        }
-        return prometheus;
+        return new PrivatePrometheus(await ServerProcess.StartProgramAsync(start, baseUrl, "/-/ready"), folder);
     }
 
     /// <summary>The instant vector of a query, as (labels, value) pairs.</summary>
@@ -91,61 +68,12 @@ internal sealed class PrivatePrometheus : IAsyncDisposable
 
     public async Task<JsonDocument> GetAsync(string path) => JsonDocument.Parse(await Client.GetStringAsync(new Uri(BaseUrl, path)));
 
-    public async Task WaitForAsync(Func<Task<bool>> condition, TimeSpan limit, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < limit)
-        {
-            Assert.False(_process.HasExited, $"Prometheus exited:\n{Output}");
-            try
-            {
-                if (await condition())
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-            }
-            catch (TaskCanceledException)
-            {
-            }
-            await Task.Delay(500);
-        }
-        throw new TimeoutException($"Waited {limit} for {what}; Prometheus said:\n{Output}");
-    }
-
-    private void Append(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-        lock (_output)
-        {
-            if (_output.Length < 100_000)
-            {
-                _output.AppendLine(line);
-            }
-        }
-    }
+    public Task WaitForAsync(Func<Task<bool>> condition, TimeSpan limit, string what) => _process.WaitForAsync(condition, limit, what);
 
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-            try
-            {
-                await _process.WaitForExitAsync(wait.Token);
-            }
-            catch (OperationCanceledException)
-            {
-            }
-        }
-        _process.Dispose();
+        await _process.DisposeAsync();
         try
         {
             Directory.Delete(_folder, recursive: true);

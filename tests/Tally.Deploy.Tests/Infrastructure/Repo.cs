@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text;
 using Tally.Testing;
 
 namespace Tally.Deploy.Tests.Infrastructure;
@@ -11,39 +9,8 @@ internal static class Repo
 
     public static string PathOf(params string[] parts) => Path.Combine([Root, .. parts]);
 
-    public sealed record Result(int ExitCode, string Output, string Error)
-    {
-        public string All => Output + Error;
-    }
-
-    public static async Task<Result> RunAsync(string file, IEnumerable<string> arguments, string? workingDirectory = null, TimeSpan? timeout = null)
-    {
-        var start = new ProcessStartInfo(file)
-        {
-            WorkingDirectory = workingDirectory ?? Root,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"{file} did not start");
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var limit = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(3));
-        try
-        {
-            await process.WaitForExitAsync(limit.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} {string.Join(' ', start.ArgumentList)} did not finish within {timeout ?? TimeSpan.FromMinutes(3)}");
-        }
-        return new Result(process.ExitCode, await output, await error);
-    }
+    public static Task<CommandResult> RunAsync(string file, IEnumerable<string> arguments, string? workingDirectory = null, TimeSpan? timeout = null) =>
+        Command.RunAsync(file, arguments, workingDirectory ?? Root, timeout);
 
     /// <summary>`kubectl kustomize` of a folder under deploy/k8s, offline.</summary>
     public static async Task<string> KustomizeAsync(string folder)
@@ -79,10 +46,10 @@ internal static class Repo
         return folder;
     }
 
-    public static async Task<Result> LintDockerfileAsync(string path) =>
+    public static async Task<CommandResult> LintDockerfileAsync(string path) =>
         await RunAsync("node", [Path.Combine(await ValidatorsAsync(), "dockerfile.mjs"), path]);
 
-    public static async Task<Result> ValidateSchemasAsync(string yaml)
+    public static async Task<CommandResult> ValidateSchemasAsync(string yaml)
     {
         var validator = Path.Combine(await ValidatorsAsync(), "k8s.mjs");
         var file = Path.Combine(Path.GetTempPath(), $"tally-k8s-{Guid.NewGuid():N}.yaml");

@@ -1,7 +1,3 @@
-using System.Diagnostics;
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
 using Tally.Testing;
 
 namespace Tally.Deploy.Tests.Infrastructure;
@@ -136,29 +132,8 @@ public sealed class TallyProcess : IAsyncLifetime
         return await Client.SendAsync(request);
     }
 
-    public async Task WaitForAsync(Func<Task<bool>> condition, TimeSpan limit, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < limit)
-        {
-            Assert.False(_server is { HasExited: true }, $"Tally exited:\n{Output}");
-            try
-            {
-                if (await condition())
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-            }
-            catch (TaskCanceledException)
-            {
-            }
-            await Task.Delay(250);
-        }
-        throw new TimeoutException($"Waited {limit} for {what}:\n{Output}");
-    }
+    public Task WaitForAsync(Func<Task<bool>> condition, TimeSpan limit, string what) =>
+        (_server ?? throw new InvalidOperationException("Tally has not started")).WaitForAsync(condition, limit, what);
 
     public async Task DisposeAsync()
     {

@@ -1,11 +1,4 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
-using System.Net;
-using System.Net.Http.Json;
 using System.Net.WebSockets;
-using System.Text;
-using System.Text.Json;
-using Tally.Gateway.Tests.Infrastructure;
 
 namespace Tally.Gateway.Tests.EndToEnd;
 

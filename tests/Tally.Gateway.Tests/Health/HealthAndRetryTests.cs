@@ -1,8 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text;
-using Tally.Gateway.Tests.Infrastructure;
-
 namespace Tally.Gateway.Tests.Health;
 
 public sealed class HealthAndRetryTests

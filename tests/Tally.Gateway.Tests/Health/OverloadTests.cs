@@ -1,10 +1,4 @@
-using System.Diagnostics;
-using System.Globalization;
-using System.Net;
-using System.Net.Http.Json;
 using System.Net.WebSockets;
-using System.Text;
-using Tally.Gateway.Tests.Infrastructure;
 
 namespace Tally.Gateway.Tests.Health;
 

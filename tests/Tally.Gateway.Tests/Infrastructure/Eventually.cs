@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Tally.Gateway.Tests.Infrastructure;
 
 internal static class Eventually

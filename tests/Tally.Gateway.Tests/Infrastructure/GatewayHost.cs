@@ -1,9 +1,7 @@
 using System.Diagnostics.Metrics;
-using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.Extensions.DependencyInjection;
 using Tally.Gateway.Observability;
 using Tally.Gateway.Proxy;
 using Tally.Gateway.Proxy.Health;

@@ -1,10 +1,5 @@
-using System.Net;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using System.Text;
-using Tally.Gateway.Tests.Infrastructure;
 
 namespace Tally.Gateway.Tests.Protection;
 

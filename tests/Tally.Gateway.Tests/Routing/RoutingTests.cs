@@ -1,8 +1,4 @@
-using System.Net;
-using System.Net.Http.Json;
 using System.Net.WebSockets;
-using System.Text;
-using Tally.Gateway.Tests.Infrastructure;
 
 namespace Tally.Gateway.Tests.Routing;
 

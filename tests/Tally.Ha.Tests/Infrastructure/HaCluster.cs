@@ -27,16 +27,16 @@ public sealed partial class HaCluster : IAsyncLifetime
     /// <summary>The api's and worker's logs; kept after the run only with TALLY_HA_KEEP_LOGS=1.</summary>
     public string Logs => Folder + "-logs";
 
-    public TallyProcess Api { get; private set; } = null!;
+    public ServerProcess Api { get; private set; } = null!;
 
-    public TallyProcess Worker { get; private set; } = null!;
+    public ServerProcess Worker { get; private set; } = null!;
 
     /// <summary>The multi-host connection string (Target Session Attributes=primary) Tally uses.</summary>
     public string Postgres => _env["ConnectionStrings__Postgres"];
 
     public IReadOnlyList<int> PostgresPorts => _env["TALLY_PG_PORTS"].Split(',').Select(int.Parse).ToList();
 
-    private static string Script => Path.Combine(TallyProcess.RepoRoot, "scripts", "services.sh");
+    private static string Script => Path.Combine(ServerProcess.RepoRoot, "scripts", "services.sh");
 
     public async Task InitializeAsync()
     {
@@ -74,8 +74,8 @@ public sealed partial class HaCluster : IAsyncLifetime
             ["Admin__Secret"] = AdminSecret,
             ["Logging__LogLevel__Default"] = "Warning",
         };
-        Api = TallyProcess.Start(new Dictionary<string, string>(environment) { ["Role"] = "api" }, logs, "api");
-        Worker = TallyProcess.Start(new Dictionary<string, string>(environment) { ["Role"] = "worker" }, logs, "worker");
+        Api = ServerProcess.LaunchTally(new Dictionary<string, string>(environment) { ["Role"] = "api" }, logs, "api");
+        Worker = ServerProcess.LaunchTally(new Dictionary<string, string>(environment) { ["Role"] = "worker" }, logs, "worker");
         await Task.WhenAll(Api.WaitReadyAsync(TimeSpan.FromSeconds(90)), Worker.WaitReadyAsync(TimeSpan.FromSeconds(90)));
     }
 

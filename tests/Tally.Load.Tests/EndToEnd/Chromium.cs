@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using Tally.Testing;
 
 namespace Tally.Load.Tests.EndToEnd;
 
@@ -24,31 +24,10 @@ internal static class Chromium
 
     private static async Task<(string Stdout, List<string> Log)> RunAsync(string workDir, params string[] args)
     {
-        var start = new ProcessStartInfo(Path)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in (string[])["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     $"--user-data-dir={System.IO.Path.Combine(workDir, "chromium-profile")}", "--enable-logging=stderr", "--v=0", .. args])
-        {
-            start.ArgumentList.Add(a);
-        }
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"chromium {string.Join(' ', args)} took over 60 s");
-        }
-        return (await stdout, [.. (await stderr).Split('\n')]);
+        var result = await Command.RunAsync(Path, ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            $"--user-data-dir={System.IO.Path.Combine(workDir, "chromium-profile")}", "--enable-logging=stderr", "--v=0", .. args],
+            timeout: TimeSpan.FromSeconds(60));
+        return (result.Output, [.. result.Error.Split('\n')]);
     }
 }

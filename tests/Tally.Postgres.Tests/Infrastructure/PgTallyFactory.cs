@@ -1,9 +1,5 @@
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Security.Cryptography;
-using System.Text.Json;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Tally.Testing;
 
 namespace Tally.Postgres.Tests.Infrastructure;
 

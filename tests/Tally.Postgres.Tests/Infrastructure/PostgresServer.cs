@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Net;
 using System.Net.Sockets;
 using Npgsql;
 
@@ -131,18 +129,8 @@ public sealed class PostgresServer : IAsyncLifetime
 
     private static async Task<(int Code, string Output)> RunScriptAsync(params string[] args)
     {
-        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(s_script);
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("bash did not start");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await stdout + await stderr);
+        var result = await Command.RunAsync("bash", [s_script, .. args], timeout: TimeSpan.FromMinutes(5));
+        return (result.ExitCode, result.All);
     }
 
     private static int FreePort()

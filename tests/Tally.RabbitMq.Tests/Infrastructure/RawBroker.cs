@@ -1,6 +1,3 @@
-using System.Collections.Concurrent;
-using System.Globalization;
-using System.Text;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
 using Tally.Server.Bus;

@@ -1,8 +1,4 @@
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
-using System.Text.Json;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Tally.Testing;
 
 namespace Tally.Redis.Tests.Infrastructure;
 

@@ -1,12 +1,8 @@
-using System.Net;
-using System.Net.Http.Json;
 using System.Threading.RateLimiting;
-using Microsoft.Extensions.DependencyInjection;
 using Tally.Domain;
 using Tally.Server.Admission;
 using Tally.Server.Bus;
 using Tally.Server.Storage;
-using Tally.Server.Tests.Infrastructure;
 
 namespace Tally.Server.Tests.Admission;
 
@@ -21,7 +17,7 @@ public sealed class AdmissionApiTests
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
 
     /// <summary>Takes every free slot of a bulkhead; disposing gives them back.</summary>
-    private static List<RateLimitLease> Exhaust(TallyAppFactory app, Bulkhead bulkhead)
+    private static List<RateLimitLease> Exhaust(EmbeddedTallyApp app, Bulkhead bulkhead)
     {
         var limiter = app.Services.GetRequiredService<AdmissionControl>()[bulkhead];
         var leases = new List<RateLimitLease>();
@@ -46,7 +42,7 @@ public sealed class AdmissionApiTests
     [Fact]
     public async Task Reads_BeyondTheReadLimit_AreRefusedOverloaded_WhileWritesAndOperationsEndpointsStillAnswer()
     {
-        using var app = TallyAppFactory.WithSettings(("Admission:Read:QueueLimit", "0"));
+        using var app = EmbeddedTallyApp.WithSettings(("Admission:Read:QueueLimit", "0"));
         var alice = await app.RegisterAndLoginAsync();
         var bob = await app.RegisterAndLoginAsync();
         using var client = app.CreateClient(alice);
@@ -84,7 +80,7 @@ public sealed class AdmissionApiTests
     [Fact]
     public async Task ALoginStorm_FillsOnlyTheLoginBulkhead_TransfersAndReadsGoOn()
     {
-        using var app = TallyAppFactory.WithSettings(("Admission:Login:QueueLimit", "0"));
+        using var app = EmbeddedTallyApp.WithSettings(("Admission:Login:QueueLimit", "0"));
         var alice = await app.RegisterAndLoginAsync();
         var bob = await app.RegisterAndLoginAsync();
         using var client = app.CreateClient(alice);
@@ -131,7 +127,7 @@ public sealed class AdmissionApiTests
             })));
         }
         var limiter = app.Services.GetRequiredService<AdmissionControl>()[Bulkhead.Write];
-        Assert.NotNull(await ApiTestKit.PollAsync(() => Task.FromResult<object?>(sends.Count(t => t.IsCompleted) >= Flood - Limit ? sends : null), Patience, TimeSpan.FromMilliseconds(10)));
+        Assert.NotNull(await TallyTestKit.PollAsync(() => Task.FromResult<object?>(sends.Count(t => t.IsCompleted) >= Flood - Limit ? sends : null), Patience, TimeSpan.FromMilliseconds(10)));
         Assert.Equal(Limit, limiter.InFlight);
 
         app.Open();
@@ -185,7 +181,7 @@ public sealed class AdmissionApiTests
     [Fact]
     public async Task ARequest_WhoseBudgetIsAlreadySpent_IsDroppedBeforeItStarts()
     {
-        using var app = new TallyAppFactory();
+        using var app = new EmbeddedTallyApp();
         var alice = await app.RegisterAndLoginAsync();
         var bob = await app.RegisterAndLoginAsync();
         using var client = app.CreateClient(alice);
@@ -204,7 +200,7 @@ public sealed class AdmissionApiTests
     [Fact]
     public async Task AWrite_WhoseDeadlinePassedBeforeTheDatabaseBatch_IsDroppedUnstarted()
     {
-        using var app = new TallyAppFactory();
+        using var app = new EmbeddedTallyApp();
         await app.RegisterAndLoginAsync();
         var writer = app.Services.GetRequiredService<WriteQueue>();
 

@@ -1,8 +1,4 @@
-using System.Net;
-using System.Net.Http.Json;
-using Microsoft.Extensions.DependencyInjection;
 using Tally.Server.Bus;
-using Tally.Server.Tests.Infrastructure;
 
 namespace Tally.Server.Tests.Features;
 
@@ -26,7 +22,7 @@ public sealed class BusBackpressureTests
         var running = client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 100 });
         Assert.True(await app.Entered.WaitAsync(TimeSpan.FromSeconds(10)), "The worker never took the first transfer");
         var queued = client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 200 });
-        Assert.NotNull(await ApiTestKit.PollAsync(() => Task.FromResult<object?>(bus.QueueDepth == 1 ? bus : null), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(10)));
+        Assert.NotNull(await TallyTestKit.PollAsync(() => Task.FromResult<object?>(bus.QueueDepth == 1 ? bus : null), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(10)));
 
         var refused = await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 300 });
 

@@ -1,7 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
-using Tally.Server.Tests.Infrastructure;
-
 namespace Tally.Server.Tests.Features;
 
 /// <summary>
@@ -112,7 +108,7 @@ public sealed class ForwardedHeadersTests
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, "/api/auth/login")
             {
-                Content = JsonContent.Create(new { phone = TallyTestClient.NewPhone(), password = Password }),
+                Content = JsonContent.Create(new { phone = TallyTestKit.NewPhone(), password = Password }),
             };
             request.Headers.Add(PeerTallyApp.PeerHeader, peer);
             request.Headers.TryAddWithoutValidation("X-Forwarded-For", forwardedFor);

@@ -1,22 +1,15 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.TestHost;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Tally.Server.Options;
 using Tally.Server.Storage;
-using Tally.Server.Tests.Infrastructure;
 
 namespace Tally.Server.Tests.Features;
 
 public sealed class ReadinessFailureTests
 {
     /// <summary>Tally with one more required dependency that is down.</summary>
-    private sealed class FailingDependencyApp : TallyAppFactory
+    private sealed class FailingDependencyApp : EmbeddedTallyApp
     {
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {

@@ -1,8 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
-using Tally.Server.Tests.Infrastructure;
-
 namespace Tally.Server.Tests.Features;
 
 /// <summary>
@@ -22,13 +17,13 @@ public sealed class RegistrationLimitTests
         using var client = app.CreateClient();
         for (var i = 0; i < 3; i++)
         {
-            using var accepted = await RegisterAsync(client, TallyTestClient.NewPhone(), forwardedFor: "203.0.113.50");
+            using var accepted = await RegisterAsync(client, TallyTestKit.NewPhone(), forwardedFor: "203.0.113.50");
             await accepted.AssertJsonAsync();
         }
         var statsBefore = await StatsAsync(app);
         var auditBefore = await app.AssertAuditOkAsync();
 
-        var phone = TallyTestClient.NewPhone();
+        var phone = TallyTestKit.NewPhone();
         using var refused = await RegisterAsync(client, phone, forwardedFor: "203.0.113.50");
 
         var problem = await refused.AssertProblemAsync(HttpStatusCode.TooManyRequests, "TOO_MANY_ATTEMPTS");
@@ -54,16 +49,16 @@ public sealed class RegistrationLimitTests
     {
         using var app = new PeerTallyApp(("Auth:RegistrationsPerIpPerMinute", "2"));
         using var client = app.CreateClient();
-        var first = TallyTestClient.NewPhone();
+        var first = TallyTestKit.NewPhone();
         var statuses = new List<HttpStatusCode>();
-        foreach (var phone in new[] { first, TallyTestClient.NewPhone(), TallyTestClient.NewPhone() })
+        foreach (var phone in new[] { first, TallyTestKit.NewPhone(), TallyTestKit.NewPhone() })
         {
             using var response = await RegisterAsync(client, phone, forwardedFor: "203.0.113.60");
             statuses.Add(response.StatusCode);
         }
         Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests], statuses);
 
-        using var other = await RegisterAsync(client, TallyTestClient.NewPhone(), forwardedFor: "203.0.113.61");
+        using var other = await RegisterAsync(client, TallyTestKit.NewPhone(), forwardedFor: "203.0.113.61");
         await other.AssertJsonAsync();
 
         // The registration limit is its own count: the limited client still logs in.
@@ -83,7 +78,7 @@ public sealed class RegistrationLimitTests
         var statuses = new List<HttpStatusCode>();
         for (var i = 0; i < 3; i++)
         {
-            using var response = await RegisterAsync(client, TallyTestClient.NewPhone(), forwardedFor: $"203.0.113.{70 + i}", peer: "198.51.100.9");
+            using var response = await RegisterAsync(client, TallyTestKit.NewPhone(), forwardedFor: $"203.0.113.{70 + i}", peer: "198.51.100.9");
             statuses.Add(response.StatusCode);
         }
 
@@ -111,7 +106,7 @@ public sealed class RegistrationLimitTests
         return await client.SendAsync(request);
     }
 
-    private static async Task<JsonElement> StatsAsync(TallyAppFactory app)
+    private static async Task<JsonElement> StatsAsync(EmbeddedTallyApp app)
     {
         using var admin = app.CreateAdminClient();
         using var response = await admin.GetAsync("/api/account/admin/stats");

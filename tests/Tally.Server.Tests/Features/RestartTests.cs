@@ -1,20 +1,15 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
-using Tally.Server.Tests.Infrastructure;
-
 namespace Tally.Server.Tests.Features;
 
 public sealed class RestartTests : IDisposable
 {
     private readonly string _folder = Path.Combine(Path.GetTempPath(), "tally-tests", "restart-" + Guid.NewGuid().ToString("N"));
 
-    private TallyAppFactory Start() => TallyAppFactory.WithSettings(("Storage:DataDirectory", _folder));
+    private EmbeddedTallyApp Start() => EmbeddedTallyApp.WithSettings(("Storage:DataDirectory", _folder));
 
     [Fact]
     public async Task Restart_KeepsBalancesHoldsSessionsAndRevocations()
     {
-        TestUser alice, bob;
+        TallyUser alice, bob;
         string revokedSession;
         long holdId;
         using (var first = Start())

@@ -1,7 +1,5 @@
-using System.Net;
 using System.Text.RegularExpressions;
 using Tally.Server.Features.WebApp;
-using Tally.Server.Tests.Infrastructure;
 
 namespace Tally.Server.Tests.Features;
 

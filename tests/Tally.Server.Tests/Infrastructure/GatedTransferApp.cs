@@ -1,6 +1,3 @@
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.TestHost;
-using Microsoft.Extensions.DependencyInjection;
 using Tally.Domain;
 using Tally.Server.Bus;
 using Tally.Server.Features.Transfers;
@@ -12,7 +9,7 @@ namespace Tally.Server.Tests.Infrastructure;
 /// Tally with the real transfer handler behind a gate that the test closes and opens: while it is closed, the
 /// transfers a worker takes wait there, so queues fill deterministically, without racing a burst against a worker.
 /// </summary>
-public sealed class GatedTransferApp(params (string Key, string? Value)[] settings) : TallyAppFactory(settings.ToDictionary(s => s.Key, s => s.Value))
+public sealed class GatedTransferApp(params (string Key, string? Value)[] settings) : EmbeddedTallyApp(settings.ToDictionary(s => s.Key, s => s.Value))
 {
     private volatile TaskCompletionSource _gate = Opened();
 

@@ -1,7 +1,4 @@
-using System.Net;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Tally.Server.Tests.Infrastructure;
 
@@ -10,7 +7,7 @@ namespace Tally.Server.Tests.Infrastructure;
 /// without the header keeps the test server's own (no) address. For the per-IP limits behind a trusted proxy.
 /// </summary>
 public sealed class PeerTallyApp(params (string Key, string? Value)[] settings)
-    : TallyAppFactory(settings.ToDictionary(s => s.Key, s => s.Value))
+    : EmbeddedTallyApp(settings.ToDictionary(s => s.Key, s => s.Value))
 {
     public const string PeerHeader = "X-Test-Peer";
 

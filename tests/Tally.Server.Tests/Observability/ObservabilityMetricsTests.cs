@@ -1,7 +1,5 @@
-using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Reflection;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging.Abstractions;
 using Tally.Server.Observability;

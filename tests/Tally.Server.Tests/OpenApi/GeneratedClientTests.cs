@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using Tally.Server.Tests.Infrastructure;
 using Tally.Server.Tests.OpenApi.Client;
 
 namespace Tally.Server.Tests.OpenApi;
@@ -79,7 +78,7 @@ public sealed class GeneratedClientTests(KestrelTallyApp app) : IClassFixture<Ke
     /// <summary>Registers a user; the phone is the one sent (the answer masks it).</summary>
     private static async Task<(string Phone, string AccountNumber)> RegisterAsync(TallyClient client, string name)
     {
-        var phone = TallyTestClient.NewPhone();
+        var phone = TallyTestKit.NewPhone();
         var registered = await client.RegisterAsync(new RegisterRequest { Phone = phone, Username = name, Password = Password });
         Assert.Equal(100000, registered.Balance);
         Assert.Equal(12, registered.Account_number.Length);

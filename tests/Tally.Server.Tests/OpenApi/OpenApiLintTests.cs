@@ -1,7 +1,3 @@
-using System.Text.Json;
-using Tally.Server.Tests.Infrastructure;
-using Xunit.Abstractions;
-
 namespace Tally.Server.Tests.OpenApi;
 
 /// <summary>The served OpenAPI document passes <c>redocly lint</c> with its recommended rules, with no error.</summary>

@@ -1,6 +1,3 @@
-using System.Diagnostics;
-using System.Text;
-
 namespace Tally.Server.Tests.OpenApi;
 
 /// <summary>
@@ -44,46 +41,17 @@ internal static class OpenApiTools
         return command;
     }
 
-    public sealed record Run(int ExitCode, string Output, string Error);
+    // No usage reports or update checks from the tools: a test run talks to nothing but the registry it installs from.
+    private static readonly KeyValuePair<string, string>[] s_quiet =
+    [
+        new("REDOCLY_TELEMETRY", "off"),
+        new("REDOCLY_SUPPRESS_UPDATE_NOTICE", "true"),
+        new("SCARF_ANALYTICS", "false"),
+    ];
 
     /// <summary>Runs a command to its end (killed past <paramref name="timeout"/>), capturing stdout and stderr apart.</summary>
-    public static async Task<Run> RunAsync(string file, IEnumerable<string> arguments, string workingDirectory, TimeSpan timeout)
-    {
-        var start = new ProcessStartInfo(file)
-        {
-            WorkingDirectory = workingDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-        // No usage reports or update checks from the tools: a test run talks to nothing but the registry it installs from.
-        start.Environment["REDOCLY_TELEMETRY"] = "off";
-        start.Environment["REDOCLY_SUPPRESS_UPDATE_NOTICE"] = "true";
-        start.Environment["SCARF_ANALYTICS"] = "false";
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"{file} did not start");
-        var output = new StringBuilder();
-        var error = new StringBuilder();
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (output) { output.AppendLine(e.Data); } } };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (error) { error.AppendLine(e.Data); } } };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        using var deadline = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(deadline.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"{file} {string.Join(' ', arguments)} did not finish within {timeout}:\n{output}\n{error}");
-        }
-        process.WaitForExit();
-        return new Run(process.ExitCode, output.ToString(), error.ToString());
-    }
+    public static Task<CommandResult> RunAsync(string file, IEnumerable<string> arguments, string workingDirectory, TimeSpan timeout) =>
+        Command.RunAsync(file, arguments, workingDirectory, timeout, s_quiet);
 
     private static string FindRepoRoot()
     {

@@ -1,9 +1,5 @@
-using System.Diagnostics;
-using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using Tally.Server.Tests.Infrastructure;
 
 namespace Tally.Server.Tests.OpenApi;
 
@@ -13,7 +9,7 @@ namespace Tally.Server.Tests.OpenApi;
 /// the invalid ones (so that Tally's own problem answers can be checked), and reports what it found in the
 /// <c>sl-violations</c> header of the answer.
 /// </summary>
-public sealed partial class PrismProxiedTally : TallyAppFactory, IAsyncLifetime
+public sealed partial class PrismProxiedTally : EmbeddedTallyApp, IAsyncLifetime
 {
     /// <summary>Few registrations and logins per minute, so that the suite can provoke each 429 with a handful of requests.</summary>
     public const int RegistrationsPerMinute = 20;

@@ -1,6 +1,3 @@
-using System.Net;
-using Tally.Server.Tests.Infrastructure;
-using Xunit.Abstractions;
 using static Tally.Server.Tests.OpenApi.ProxyExchanges;
 
 namespace Tally.Server.Tests.OpenApi;
@@ -105,7 +102,7 @@ public sealed class PrismProxyTests(PrismProxiedTally app, ITestOutputHelper out
 
     private static async Task<User> RegisterAndLoginAsync(ProxyExchanges x, string username)
     {
-        var phone = TallyTestClient.NewPhone();
+        var phone = TallyTestKit.NewPhone();
         var registered = await (await x.SendAsync("register", Request(HttpMethod.Post, "/api/auth/register", Json(new { phone, username, password = Password })))).AssertJsonAsync();
         Assert.Equal(100000, registered.Long("balance"));
         var login = await (await x.SendAsync("login", Request(HttpMethod.Post, "/api/auth/login", Json(new { phone, password = Password })))).AssertJsonAsync();
@@ -128,9 +125,9 @@ public sealed class PrismProxyTests(PrismProxiedTally app, ITestOutputHelper out
         // 400: bad phone, empty username, weak password; 409: a phone taken.
         await (await x.SendInvalidAsync("register", Request(HttpMethod.Post, "/api/auth/register", Json(new { phone = "12ab", username = "x", password = Password }))))
             .AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_PHONE");
-        await (await x.SendInvalidAsync("register", Request(HttpMethod.Post, "/api/auth/register", Json(new { phone = TallyTestClient.NewPhone(), username = "", password = Password }))))
+        await (await x.SendInvalidAsync("register", Request(HttpMethod.Post, "/api/auth/register", Json(new { phone = TallyTestKit.NewPhone(), username = "", password = Password }))))
             .AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_USERNAME");
-        await (await x.SendInvalidAsync("register", Request(HttpMethod.Post, "/api/auth/register", Json(new { phone = TallyTestClient.NewPhone(), username = "weak", password = "short" }))))
+        await (await x.SendInvalidAsync("register", Request(HttpMethod.Post, "/api/auth/register", Json(new { phone = TallyTestKit.NewPhone(), username = "weak", password = "short" }))))
             .AssertProblemAsync(HttpStatusCode.BadRequest, "WEAK_PASSWORD");
         await (await x.SendAsync("register", Request(HttpMethod.Post, "/api/auth/register", Json(new { phone = alice.Phone, username = "again", password = Password }))))
             .AssertProblemAsync(HttpStatusCode.Conflict, "PHONE_EXISTS");
@@ -336,14 +333,14 @@ public sealed class PrismProxyTests(PrismProxiedTally app, ITestOutputHelper out
     /// <summary>The 429s: registrations per address, logins and token requests per phone.</summary>
     private static async Task LimitsAsync(ProxyExchanges x)
     {
-        var phone = TallyTestClient.NewPhone();
+        var phone = TallyTestKit.NewPhone();
         await (await x.SendAsync("register", Request(HttpMethod.Post, "/api/auth/register", Json(new { phone, username = "limited", password = Password })))).AssertJsonAsync();
         await UntilTooManyAsync(PrismProxiedTally.LoginsPerPhonePerMinute, () =>
             x.SendAsync("login", Request(HttpMethod.Post, "/api/auth/login", Json(new { phone, password = "not the password" }))));
         await UntilTooManyAsync(PrismProxiedTally.LoginsPerPhonePerMinute, () =>
             x.SendAsync("issueToken", Request(HttpMethod.Post, "/api/auth/token", Form(("grant_type", "password"), ("username", phone), ("password", "not the password")))));
         await UntilTooManyAsync(PrismProxiedTally.RegistrationsPerMinute, () =>
-            x.SendAsync("register", Request(HttpMethod.Post, "/api/auth/register", Json(new { phone = TallyTestClient.NewPhone(), username = "filler", password = Password }))));
+            x.SendAsync("register", Request(HttpMethod.Post, "/api/auth/register", Json(new { phone = TallyTestKit.NewPhone(), username = "filler", password = Password }))));
     }
 
     /// <summary>Sends until a 429 comes; the limits count in fixed one-minute windows, so allow for one window turning.</summary>
@@ -365,7 +362,7 @@ public sealed class PrismProxyTests(PrismProxiedTally app, ITestOutputHelper out
 
     private static async Task LogoutAsync(ProxyExchanges x)
     {
-        var phone = TallyTestClient.NewPhone();
+        var phone = TallyTestKit.NewPhone();
         await x.SendAsync("register", Request(HttpMethod.Post, "/api/auth/register", Json(new { phone, username = "leaving", password = Password })));
         var token = await (await x.SendAsync("issueToken", Request(HttpMethod.Post, "/api/auth/token", Form(("grant_type", "password"), ("username", phone), ("password", Password))))).AssertJsonAsync();
         var session = token.Str("access_token");

@@ -50,7 +50,7 @@ public sealed class CompositionTests
     }
 
     /// <summary>A host whose storage setting arrives as app configuration, after Program chose its modules.</summary>
-    private sealed class LateSettingApp : TallyAppFactory
+    private sealed class LateSettingApp : EmbeddedTallyApp
     {
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {

@@ -1,5 +1,4 @@
 #if TALLY_GATEWAY
-using System.Diagnostics;
 using Tally.Testing;
 
 namespace Tally.Web.Tests.Infrastructure;
@@ -37,23 +36,9 @@ public sealed class GatewaySite : WebAppSite
     private static async Task BuildAsync(string project)
     {
         Assert.True(File.Exists(project), $"{project} is missing");
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
         // No build servers: nothing of this build outlives it (or holds the test host's pipes open).
-        foreach (var argument in (string[])["build", project, "-c", Repository.Configuration, "--nologo", "-v", "quiet", "--disable-build-servers"])
-        {
-            start.ArgumentList.Add(argument);
-        }
-        using var build = Process.Start(start)!;
-        var output = build.StandardOutput.ReadToEndAsync();
-        var errors = build.StandardError.ReadToEndAsync();
-        using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-        await build.WaitForExitAsync(limit.Token);
-        Assert.True(build.ExitCode == 0, $"dotnet build {project} failed:\n{await output}\n{await errors}");
+        var build = await Command.RunAsync("dotnet", ["build", project, "-c", Repository.Configuration, "--nologo", "-v", "quiet", "--disable-build-servers"], timeout: TimeSpan.FromMinutes(5));
+        Assert.True(build.ExitCode == 0, $"dotnet build {project} failed:\n{build.All}");
     }
 
     public override async Task DisposeAsync()

@@ -1,6 +1,3 @@
-using System.Net.Http.Json;
-using System.Text.Json;
-
 namespace Tally.Web.Tests.Infrastructure;
 
 /// <summary>A person of the scenario, with a phone that no other test run uses.</summary>

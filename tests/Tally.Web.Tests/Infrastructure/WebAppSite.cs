@@ -27,17 +27,7 @@ public abstract class WebAppSite : IAsyncLifetime
     public virtual async Task InitializeAsync()
     {
         Directory.CreateDirectory(_dataDirectory);
-        var dll = Path.Combine(Repository.Root, "src", "Tally.Server", "bin", Repository.Configuration, "net10.0", "Tally.Server.dll");
-        _tally = await ServerProcess.StartAsync(dll, _dataDirectory, new Dictionary<string, string>
-        {
-            ["Storage__DataDirectory"] = _dataDirectory,
-            ["Admin__Secret"] = AdminSecret,
-            ["Auth__PasswordIterations"] = "1000",
-            ["Auth__LoginPermitsPerIpPerMinute"] = "100000",
-            ["Auth__LoginPermitsPerPhonePerMinute"] = "100000",
-            ["Auth__RegistrationsPerIpPerMinute"] = "100000",
-            ["Logging__LogLevel__Default"] = "Warning",
-        }, "/ready");
+        _tally = await ServerProcess.StartEmbeddedTallyAsync(_dataDirectory, AdminSecret);
     }
 
     /// <summary>Kills Tally and starts it again on the same port and data: every open WebSocket drops.</summary>

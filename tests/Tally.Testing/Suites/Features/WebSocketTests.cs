@@ -1,19 +1,17 @@
 using System.Net.WebSockets;
-using System.Text;
-using System.Text.Json;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Tally.Server.Features.Notifications;
-using Tally.Server.Tests.Infrastructure;
 
-namespace Tally.Server.Tests.Features;
+namespace Tally.Testing.Suites.Features;
 
 /// <summary>
 /// The push deadline is a time assertion, so these run alone (not beside the CPU-heavy classes), and each test waits
-/// until the server has registered its sockets before causing a notification.
+/// until the server has registered its sockets before causing a notification: each mode's class runs in the
+/// collection <see cref="SuiteCollections.TimingSensitive"/>.
 /// </summary>
-[Collection(TimingSensitiveCollection.Name)]
-public sealed class WebSocketTests(SharedTallyApp factory) : IClassFixture<SharedTallyApp>
+public abstract class WebSocketTests<TApp>(TApp factory) : IClassFixture<TApp>
+    where TApp : TallyTestHost, ITallyMode
 {
     private static readonly TimeSpan s_pushDeadline = TimeSpan.FromSeconds(1);
 
@@ -30,7 +28,7 @@ public sealed class WebSocketTests(SharedTallyApp factory) : IClassFixture<Share
     private async Task AwaitRegisteredSocketsAsync(int expected)
     {
         var hub = factory.Services.GetRequiredService<NotificationHub>();
-        var settled = await ApiTestKit.PollAsync(
+        var settled = await TallyTestKit.PollAsync(
             () => Task.FromResult<object?>(hub.ConnectionCount == expected ? hub : null),
             TimeSpan.FromSeconds(5),
             TimeSpan.FromMilliseconds(10));

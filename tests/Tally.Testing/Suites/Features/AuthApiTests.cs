@@ -1,11 +1,7 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
-using Tally.Server.Tests.Infrastructure;
+namespace Tally.Testing.Suites.Features;
 
-namespace Tally.Server.Tests.Features;
-
-public sealed class AuthApiTests(SharedTallyApp factory) : IClassFixture<SharedTallyApp>
+public abstract class AuthApiTests<TApp>(TApp factory) : IClassFixture<TApp>
+    where TApp : TallyTestHost, ITallyMode
 {
     private const string Password = "correct horse battery";
 
@@ -24,7 +20,7 @@ public sealed class AuthApiTests(SharedTallyApp factory) : IClassFixture<SharedT
     [Fact]
     public async Task Register_WithValidDetails_ReturnsUserWithMaskedPhoneAndOpeningBalance()
     {
-        var phone = TallyTestClient.NewPhone();
+        var phone = TallyTestKit.NewPhone();
 
         var body = await (await RegisterAsync(new { phone, username = "Alice", password = Password })).AssertJsonAsync();
 
@@ -39,9 +35,9 @@ public sealed class AuthApiTests(SharedTallyApp factory) : IClassFixture<SharedT
     public async Task Register_IgnoresUnknownFieldsSuchAsBalance()
     {
         using var client = factory.CreateClient();
-        var phone = TallyTestClient.NewPhone();
+        var phone = TallyTestKit.NewPhone();
 
-        var response = await client.PostAsync("/api/auth/register", ApiTestKit.JsonBody($$"""{"phone":"{{phone}}","username":"Greedy","password":"{{Password}}","balance":999999999,"is_admin":true,"id":424242}"""));
+        var response = await client.PostAsync("/api/auth/register", TallyTestKit.JsonBody($$"""{"phone":"{{phone}}","username":"Greedy","password":"{{Password}}","balance":999999999,"is_admin":true,"id":424242}"""));
         var body = await response.AssertJsonAsync();
 
         Assert.Equal(100000, body.Long("balance"));
@@ -52,7 +48,7 @@ public sealed class AuthApiTests(SharedTallyApp factory) : IClassFixture<SharedT
     [Fact]
     public async Task Register_TrimsTheUsername()
     {
-        var body = await (await RegisterAsync(new { phone = TallyTestClient.NewPhone(), username = "   Bob  ", password = Password })).AssertJsonAsync();
+        var body = await (await RegisterAsync(new { phone = TallyTestKit.NewPhone(), username = "   Bob  ", password = Password })).AssertJsonAsync();
 
         Assert.Equal("Bob", body.Str("username"));
     }
@@ -60,8 +56,8 @@ public sealed class AuthApiTests(SharedTallyApp factory) : IClassFixture<SharedT
     [Fact]
     public async Task Register_GivesEachUserADistinctAccountNumber()
     {
-        var first = await (await RegisterAsync(new { phone = TallyTestClient.NewPhone(), username = "Twin", password = Password })).AssertJsonAsync();
-        var second = await (await RegisterAsync(new { phone = TallyTestClient.NewPhone(), username = "Twin", password = Password })).AssertJsonAsync();
+        var first = await (await RegisterAsync(new { phone = TallyTestKit.NewPhone(), username = "Twin", password = Password })).AssertJsonAsync();
+        var second = await (await RegisterAsync(new { phone = TallyTestKit.NewPhone(), username = "Twin", password = Password })).AssertJsonAsync();
 
         Assert.NotEqual(first.Long("id"), second.Long("id"));
         Assert.NotEqual(first.Str("account_number"), second.Str("account_number"));
@@ -70,8 +66,8 @@ public sealed class AuthApiTests(SharedTallyApp factory) : IClassFixture<SharedT
     [Fact]
     public async Task Register_AcceptsPhonesOfEightAndFifteenDigits()
     {
-        var eight = "3" + TallyTestClient.NewPhone()[^7..];
-        var fifteen = "4444" + TallyTestClient.NewPhone();
+        var eight = "3" + TallyTestKit.NewPhone()[^7..];
+        var fifteen = "4444" + TallyTestKit.NewPhone();
 
         await (await RegisterAsync(new { phone = eight, username = "Short", password = Password })).AssertJsonAsync();
         await (await RegisterAsync(new { phone = fifteen, username = "Long", password = Password })).AssertJsonAsync();
@@ -88,7 +84,7 @@ public sealed class AuthApiTests(SharedTallyApp factory) : IClassFixture<SharedT
     public async Task Register_WithInvalidPhone_IsRejected(string phoneJson)
     {
         using var client = factory.CreateClient();
-        var response = await client.PostAsync("/api/auth/register", ApiTestKit.JsonBody($$"""{"phone":{{phoneJson}},"username":"Carol","password":"{{Password}}"}"""));
+        var response = await client.PostAsync("/api/auth/register", TallyTestKit.JsonBody($$"""{"phone":{{phoneJson}},"username":"Carol","password":"{{Password}}"}"""));
 
         await response.AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_PHONE");
     }
@@ -110,7 +106,7 @@ public sealed class AuthApiTests(SharedTallyApp factory) : IClassFixture<SharedT
     public async Task Register_WithInvalidUsername_IsRejected(string usernameJson)
     {
         using var client = factory.CreateClient();
-        var response = await client.PostAsync("/api/auth/register", ApiTestKit.JsonBody($$"""{"phone":"{{TallyTestClient.NewPhone()}}","username":{{usernameJson}},"password":"{{Password}}"}"""));
+        var response = await client.PostAsync("/api/auth/register", TallyTestKit.JsonBody($$"""{"phone":"{{TallyTestKit.NewPhone()}}","username":{{usernameJson}},"password":"{{Password}}"}"""));
 
         await response.AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_USERNAME");
     }
@@ -120,7 +116,7 @@ public sealed class AuthApiTests(SharedTallyApp factory) : IClassFixture<SharedT
     {
         var name = new string('n', 50);
 
-        var body = await (await RegisterAsync(new { phone = TallyTestClient.NewPhone(), username = name, password = Password })).AssertJsonAsync();
+        var body = await (await RegisterAsync(new { phone = TallyTestKit.NewPhone(), username = name, password = Password })).AssertJsonAsync();
 
         Assert.Equal(name, body.Str("username"));
     }
@@ -134,7 +130,7 @@ public sealed class AuthApiTests(SharedTallyApp factory) : IClassFixture<SharedT
     public async Task Register_WithWeakPassword_IsRejected(string passwordJson)
     {
         using var client = factory.CreateClient();
-        var response = await client.PostAsync("/api/auth/register", ApiTestKit.JsonBody($$"""{"phone":"{{TallyTestClient.NewPhone()}}","username":"Dave","password":{{passwordJson}}}"""));
+        var response = await client.PostAsync("/api/auth/register", TallyTestKit.JsonBody($$"""{"phone":"{{TallyTestKit.NewPhone()}}","username":"Dave","password":{{passwordJson}}}"""));
 
         await response.AssertProblemAsync(HttpStatusCode.BadRequest, "WEAK_PASSWORD");
     }
@@ -142,7 +138,7 @@ public sealed class AuthApiTests(SharedTallyApp factory) : IClassFixture<SharedT
     [Fact]
     public async Task Register_WithPasswordOver128Characters_IsRejected()
     {
-        var response = await RegisterAsync(new { phone = TallyTestClient.NewPhone(), username = "Dave", password = new string('p', 129) });
+        var response = await RegisterAsync(new { phone = TallyTestKit.NewPhone(), username = "Dave", password = new string('p', 129) });
 
         await response.AssertProblemAsync(HttpStatusCode.BadRequest, "WEAK_PASSWORD");
     }
@@ -150,8 +146,8 @@ public sealed class AuthApiTests(SharedTallyApp factory) : IClassFixture<SharedT
     [Fact]
     public async Task Register_AcceptsPasswordsOfEightAnd128Characters()
     {
-        await (await RegisterAsync(new { phone = TallyTestClient.NewPhone(), username = "Min", password = "12345678" })).AssertJsonAsync();
-        await (await RegisterAsync(new { phone = TallyTestClient.NewPhone(), username = "Max", password = new string('p', 128) })).AssertJsonAsync();
+        await (await RegisterAsync(new { phone = TallyTestKit.NewPhone(), username = "Min", password = "12345678" })).AssertJsonAsync();
+        await (await RegisterAsync(new { phone = TallyTestKit.NewPhone(), username = "Max", password = new string('p', 128) })).AssertJsonAsync();
     }
 
     [Fact]
@@ -236,7 +232,7 @@ public sealed class AuthApiTests(SharedTallyApp factory) : IClassFixture<SharedT
     public async Task Login_WithMissingCredentials_IsRejected(string json)
     {
         using var client = factory.CreateClient();
-        var response = await client.PostAsync("/api/auth/login", ApiTestKit.JsonBody(json));
+        var response = await client.PostAsync("/api/auth/login", TallyTestKit.JsonBody(json));
 
         await response.AssertProblemAsync(HttpStatusCode.BadRequest, "MISSING_CREDENTIALS");
     }
@@ -254,7 +250,7 @@ public sealed class AuthApiTests(SharedTallyApp factory) : IClassFixture<SharedT
     [Fact]
     public async Task Login_WithUnknownPhone_IsUnauthorized()
     {
-        var response = await LoginAsync(new { phone = TallyTestClient.NewPhone(), password = Password });
+        var response = await LoginAsync(new { phone = TallyTestKit.NewPhone(), password = Password });
 
         await response.AssertProblemAsync(HttpStatusCode.Unauthorized, "INVALID_CREDENTIALS");
     }
@@ -281,7 +277,7 @@ public sealed class AuthApiTests(SharedTallyApp factory) : IClassFixture<SharedT
     [Fact]
     public async Task Login_BeyondThePerPhoneLimit_IsTooManyAttempts()
     {
-        using var limited = TallyAppFactory.WithSettings(("Auth:LoginPermitsPerPhonePerMinute", "3"));
+        using var limited = TApp.WithSettings(("Auth:LoginPermitsPerPhonePerMinute", "3"));
         var user = await limited.RegisterAndLoginAsync();
         using var client = limited.CreateClient();
 
@@ -306,14 +302,14 @@ public sealed class AuthApiTests(SharedTallyApp factory) : IClassFixture<SharedT
     [Fact]
     public async Task Login_BeyondThePerIpLimit_IsTooManyAttempts()
     {
-        using var limited = TallyAppFactory.WithSettings(("Auth:LoginPermitsPerIpPerMinute", "3"));
+        using var limited = TApp.WithSettings(("Auth:LoginPermitsPerIpPerMinute", "3"));
         using var client = limited.CreateClient();
 
         HttpResponseMessage? last = null;
         for (var i = 0; i < 6; i++)
         {
             last?.Dispose();
-            last = await client.PostAsJsonAsync("/api/auth/login", new { phone = TallyTestClient.NewPhone(), password = Password });
+            last = await client.PostAsJsonAsync("/api/auth/login", new { phone = TallyTestKit.NewPhone(), password = Password });
         }
 
         await last!.AssertProblemAsync(HttpStatusCode.TooManyRequests, "TOO_MANY_ATTEMPTS");
@@ -407,12 +403,12 @@ public sealed class AuthApiTests(SharedTallyApp factory) : IClassFixture<SharedT
     [Fact]
     public async Task Session_AfterItsLifetime_IsUnauthorized()
     {
-        using var shortLived = TallyAppFactory.WithSettings(("Auth:TokenLifetime", "00:00:02"));
+        using var shortLived = TApp.WithSettings(("Auth:TokenLifetime", "00:00:02"));
         var user = await shortLived.RegisterAndLoginAsync();
         using var client = shortLived.CreateClient(user);
         await (await client.GetAsync("/api/account/me")).AssertJsonAsync();
 
-        var expired = await ApiTestKit.PollAsync(async () =>
+        var expired = await TallyTestKit.PollAsync(async () =>
         {
             var response = await client.GetAsync("/api/account/me");
             return response.StatusCode == HttpStatusCode.Unauthorized ? response : null;
@@ -451,7 +447,7 @@ public sealed class AuthApiTests(SharedTallyApp factory) : IClassFixture<SharedT
     public async Task Session_SignedWithTheServerKeyButExpired_IsUnauthorized()
     {
         var key = TestTokens.NewKeyBase64();
-        using var keyed = TallyAppFactory.WithSettings(("Auth:SigningKey", key));
+        using var keyed = TApp.WithSettings(("Auth:SigningKey", key));
         var user = await keyed.RegisterAndLoginAsync();
         var now = DateTimeOffset.UtcNow;
         var valid = TestTokens.Sign(TestTokens.Claims(user.Id, now.AddMinutes(-1), now.AddHours(1)), Convert.FromBase64String(key));
@@ -479,7 +475,7 @@ public sealed class AuthApiTests(SharedTallyApp factory) : IClassFixture<SharedT
     [Fact]
     public async Task Register_ResponseNeverContainsThePasswordOrItsHash()
     {
-        var phone = TallyTestClient.NewPhone();
+        var phone = TallyTestKit.NewPhone();
         var response = await RegisterAsync(new { phone, username = "Secretive", password = "a-very-distinct-password" });
         var text = await response.Content.ReadAsStringAsync();
 

@@ -1,10 +1,7 @@
-using System.Net;
-using System.Net.Http.Json;
-using Tally.Server.Tests.Infrastructure;
+namespace Tally.Testing.Suites.Security;
 
-namespace Tally.Server.Tests.Security;
-
-public sealed class HostileInputTests(HostileFixture fixture) : IClassFixture<HostileFixture>
+public abstract class HostileInputTests<TApp>(HostileFixture<TApp> fixture) : IClassFixture<HostileFixture<TApp>>
+    where TApp : TallyTestHost, ITallyMode
 {
     public static TheoryData<string> CaseNames => new(HostileCatalogue.Cases.Keys);
 
@@ -42,7 +39,7 @@ public sealed class HostileInputTests(HostileFixture fixture) : IClassFixture<Ho
     public async Task HostileString_InFreeTextFields_IsStoredVerbatimAsData(string label)
     {
         var value = HostileCatalogue.HostileStrings.Single(s => s.Label == label).Value;
-        using var app = new TallyAppFactory();
+        using var app = TApp.WithSettings();
         var bystander = await app.RegisterAndLoginAsync("bystander");
         var sender = await app.RegisterAndLoginAsync(value);
         using var senderClient = app.CreateClient(sender);

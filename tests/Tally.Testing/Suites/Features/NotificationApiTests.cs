@@ -1,11 +1,7 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
-using Tally.Server.Tests.Infrastructure;
+namespace Tally.Testing.Suites.Features;
 
-namespace Tally.Server.Tests.Features;
-
-public sealed class NotificationApiTests(SharedTallyApp factory) : IClassFixture<SharedTallyApp>
+public abstract class NotificationApiTests<TApp>(TApp factory) : IClassFixture<TApp>
+    where TApp : TallyTestHost, ITallyMode
 {
     private static string UniqueName(string prefix) => prefix + "-" + Guid.NewGuid().ToString("N")[..8];
 

@@ -1,11 +1,9 @@
-using System.Net;
-using System.Text.Json;
 using System.Text.RegularExpressions;
-using Tally.Server.Tests.Infrastructure;
 
-namespace Tally.Server.Tests.Features;
+namespace Tally.Testing.Suites.Features;
 
-public sealed partial class OperationsTests(SharedTallyApp factory) : IClassFixture<SharedTallyApp>
+public abstract partial class OperationsTests<TApp>(TApp factory) : IClassFixture<TApp>
+    where TApp : TallyTestHost, ITallyMode
 {
     [Fact]
     public async Task Health_ReportsTheProcessHealthy()
@@ -61,7 +59,7 @@ public sealed partial class OperationsTests(SharedTallyApp factory) : IClassFixt
 
         // The exporter may serve a cached scrape for a moment, so poll until the new series show. The transfer
         // counter lives where the handlers run: this process when embedded, the worker process when distributed.
-        var text = await ApiTestKit.PollAsync(async () =>
+        var text = await TallyTestKit.PollAsync(async () =>
         {
             var api = await ScrapeAsync(apiScraper);
             var worker = await ScrapeAsync(workerScraper);

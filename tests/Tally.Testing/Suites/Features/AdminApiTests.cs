@@ -1,10 +1,7 @@
-using System.Net;
-using System.Text.Json;
-using Tally.Server.Tests.Infrastructure;
+namespace Tally.Testing.Suites.Features;
 
-namespace Tally.Server.Tests.Features;
-
-public sealed class AdminApiTests(SharedTallyApp factory) : IClassFixture<SharedTallyApp>
+public abstract class AdminApiTests<TApp>(TApp factory) : IClassFixture<TApp>
+    where TApp : TallyTestHost, ITallyMode
 {
     private static readonly string[] s_adminPaths =
     [
@@ -34,7 +31,7 @@ public sealed class AdminApiTests(SharedTallyApp factory) : IClassFixture<Shared
     public async Task AdminEndpoint_WithWrongSecret_IsForbidden(string path)
     {
         using var client = factory.CreateClient();
-        client.DefaultRequestHeaders.Add("X-Admin-Secret", TallyAppFactory.AdminSecret + "x");
+        client.DefaultRequestHeaders.Add("X-Admin-Secret", TallyTestKit.AdminSecret + "x");
 
         var response = await client.GetAsync(path);
 
@@ -55,7 +52,7 @@ public sealed class AdminApiTests(SharedTallyApp factory) : IClassFixture<Shared
     [Fact]
     public async Task AdminEndpoints_WhenNoSecretIsConfigured_AreDisabled()
     {
-        using var disabled = TallyAppFactory.WithSettings(("Admin:Secret", ""));
+        using var disabled = TApp.WithSettings(("Admin:Secret", ""));
         using var client = disabled.CreateClient();
         client.DefaultRequestHeaders.Add("X-Admin-Secret", "");
 
@@ -70,7 +67,7 @@ public sealed class AdminApiTests(SharedTallyApp factory) : IClassFixture<Shared
     [Fact]
     public async Task Stats_CountUsersBalancesUserTransfersAndNotifications()
     {
-        using var app = new TallyAppFactory();
+        using var app = TApp.WithSettings();
         var alice = await app.RegisterAndLoginAsync();
         var bob = await app.RegisterAndLoginAsync();
         using (var client = app.CreateClient(alice))
@@ -92,7 +89,7 @@ public sealed class AdminApiTests(SharedTallyApp factory) : IClassFixture<Shared
     [Fact]
     public async Task Users_ListNewestFirstWithPaging()
     {
-        using var app = new TallyAppFactory();
+        using var app = TApp.WithSettings();
         var first = await app.RegisterAndLoginAsync("first");
         var second = await app.RegisterAndLoginAsync("second");
         var third = await app.RegisterAndLoginAsync("third");
@@ -204,7 +201,7 @@ public sealed class AdminApiTests(SharedTallyApp factory) : IClassFixture<Shared
     [Fact]
     public async Task Transfers_PageNewestFirst()
     {
-        using var app = new TallyAppFactory();
+        using var app = TApp.WithSettings();
         var alice = await app.RegisterAndLoginAsync();
         var bob = await app.RegisterAndLoginAsync();
         using var client = app.CreateClient(alice);
@@ -279,7 +276,7 @@ public sealed class AdminApiTests(SharedTallyApp factory) : IClassFixture<Shared
     [Fact]
     public async Task Audit_BalancesTheLedgerAndCountsHolds()
     {
-        using var app = new TallyAppFactory();
+        using var app = TApp.WithSettings();
         var alice = await app.RegisterAndLoginAsync();
         var bob = await app.RegisterAndLoginAsync();
         using var client = app.CreateClient(alice);

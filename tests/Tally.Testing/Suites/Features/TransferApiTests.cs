@@ -1,12 +1,7 @@
-using System.Globalization;
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
-using Tally.Server.Tests.Infrastructure;
+namespace Tally.Testing.Suites.Features;
 
-namespace Tally.Server.Tests.Features;
-
-public sealed class TransferApiTests(SharedTallyApp factory) : IClassFixture<SharedTallyApp>
+public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
+    where TApp : TallyTestHost, ITallyMode
 {
     private static string UniqueName(string prefix) => prefix + "-" + Guid.NewGuid().ToString("N")[..8];
 
@@ -18,7 +13,7 @@ public sealed class TransferApiTests(SharedTallyApp factory) : IClassFixture<Sha
     }
 
     /// <summary>Two fresh users and a client signed in as the first.</summary>
-    private sealed record Pair(TestUser Alice, TestUser Bob, HttpClient AliceClient) : IDisposable
+    private sealed record Pair(TallyUser Alice, TallyUser Bob, HttpClient AliceClient) : IDisposable
     {
         public void Dispose() => AliceClient.Dispose();
     }
@@ -58,7 +53,7 @@ public sealed class TransferApiTests(SharedTallyApp factory) : IClassFixture<Sha
         var (alice, bob, client) = pair;
         var carol = await factory.RegisterAndLoginAsync();
 
-        var response = await client.PostAsync("/api/transfer/transfer", ApiTestKit.JsonBody(
+        var response = await client.PostAsync("/api/transfer/transfer", TallyTestKit.JsonBody(
             $$"""{"to_account_number":"{{bob.AccountNumber}}","amount":500,"from_account_number":"{{carol.AccountNumber}}","from_user_id":{{carol.Id}},"status":"EXPIRED"}"""));
         var transfer = await response.AssertJsonAsync();
 
@@ -151,7 +146,7 @@ public sealed class TransferApiTests(SharedTallyApp factory) : IClassFixture<Sha
         using var pair = await PairAsync();
         var (_, bob, client) = pair;
 
-        var response = await client.PostAsync("/api/transfer/transfer", ApiTestKit.JsonBody($$"""{"to_account_number":"{{bob.AccountNumber}}","amount":{{amountJson}}}"""));
+        var response = await client.PostAsync("/api/transfer/transfer", TallyTestKit.JsonBody($$"""{"to_account_number":"{{bob.AccountNumber}}","amount":{{amountJson}}}"""));
 
         await response.AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_AMOUNT");
         Assert.Equal((100000L, 100000L), await client.GetBalanceAsync());
@@ -171,7 +166,7 @@ public sealed class TransferApiTests(SharedTallyApp factory) : IClassFixture<Sha
     [Fact]
     public async Task Transfer_AboveTheConfiguredMaximum_IsRejected()
     {
-        using var app = TallyAppFactory.WithSettings(("Transfers:MaxAmount", "1000"));
+        using var app = TApp.WithSettings(("Transfers:MaxAmount", "1000"));
         var alice = await app.RegisterAndLoginAsync();
         var bob = await app.RegisterAndLoginAsync();
         using var client = app.CreateClient(alice);
@@ -192,7 +187,7 @@ public sealed class TransferApiTests(SharedTallyApp factory) : IClassFixture<Sha
         var alice = await factory.RegisterAndLoginAsync();
         using var client = factory.CreateClient(alice);
 
-        var response = await client.PostAsync("/api/transfer/transfer", ApiTestKit.JsonBody(json));
+        var response = await client.PostAsync("/api/transfer/transfer", TallyTestKit.JsonBody(json));
 
         await response.AssertProblemAsync(HttpStatusCode.BadRequest, "MISSING_RECIPIENT");
     }
@@ -243,7 +238,7 @@ public sealed class TransferApiTests(SharedTallyApp factory) : IClassFixture<Sha
         var alice = await factory.RegisterAndLoginAsync();
         using var client = factory.CreateClient(alice);
 
-        var response = await client.PostAsJsonAsync("/api/transfer/transfer", new { to_phone = TallyTestClient.NewPhone(), amount = 100 });
+        var response = await client.PostAsJsonAsync("/api/transfer/transfer", new { to_phone = TallyTestKit.NewPhone(), amount = 100 });
 
         await response.AssertProblemAsync(HttpStatusCode.NotFound, "ACCOUNT_NOT_FOUND");
     }
@@ -305,7 +300,7 @@ public sealed class TransferApiTests(SharedTallyApp factory) : IClassFixture<Sha
         using var pair = await PairAsync();
         var (_, bob, client) = pair;
 
-        var response = await client.PostAsync("/api/transfer/transfer", ApiTestKit.JsonBody($$"""{"to_account_number":"{{bob.AccountNumber}}","amount":100,"note":{{noteJson}}}"""));
+        var response = await client.PostAsync("/api/transfer/transfer", TallyTestKit.JsonBody($$"""{"to_account_number":"{{bob.AccountNumber}}","amount":100,"note":{{noteJson}}}"""));
 
         await response.AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_NOTE");
         Assert.Equal((100000L, 100000L), await client.GetBalanceAsync());
@@ -321,7 +316,7 @@ public sealed class TransferApiTests(SharedTallyApp factory) : IClassFixture<Sha
         using var pair = await PairAsync();
         var (_, bob, client) = pair;
 
-        var response = await client.PostAsync("/api/transfer/transfer", ApiTestKit.JsonBody($$"""{"to_account_number":"{{bob.AccountNumber}}","amount":100,"client_ref":{{clientRefJson}}}"""));
+        var response = await client.PostAsync("/api/transfer/transfer", TallyTestKit.JsonBody($$"""{"to_account_number":"{{bob.AccountNumber}}","amount":100,"client_ref":{{clientRefJson}}}"""));
 
         await response.AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_CLIENT_REF");
         Assert.Equal((100000L, 100000L), await client.GetBalanceAsync());
@@ -597,7 +592,7 @@ public sealed class TransferApiTests(SharedTallyApp factory) : IClassFixture<Sha
         var alice = await factory.RegisterAndLoginAsync();
         using var client = factory.CreateClient(alice);
 
-        var response = await client.PostAsync($"/api/transfer/{action}", ApiTestKit.JsonBody(json));
+        var response = await client.PostAsync($"/api/transfer/{action}", TallyTestKit.JsonBody(json));
 
         await response.AssertProblemAsync(HttpStatusCode.NotFound, "TRANSFER_NOT_FOUND");
     }
@@ -616,7 +611,7 @@ public sealed class TransferApiTests(SharedTallyApp factory) : IClassFixture<Sha
         var alice = await factory.RegisterAndLoginAsync();
         using var client = factory.CreateClient(alice);
 
-        var response = await client.PostAsync($"/api/transfer/{action}", ApiTestKit.JsonBody(json));
+        var response = await client.PostAsync($"/api/transfer/{action}", TallyTestKit.JsonBody(json));
 
         await response.AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_TRANSFER");
     }
@@ -636,7 +631,7 @@ public sealed class TransferApiTests(SharedTallyApp factory) : IClassFixture<Sha
     [Fact]
     public async Task Hold_Unresolved_ExpiresByItselfAndReleasesTheFunds()
     {
-        using var app = TallyAppFactory.WithSettings(("Transfers:HoldSeconds", "1"), ("Transfers:ExpirySweepInterval", "00:00:00.200"));
+        using var app = TApp.WithSettings(("Transfers:HoldSeconds", "1"), ("Transfers:ExpirySweepInterval", "00:00:00.200"));
         var alice = await app.RegisterAndLoginAsync();
         var bob = await app.RegisterAndLoginAsync();
         using var client = app.CreateClient(alice);
@@ -645,7 +640,7 @@ public sealed class TransferApiTests(SharedTallyApp factory) : IClassFixture<Sha
         Assert.Equal("PENDING", hold.Str("status"));
         Assert.InRange(Time(hold, "hold_until"), DateTimeOffset.UtcNow.AddSeconds(-5), DateTimeOffset.UtcNow.AddSeconds(5));
 
-        var expired = await ApiTestKit.PollAsync<string>(async () =>
+        var expired = await TallyTestKit.PollAsync<string>(async () =>
         {
             var transfer = await (await client.GetAsync($"/api/transfer/{id}")).AssertJsonAsync();
             return transfer.Str("status") == "EXPIRED" ? "EXPIRED" : null;

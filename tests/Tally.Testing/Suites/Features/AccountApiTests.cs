@@ -1,9 +1,7 @@
-using System.Net;
-using Tally.Server.Tests.Infrastructure;
+namespace Tally.Testing.Suites.Features;
 
-namespace Tally.Server.Tests.Features;
-
-public sealed class AccountApiTests(SharedTallyApp factory) : IClassFixture<SharedTallyApp>
+public abstract class AccountApiTests<TApp>(TApp factory) : IClassFixture<TApp>
+    where TApp : TallyTestHost, ITallyMode
 {
     [Fact]
     public async Task Me_ReturnsOwnProfileWithUnmaskedPhone()

@@ -1,22 +1,20 @@
-using System.Diagnostics;
-using System.Net;
 using System.Net.Sockets;
 using System.Reflection;
-using System.Text;
 
 namespace Tally.Testing;
 
 /// <summary>
 /// A .NET server started as a real child process (`dotnet some.dll --urls ...`) on a loopback port,
-/// ready once a GET of its readiness path answers 200. It can be killed and started again on the same port.
-/// Linked into each test project that runs Tally or the gateway as a child process with its output captured.
+/// ready once a GET of its readiness path answers 200, its output captured. It can be paused with a signal, killed
+/// and started again on the same port. The one wrapper of every test that runs Tally or the gateway as a process.
 /// </summary>
-public sealed class ServerProcess : IAsyncDisposable
+public sealed class ServerProcess : IAsyncDisposable, IDisposable
 {
     private readonly ProcessStartInfo _start;
     private readonly string _readyPath;
     private readonly StringBuilder _output = new();
     private Process? _process;
+    private string? _logFile;
 
     private ServerProcess(ProcessStartInfo start, Uri baseUrl, string readyPath)
     {
@@ -27,13 +25,24 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public Uri BaseUrl { get; }
 
+    /// <summary>The base address, for an <see cref="HttpClient"/>.</summary>
+    public Uri BaseAddress => BaseUrl;
+
+    /// <summary>The pid of the running process.</summary>
+    public int Id => _process?.Id ?? throw new InvalidOperationException("The process is not running");
+
     /// <summary>True once the process has ended (a crash, or <see cref="KillAsync"/>).</summary>
     public bool HasExited => _process is not { HasExited: false };
 
+    /// <summary>What the process printed: captured, or read from its log file (<see cref="LaunchTally"/>).</summary>
     public string Output
     {
         get
         {
+            if (_logFile is not null)
+            {
+                return File.Exists(_logFile) ? File.ReadAllText(_logFile) : "";
+            }
             lock (_output)
             {
                 return _output.ToString();
@@ -55,7 +64,7 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>The build configuration of the test assembly (this file is compiled into each); the servers come from the same one.</summary>
+    /// <summary>The build configuration of the tests (this library is built with them); the servers come from the same one.</summary>
     public static string Configuration =>
         typeof(ServerProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Release";
 
@@ -86,6 +95,54 @@ public sealed class ServerProcess : IAsyncDisposable
     /// <summary>Starts <paramref name="dll"/> on <paramref name="port"/> (a free one if null) and waits until it is ready.</summary>
     public static async Task<ServerProcess> StartAsync(string dll, string workingDirectory, IReadOnlyDictionary<string, string> environment, string readyPath, int? port = null)
     {
+        var server = Launch(dll, workingDirectory, environment, readyPath, port);
+        await server.WaitUntilLaunchedAsync();
+        return server;
+    }
+
+    /// <summary>
+    /// Starts Tally.Server with <paramref name="environment"/> (its role, storage, bus) on a free port without waiting
+    /// for it: several processes then start side by side; <see cref="WaitReadyAsync"/> waits for each.
+    /// </summary>
+    public static ServerProcess LaunchTally(IReadOnlyDictionary<string, string> environment, string logFolder, string name)
+    {
+        ArgumentNullException.ThrowIfNull(environment);
+        Directory.CreateDirectory(logFolder);
+        var baseUrl = new Uri($"http://127.0.0.1:{FreePort()}");
+        var log = Path.Combine(logFolder, $"{name}-{baseUrl.Port}.log");
+        var start = new ProcessStartInfo("bash") { UseShellExecute = false };
+        start.ArgumentList.Add("-c");
+        // exec: the pid is dotnet's own, so a signal or a kill -9 of it reaches the server and nothing else. The
+        // output goes to a file, which never holds the server up as a full pipe to a busy test process would.
+        start.ArgumentList.Add($"exec dotnet '{BuiltDll("Tally.Server")}' --urls {baseUrl.ToString().TrimEnd('/')} >'{log}' 2>&1");
+        start.Environment["Admission__MaxQueueDelay"] = "00:00:01";
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+        var server = new ServerProcess(start, baseUrl, "/ready") { _logFile = log };
+        server.Begin();
+        return server;
+    }
+
+    /// <summary>
+    /// Starts another server program (Prometheus, say) listening on <paramref name="baseUrl"/> with its output
+    /// captured, and waits until a GET of <paramref name="readyPath"/> answers 200.
+    /// </summary>
+    public static async Task<ServerProcess> StartProgramAsync(ProcessStartInfo start, Uri baseUrl, string readyPath)
+    {
+        ArgumentNullException.ThrowIfNull(start);
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        start.UseShellExecute = false;
+        var server = new ServerProcess(start, baseUrl, readyPath);
+        server.Begin();
+        await server.WaitUntilLaunchedAsync();
+        return server;
+    }
+
+    private static ServerProcess Launch(string dll, string workingDirectory, IReadOnlyDictionary<string, string> environment, string readyPath, int? port)
+    {
         if (!File.Exists(dll))
         {
             throw new FileNotFoundException($"{dll} is missing: build it in the configuration of the tests first", dll);
@@ -110,20 +167,34 @@ public sealed class ServerProcess : IAsyncDisposable
             start.Environment[name] = value;
         }
         var server = new ServerProcess(start, baseUrl, readyPath);
-        await server.LaunchAsync();
+        server.Begin();
         return server;
     }
 
-    private async Task LaunchAsync()
+    private void Begin()
     {
         _process = Process.Start(_start)!;
+        if (!_start.RedirectStandardOutput)
+        {
+            return;
+        }
         _process.OutputDataReceived += (_, e) => Append(e.Data);
         _process.ErrorDataReceived += (_, e) => Append(e.Data);
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
+    }
+
+    private async Task LaunchAsync()
+    {
+        Begin();
+        await WaitUntilLaunchedAsync();
+    }
+
+    private async Task WaitUntilLaunchedAsync()
+    {
         try
         {
-            await WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
+            await WaitReadyAsync(TimeSpan.FromSeconds(90));
         }
         catch
         {
@@ -154,20 +225,37 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    private async Task WaitUntilReadyAsync(TimeSpan limit)
+    /// <summary>Waits until the readiness path answers 200; fails with the output if the process exits first.</summary>
+    public async Task WaitReadyAsync(TimeSpan limit)
     {
         using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        await WaitForAsync(
+            async () =>
+            {
+                using var response = await client.GetAsync(new Uri(BaseUrl, _readyPath));
+                return response.IsSuccessStatusCode;
+            },
+            limit,
+            "ready at " + _readyPath);
+    }
+
+    /// <summary>
+    /// Polls <paramref name="condition"/> (a connection refused or a timeout counts as false) until it holds; fails
+    /// with the process's output if the process exits first or the time is up.
+    /// </summary>
+    public async Task WaitForAsync(Func<Task<bool>> condition, TimeSpan limit, string what)
+    {
+        ArgumentNullException.ThrowIfNull(condition);
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < limit)
         {
-            if (_process!.HasExited)
+            if (HasExited)
             {
-                throw new InvalidOperationException($"{_start.ArgumentList[0]} exited with {_process.ExitCode}:\n{Output}");
+                throw new InvalidOperationException($"{Name} exited before {what}:\n{Output}");
             }
             try
             {
-                using var response = await client.GetAsync(new Uri(BaseUrl, _readyPath));
-                if (response.IsSuccessStatusCode)
+                if (await condition())
                 {
                     return;
                 }
@@ -180,30 +268,45 @@ public sealed class ServerProcess : IAsyncDisposable
             }
             await Task.Delay(200);
         }
-        throw new TimeoutException($"{_start.ArgumentList[0]} was not ready within {limit}:\n{Output}");
+        throw new TimeoutException($"{Name}: waited {limit} for {what}:\n{Output}");
     }
+
+    private string Name => _logFile ?? (_start.FileName == "dotnet" ? _start.ArgumentList[0] : _start.FileName);
+
+    /// <summary>Sends a signal (STOP, CONT) to this process only, by its pid.</summary>
+    public void Signal(string signal)
+    {
+        using var kill = Process.Start("kill", ["-" + signal, Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        kill.WaitForExit(5_000);
+    }
+
+    /// <summary>SIGKILL, waiting for the exit: no shutdown, no acks; a broker requeues what this process held.</summary>
+    public void KillHard() => KillAsync().GetAwaiter().GetResult();
+
+    public void Dispose() => KillHard();
 
     /// <summary>SIGKILL to the process tree: no graceful shutdown, in-flight requests are cut.</summary>
     public async Task KillAsync()
     {
-        if (_process is null)
+        // Taken once: a test's own disposal and the end of the test run may both get here.
+        var process = Interlocked.Exchange(ref _process, null);
+        if (process is null)
         {
             return;
         }
-        if (!_process.HasExited)
+        if (!process.HasExited)
         {
-            _process.Kill(entireProcessTree: true);
+            process.Kill(entireProcessTree: true);
             using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(20));
             try
             {
-                await _process.WaitForExitAsync(wait.Token);
+                await process.WaitForExitAsync(wait.Token);
             }
             catch (OperationCanceledException)
             {
             }
         }
-        _process.Dispose();
-        _process = null;
+        process.Dispose();
     }
 
     public ValueTask DisposeAsync() => new(KillAsync());

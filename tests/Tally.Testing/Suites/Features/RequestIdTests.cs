@@ -1,10 +1,7 @@
-using System.Net;
-using System.Text;
-using Tally.Server.Tests.Infrastructure;
+namespace Tally.Testing.Suites.Features;
 
-namespace Tally.Server.Tests.Features;
-
-public sealed class RequestIdTests(SharedTallyApp app) : IClassFixture<SharedTallyApp>
+public abstract class RequestIdTests<TApp>(TApp app) : IClassFixture<TApp>
+    where TApp : TallyTestHost, ITallyMode
 {
     [Fact]
     public async Task RequestId_IsEchoed_OnProblemsWrittenByTheExceptionHandler()

@@ -1,26 +1,15 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
-using System.Globalization;
-using System.Net.Http.Json;
-using System.Text.Json;
-using Tally.Server.Tests.Infrastructure;
-using Xunit.Abstractions;
-
-namespace Tally.Server.Tests.Concurrency;
-
-/// <summary>The load test owns the machine while it runs, so it never shares the cores with other test classes.</summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class ConcurrencyCollection : ICollectionFixture<LedgerLoad>
-{
-    public const string Name = "Concurrency";
-}
+namespace Tally.Testing.Suites.Concurrency;
 
 /// <summary>
 /// Acceptance 3 of issue 2: one mixed run of at least 20,000 transfer requests from 64 parallel clients
 /// over 10 accounts, through the real HTTP pipeline. Each test checks one property of the same run.
 /// </summary>
-[Collection(ConcurrencyCollection.Name)]
-public sealed class LedgerConcurrencyTests(LedgerLoad load, ITestOutputHelper output)
+/// <remarks>
+/// The load test owns the machine while it runs, so each mode's class runs in the collection
+/// <see cref="SuiteCollections.Concurrency"/>, which the test project defines without parallelization.
+/// </remarks>
+public abstract class LedgerConcurrencyTests<TApp>(LedgerLoad<TApp> load, ITestOutputHelper output)
+    where TApp : TallyTestHost, ITallyMode
 {
     [Fact]
     public void ConcurrentMixedLoad_NeverAnswersWithServerError()
@@ -166,7 +155,7 @@ public sealed class LedgerConcurrencyTests(LedgerLoad load, ITestOutputHelper ou
 }
 
 /// <summary>Runs the load once for the collection and keeps what the clients saw, and the server's state afterwards.</summary>
-public sealed class LedgerLoad : IAsyncLifetime
+public abstract class LedgerLoad : IAsyncLifetime
 {
     public const int Accounts = 10;
     public const int Clients = 64;
@@ -182,19 +171,13 @@ public sealed class LedgerLoad : IAsyncLifetime
     // minimum, which admission control answers, by design, with 503 OVERLOADED for part of it. This suite checks
     // the ledger under the most concurrency the machine takes, not admission (the Admission tests and
     // bench/overload.sh do), so the read and write limits are pinned above its concurrency.
-    private readonly TallyAppFactory _factory = new(new Dictionary<string, string?>
-    {
-        ["Admission:Write:InitialLimit"] = "1024",
-        ["Admission:Write:MinLimit"] = "1024",
-        ["Admission:Read:InitialLimit"] = "1024",
-        ["Admission:Read:MinLimit"] = "1024",
-    });
+    private readonly TallyTestHost _factory;
     private HttpClient _client = null!;
     private int _transferPosts;
     private int _conflictProbes;
     private int _conflictsRefused;
 
-    public IReadOnlyList<TestUser> Users { get; private set; } = [];
+    public IReadOnlyList<TallyUser> Users { get; private set; } = [];
     public ConcurrentBag<Create> Creates { get; } = [];
     public ConcurrentBag<Hold> Holds { get; } = [];
     public ConcurrentDictionary<(string Route, int Status, string? ErrorCode), int> StatusCounts { get; } = new();
@@ -214,11 +197,23 @@ public sealed class LedgerLoad : IAsyncLifetime
     public long[] TransactionsAfter { get; } = new long[Accounts];
     public string Summary { get; private set; } = "";
 
+    protected LedgerLoad(Func<(string Key, string? Value)[], TallyTestHost> host)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        _factory = host(
+        [
+            ("Admission:Write:InitialLimit", "1024"),
+            ("Admission:Write:MinLimit", "1024"),
+            ("Admission:Read:InitialLimit", "1024"),
+            ("Admission:Read:MinLimit", "1024"),
+        ]);
+    }
+
     public async Task InitializeAsync()
     {
         _client = _factory.CreateDefaultClient();
         _client.Timeout = Timeout.InfiniteTimeSpan;
-        var users = new List<TestUser>();
+        var users = new List<TallyUser>();
         for (var i = 0; i < Accounts; i++)
         {
             users.Add(await _factory.RegisterAndLoginAsync($"load{i}-{Guid.NewGuid():N}"[..20]));
@@ -401,7 +396,7 @@ public sealed class LedgerLoad : IAsyncLifetime
         await ResolveOnceAsync(hold, user, roll < 70 ? "confirm" : "cancel", Target(), cancellationToken);
     }
 
-    private async Task ResolveOnceAsync(Hold hold, TestUser user, string action, object body, CancellationToken cancellationToken)
+    private async Task ResolveOnceAsync(Hold hold, TallyUser user, string action, object body, CancellationToken cancellationToken)
     {
         var response = await SendAsync(HttpMethod.Post, "/api/transfer/" + action, user, body, null, cancellationToken);
         string? status = null;
@@ -480,7 +475,7 @@ public sealed class LedgerLoad : IAsyncLifetime
         }
     }
 
-    private async Task<Answer> SendAsync(HttpMethod method, string path, TestUser user, object? body, string? idempotencyKey, CancellationToken cancellationToken)
+    private async Task<Answer> SendAsync(HttpMethod method, string path, TallyUser user, object? body, string? idempotencyKey, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(method, path);
         request.Headers.Add("X-Session", user.Session);
@@ -533,7 +528,7 @@ public sealed class Create(string? key, int sender, int receiver, long amount, b
     public bool ConcurrentRetry { get; set; }
     public ConcurrentQueue<Attempt> Attempts { get; } = new();
 
-    public object Body(IReadOnlyList<TestUser> users) =>
+    public object Body(IReadOnlyList<TallyUser> users) =>
         new { to_account_number = users[Receiver].AccountNumber, amount = Amount, instant = Instant, note = "load" };
 }
 
@@ -550,3 +545,7 @@ public sealed class Hold(long transferId)
 public sealed record Resolve(string Action, int Status, string? ErrorCode, string? TransferStatus);
 
 public sealed record FinalTransfer(string Status, long Amount, string ToAccountNumber);
+
+/// <summary>The load on a host of the mode <typeparamref name="TApp"/>.</summary>
+public sealed class LedgerLoad<TApp>() : LedgerLoad(settings => TApp.WithSettings(settings))
+    where TApp : TallyTestHost, ITallyMode;

@@ -1,11 +1,4 @@
-using System.Globalization;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
-using System.Text;
-using System.Text.Json;
-using Tally.Server.Tests.Infrastructure;
-
-namespace Tally.Server.Tests.Security;
+namespace Tally.Testing.Suites.Security;
 
 /// <summary>Bad requests, each named; every one must get a 4xx problem and move no money.</summary>
 public static class HostileCatalogue
@@ -104,12 +97,12 @@ public static class HostileCatalogue
             Add($"transactions.page[{label}]", f => Get("/api/account/transactions?page=" + escaped, f.Attacker.Session));
             Add($"admin-notifications.size[{label}]", _ => Admin("/api/account/admin/notifications?size=" + escaped));
         }
-        Add("register.username[nul]", _ => Post("/api/auth/register", Json(new { phone = TallyTestClient.NewPhone(), username = "nul\u0000byte", password = "correct horse battery" })));
+        Add("register.username[nul]", _ => Post("/api/auth/register", Json(new { phone = TallyTestKit.NewPhone(), username = "nul\u0000byte", password = "correct horse battery" })));
         Add("login.username[nul-padded]", _ => Post("/api/auth/login", Json(new { username = " nul\u0000 ", password = "correct horse battery" })));
         Add("admin-users.search[nul]", _ => Admin("/api/account/admin/users?search=nul%00byte"));
         Add("admin-users.search[escape]", _ => Admin("/api/account/admin/users?search=%1B%5B31m"));
-        Add("register.username[bell]", _ => Post("/api/auth/register", Json(new { phone = TallyTestClient.NewPhone(), username = "bell\u0007", password = "correct horse battery" })));
-        Add("register.username[newline]", _ => Post("/api/auth/register", Json(new { phone = TallyTestClient.NewPhone(), username = "line\nbreak", password = "correct horse battery" })));
+        Add("register.username[bell]", _ => Post("/api/auth/register", Json(new { phone = TallyTestKit.NewPhone(), username = "bell\u0007", password = "correct horse battery" })));
+        Add("register.username[newline]", _ => Post("/api/auth/register", Json(new { phone = TallyTestKit.NewPhone(), username = "line\nbreak", password = "correct horse battery" })));
         Add("transfer.note[nul]", f => Post("/api/transfer/transfer", Json(new { to_account_number = f.VictimB.AccountNumber, amount = 1, note = "nul\u0000byte" }), f.Attacker.Session));
         Add("transfer.note[escape]", f => Post("/api/transfer/transfer", Json(new { to_account_number = f.VictimB.AccountNumber, amount = 1, note = "\u001b[31mred" }), f.Attacker.Session));
         Add("transfer.note[141]", f => Post("/api/transfer/transfer", Json(new { to_account_number = f.VictimB.AccountNumber, amount = 1, note = new string('n', 141) }), f.Attacker.Session));
@@ -128,12 +121,12 @@ public static class HostileCatalogue
         string[] usernames = ["\"\"", "\"   \"", "\"\\t\\n\"", "null", "42", "[\"a\"]", JsonSerializer.Serialize(new string('u', 51))];
         foreach (var username in usernames)
         {
-            Add($"register.username={username}", _ => Post("/api/auth/register", Raw($$"""{"phone":"{{TallyTestClient.NewPhone()}}","username":{{username}},"password":"correct horse battery"}""")));
+            Add($"register.username={username}", _ => Post("/api/auth/register", Raw($$"""{"phone":"{{TallyTestKit.NewPhone()}}","username":{{username}},"password":"correct horse battery"}""")));
         }
         string[] passwords = ["\"short\"", "\"\"", "null", "12345678", "[\"correct horse battery\"]", JsonSerializer.Serialize(new string('p', 129))];
         foreach (var password in passwords)
         {
-            Add($"register.password={password}", _ => Post("/api/auth/register", Raw($$"""{"phone":"{{TallyTestClient.NewPhone()}}","username":"hostile","password":{{password}}}""")));
+            Add($"register.password={password}", _ => Post("/api/auth/register", Raw($$"""{"phone":"{{TallyTestKit.NewPhone()}}","username":"hostile","password":{{password}}}""")));
         }
         Add("register.phone-taken", f => Post("/api/auth/register", Json(new { phone = f.VictimA.Phone, username = "victim-a", password = "attacker's own password" })));
         Add("login.victim-wrong-password", f => Post("/api/auth/login", Json(new { phone = f.VictimA.Phone, password = "guess guess guess" })));
@@ -238,7 +231,7 @@ public static class HostileCatalogue
         Add("transfer.no-credentials", f => Post("/api/transfer/transfer", Json(new { to_account_number = f.VictimB.AccountNumber, amount = 1 })));
 
         // Admin with the wrong secret, or with a user's session instead.
-        string[] secrets = ["", "wrong", " " + TallyAppFactory.AdminSecret, TallyAppFactory.AdminSecret.ToUpperInvariant(), TallyAppFactory.AdminSecret[..^1], TallyAppFactory.AdminSecret + "x"];
+        string[] secrets = ["", "wrong", " " + TallyTestKit.AdminSecret, TallyTestKit.AdminSecret.ToUpperInvariant(), TallyTestKit.AdminSecret[..^1], TallyTestKit.AdminSecret + "x"];
         foreach (var secret in secrets)
         {
             Add($"admin.secret[{secret}]", _ =>
@@ -294,7 +287,7 @@ public static class HostileCatalogue
     private static HttpRequestMessage Admin(string path)
     {
         var request = new HttpRequestMessage(HttpMethod.Get, path);
-        request.Headers.Add("X-Admin-Secret", TallyAppFactory.AdminSecret);
+        request.Headers.Add("X-Admin-Secret", TallyTestKit.AdminSecret);
         return request;
     }
 

@@ -1,35 +1,31 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
-using Tally.Server.Tests.Infrastructure;
-
-namespace Tally.Server.Tests.Security;
+namespace Tally.Testing.Suites.Security;
 
 /// <summary>
 /// One Tally with a known signing key, two victims with money in motion (a settled transfer, a pending hold and a
 /// notification), and an attacker with a live session, a used client_ref and a revoked second session.
 /// </summary>
-public sealed class HostileFixture : IAsyncLifetime
+public abstract class HostileFixture : IAsyncLifetime
 {
     public const string VictimHoldRef = "victim-hold";
     public const string AttackerRef = "attacker-ref";
 
-    public HostileFixture()
+    protected HostileFixture(Func<(string Key, string? Value)[], TallyTestHost> host)
     {
+        ArgumentNullException.ThrowIfNull(host);
         SigningKey = TestTokens.NewKeyBase64();
         // Holds last an hour so that the snapshot before and after each case sees the same pending funds.
-        App = TallyAppFactory.WithSettings(("Auth:SigningKey", SigningKey), ("Transfers:HoldSeconds", "3600"));
+        App = host([("Auth:SigningKey", SigningKey), ("Transfers:HoldSeconds", "3600")]);
     }
 
-    public TallyAppFactory App { get; }
+    public TallyTestHost App { get; }
 
     public string SigningKey { get; }
 
-    public TestUser VictimA { get; private set; } = null!;
+    public TallyUser VictimA { get; private set; } = null!;
 
-    public TestUser VictimB { get; private set; } = null!;
+    public TallyUser VictimB { get; private set; } = null!;
 
-    public TestUser Attacker { get; private set; } = null!;
+    public TallyUser Attacker { get; private set; } = null!;
 
     public long SettledTransferId { get; private set; }
 
@@ -87,3 +83,7 @@ public sealed class HostileFixture : IAsyncLifetime
         return string.Join("; ", parts);
     }
 }
+
+/// <summary>The hostile fixture on a host of the mode <typeparamref name="TApp"/>.</summary>
+public sealed class HostileFixture<TApp>() : HostileFixture(settings => TApp.WithSettings(settings))
+    where TApp : TallyTestHost, ITallyMode;

@@ -1,34 +1,70 @@
-using System.Buffers.Text;
-using System.Net;
-using System.Net.Http.Json;
-using System.Security.Cryptography;
-using System.Text;
-using System.Text.Json;
-using Microsoft.AspNetCore.Mvc.Testing;
+namespace Tally.Testing;
 
-namespace Tally.Server.Tests.Infrastructure;
-
-/// <summary>One Tally instance shared by the tests of a class (xunit needs a fixture with a single public constructor).</summary>
-public sealed class SharedTallyApp : TallyAppFactory
+/// <summary>
+/// The calls that tests of a <see cref="TallyTestHost"/> make over and over: register and log in, clients with a
+/// session or the admin secret, JSON and problem assertions over the HTTP contract of shared/API.md, balances and
+/// the audit, and polling.
+/// </summary>
+public static class TallyTestKit
 {
-}
+    public const string Password = "correct horse battery";
 
-/// <summary>Tests that assert a time bound run in this collection, alone, after the parallel ones.</summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class TimingSensitiveCollection
-{
-    public const string Name = "Timing-sensitive";
-}
+    /// <summary>The admin secret of the hosts of the shared suites, in every mode.</summary>
+    public const string AdminSecret = "test-admin-secret";
 
-/// <summary>Assertions and small request helpers over the HTTP contract of shared/API.md.</summary>
-public static class ApiTestKit
-{
     public const string ProblemContentType = "application/problem+json";
+
+    private static int s_phone = Random.Shared.Next(1_000_000);
+
+    public static string NewPhone() => "7" + Interlocked.Increment(ref s_phone).ToString("D10", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Registers a new user and logs in; fails the test if either step does not succeed.</summary>
+    public static async Task<TallyUser> RegisterAndLoginAsync(this TallyTestHost host, string? username = null)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        using var client = host.CreateClient();
+        var phone = NewPhone();
+        var name = username ?? "user" + phone[^6..];
+        var registered = await (await client.PostAsJsonAsync("/api/auth/register", new { phone, username = name, password = Password })).AssertJsonAsync();
+        var session = await host.LoginAsync(phone, Password);
+        return new TallyUser(registered.Long("id"), phone, name, Password, registered.Str("account_number"), session);
+    }
+
+    public static async Task<string> LoginAsync(this TallyTestHost host, string phone, string password)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        using var client = host.CreateClient();
+        var login = await (await client.PostAsJsonAsync("/api/auth/login", new { phone, password })).AssertJsonAsync();
+        return login.Str("session");
+    }
+
+    public static HttpClient CreateClient(this TallyTestHost host, TallyUser user)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        return host.CreateClient(user.Session);
+    }
+
+    public static HttpClient CreateClient(this TallyTestHost host, string session)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        var client = host.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", session);
+        return client;
+    }
+
+    public static HttpClient CreateAdminClient(this TallyTestHost host)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        var client = host.CreateClient();
+        client.DefaultRequestHeaders.Add("X-Admin-Secret", host.AdminHeaderValue);
+        return client;
+    }
 
     public static StringContent JsonBody(string raw) => new(raw, Encoding.UTF8, "application/json");
 
     public static async Task<JsonElement> ReadJsonAsync(this HttpResponseMessage response)
     {
+        ArgumentNullException.ThrowIfNull(response);
         var text = await response.Content.ReadAsStringAsync();
         using var document = JsonDocument.Parse(text);
         return document.RootElement.Clone();
@@ -37,6 +73,7 @@ public static class ApiTestKit
     /// <summary>Asserts a 200 (or the given status) and returns the JSON body; the failure message carries the body.</summary>
     public static async Task<JsonElement> AssertJsonAsync(this HttpResponseMessage response, HttpStatusCode expected = HttpStatusCode.OK)
     {
+        ArgumentNullException.ThrowIfNull(response);
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == expected, $"Expected {(int)expected}, got {(int)response.StatusCode}: {text}");
         using var document = JsonDocument.Parse(text);
@@ -65,6 +102,7 @@ public static class ApiTestKit
 
     private static async Task<JsonElement> AssertProblemShapeAsync(HttpResponseMessage response)
     {
+        ArgumentNullException.ThrowIfNull(response);
         var text = await response.Content.ReadAsStringAsync();
         var mediaType = response.Content.Headers.ContentType?.MediaType;
         Assert.True(mediaType == ProblemContentType, $"Expected {ProblemContentType}, got '{mediaType}' ({(int)response.StatusCode}): {text}");
@@ -101,26 +139,41 @@ public static class ApiTestKit
 
     public static async Task<(long Balance, long Available)> GetBalanceAsync(this HttpClient client)
     {
+        ArgumentNullException.ThrowIfNull(client);
         var body = await (await client.GetAsync("/api/account/balance")).AssertJsonAsync();
         return (body.Long("balance"), body.Long("available"));
     }
 
-    public static async Task<(long Balance, long Available)> GetBalanceAsync(this WebApplicationFactory<Program> factory, TestUser user)
+    public static async Task<(long Balance, long Available)> GetBalanceAsync(this TallyTestHost host, TallyUser user)
     {
-        using var client = factory.CreateClient(user);
+        using var client = host.CreateClient(user);
         return await client.GetBalanceAsync();
     }
 
-    public static async Task<JsonElement> GetAuditAsync(this WebApplicationFactory<Program> factory)
+    public static async Task<long> BalanceAsync(this TallyTestHost host, TallyUser user) => (await host.GetBalanceAsync(user)).Balance;
+
+    public static async Task<JsonElement> GetAuditAsync(this TallyTestHost host)
     {
-        using var admin = factory.CreateAdminClient();
+        using var admin = host.CreateAdminClient();
         return await (await admin.GetAsync("/api/account/admin/audit")).AssertJsonAsync();
+    }
+
+    /// <summary>The money audit is ok: the ledger sums to 0, no balance is negative, every balance replays from its transfers.</summary>
+    public static async Task<JsonElement> AssertAuditOkAsync(this TallyTestHost host)
+    {
+        var audit = await host.GetAuditAsync();
+        Assert.True(audit.GetProperty("ok").GetBoolean(), audit.ToString());
+        Assert.Equal(0, audit.Long("ledger_sum"));
+        Assert.Equal(0, audit.Long("negative_balances"));
+        Assert.Equal(0, audit.Long("mismatched_accounts"));
+        return audit;
     }
 
     /// <summary>Polls until <paramref name="probe"/> returns a value or the timeout passes; returns the last value.</summary>
     public static async Task<T?> PollAsync<T>(Func<Task<T?>> probe, TimeSpan timeout, TimeSpan? interval = null)
         where T : class
     {
+        ArgumentNullException.ThrowIfNull(probe);
         var deadline = DateTime.UtcNow + timeout;
         while (true)
         {
@@ -132,41 +185,27 @@ public static class ApiTestKit
             await Task.Delay(interval ?? TimeSpan.FromMilliseconds(100));
         }
     }
-}
 
-/// <summary>Hand-made HS256 JWTs, to present forged, expired and unsigned tokens to the server.</summary>
-public static class TestTokens
-{
-    public static string NewKeyBase64() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
-
-    public static string Segment(object value) => Base64Url.EncodeToString(JsonSerializer.SerializeToUtf8Bytes(value));
-
-    public static string Sign(object payload, byte[] key, object? header = null)
+    /// <summary>Polls until the check returns true or the time is up; returns how long it took, or null.</summary>
+    public static async Task<TimeSpan?> WithinAsync(TimeSpan limit, Func<Task<bool>> check, int intervalMs = 50)
     {
-        var signingInput = Segment(header ?? new { alg = "HS256", typ = "JWT" }) + "." + Segment(payload);
-        var signature = HMACSHA256.HashData(key, Encoding.ASCII.GetBytes(signingInput));
-        return signingInput + "." + Base64Url.EncodeToString(signature);
-    }
-
-    public static string Unsigned(object payload) => Segment(new { alg = "none", typ = "JWT" }) + "." + Segment(payload) + ".";
-
-    public static object Claims(long userId, DateTimeOffset issuedAt, DateTimeOffset expires, string issuer = "tally", string audience = "tally") => new
-    {
-        sub = userId.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        jti = Guid.NewGuid().ToString("N"),
-        iss = issuer,
-        aud = audience,
-        iat = issuedAt.ToUnixTimeSeconds(),
-        nbf = issuedAt.ToUnixTimeSeconds(),
-        exp = expires.ToUnixTimeSeconds(),
-    };
-
-    /// <summary>Decodes the payload of a JWT, to build look-alike tokens from a real one.</summary>
-    public static JsonElement Payload(string token)
-    {
-        var parts = token.Split('.');
-        Assert.Equal(3, parts.Length);
-        using var document = JsonDocument.Parse(Base64Url.DecodeFromChars(parts[1]));
-        return document.RootElement.Clone();
+        ArgumentNullException.ThrowIfNull(check);
+        var watch = Stopwatch.StartNew();
+        while (watch.Elapsed < limit)
+        {
+            try
+            {
+                if (await check())
+                {
+                    return watch.Elapsed;
+                }
+            }
+            catch (Exception ex) when (ex is HttpRequestException or Xunit.Sdk.XunitException or JsonException or TaskCanceledException)
+            {
+                // Not yet.
+            }
+            await Task.Delay(intervalMs);
+        }
+        return null;
     }
 }
