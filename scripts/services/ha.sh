@@ -663,10 +663,35 @@ cmd_patronictl() {
   as postgres HOME="$STATE/pg1" /usr/bin/patronictl -c "$STATE/pg1/patroni.yml" "$@"
 }
 
+# What a failed backup or check needs to be understood: the archiver's log, pgBackRest's own, and the
+# leader's PostgreSQL log (its archive_command failures) with each node's archive status.
+pgbackrest_failure_logs() {
+  local n
+  n=$(ha_leader) || true
+  tail_log "$STATE/pgbackrest/log/tally-archive-push.log" "$STATE/pgbackrest/log/tally-backup.log" \
+    "$STATE/pgbackrest/log/tally-check.log" ${n:+"$(pgn_dir "$n")/patroni.log"}
+  for n in "${HA_NODES[@]}"; do
+    printf -- '----- pg%s archive_status: %s -----\n' "$n" \
+      "$(ls "$(pgn_dir "$n")/data/pg_wal/archive_status" 2>/dev/null | tail -n 8 | tr '\n' ' ')" >&2
+  done
+}
+
 cmd_backup() {
   need_ha_state
   exec 9>&-
-  ha_pgbackrest --type="${1:-full}" backup >&2 || die "pgbackrest backup failed"
+  local leader
+  leader=$(ha_leader) || die "no Patroni leader"
+  if ! ha_pgbackrest --type="${1:-full}" backup >&2; then
+    # A failover during the backup leaves its last WAL segment to a demoted node that never archives it: a
+    # backup of the new leader is what an operator runs next.
+    if [[ $(ha_leader) != "$leader" ]]; then
+      log "pgbackrest: the leader changed from pg$leader during the backup; backing up the new leader"
+      ha_pgbackrest --type="${1:-full}" backup >&2 || { pgbackrest_failure_logs; die "pgbackrest backup failed"; }
+    else
+      pgbackrest_failure_logs
+      die "pgbackrest backup failed"
+    fi
+  fi
   log "pgbackrest: backup done"
 }
 
@@ -675,7 +700,7 @@ cmd_backup() {
 cmd_archive_check() {
   need_ha_state
   exec 9>&-
-  ha_pgbackrest check >&2 || die "pgbackrest check failed"
+  ha_pgbackrest check >&2 || { pgbackrest_failure_logs; die "pgbackrest check failed"; }
   log "pgbackrest: WAL archived up to now"
 }
 

@@ -4,7 +4,7 @@ using Xunit.Abstractions;
 namespace Tally.Ha.Tests;
 
 /// <summary>The restore drill: a pgBackRest backup taken under load, the cluster destroyed, a new one restored from it.</summary>
-[Collection(HaCollection.Name)]
+[Collection(RestoreDrillCollection.Name)]
 public sealed class BackupRestoreTests(HaCluster cluster, ITestOutputHelper output)
 {
     [Fact]

@@ -232,3 +232,13 @@ public sealed class HaCollection : ICollectionFixture<HaCluster>
 {
     public const string Name = "ha";
 }
+
+/// <summary>
+/// The restore drill gets an HA set of its own: it destroys its cluster, and it must not depend on which node
+/// the failover tests left as leader, or on the WAL that their kills left unarchived.
+/// </summary>
+[CollectionDefinition(Name)]
+public sealed class RestoreDrillCollection : ICollectionFixture<HaCluster>
+{
+    public const string Name = "ha-restore-drill";
+}
