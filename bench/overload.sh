@@ -38,14 +38,6 @@ mkdir -p "$OUT"
 # NO_HEALTHY_UPSTREAM at all; a user sending one request at a time waits at most the SLO latency for any answer.
 EXPECT_OPEN="${EXPECT_OPEN:-goodput@2>=0.9,goodput@3>=0.9,goodput@5>=0.75,accepted-p99<=300ms,refused-p99<=20ms,memory<=1.5,recovery<=5s,no-healthy-upstream<=0,probe-max<=300ms}"
 EXPECT_CLOSED="${EXPECT_CLOSED:-goodput@3>=0.9,accepted-p99<=300ms,refused-p99<=20ms,memory<=1.5,recovery<=5s,no-healthy-upstream<=0,probe-max<=300ms}"
-# The README's load recipe: cheap password hashing, login limits out of the way.
-RECIPE=(Auth__PasswordIterations=1000 Auth__RegistrationsPerIpPerMinute=1000000 Auth__LoginPermitsPerIpPerMinute=1000000 Auth__LoginPermitsPerPhonePerMinute=1000000)
-# The generator is one loopback address: the gateway's per-IP and per-session rate limits would refuse
-# first. Its concurrency limit (503 GATEWAY_OVERLOADED) stays, as part of what is measured.
-GATEWAY_RECIPE=(Gateway__RateLimits__PerIpPerSecond=10000000 Gateway__RateLimits__PerIpBurst=10000000
-  Gateway__RateLimits__PerSessionPerSecond=10000000 Gateway__RateLimits__PerSessionBurst=10000000
-  Gateway__RateLimits__LoginPerIpPerMinute=10000000 Gateway__RateLimits__TransferPerSessionPerSecond=10000000
-  Gateway__RateLimits__TransferPerSessionBurst=10000000)
 
 ensure_commands curl:curl jq:jq python3:python3
 
@@ -69,23 +61,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-log "publish Tally.Server and tally-load (Release)"
-for project in Tally.Server Tally.Load; do
-  dotnet publish "src/$project/$project.csproj" -c Release -o "$WORK/$project" --nologo -v quiet >"$WORK/publish-$project.log" 2>&1 \
-    || { cat "$WORK/publish-$project.log" >&2; exit 1; }
-done
+publish_projects "$WORK" Tally.Server Tally.Load
 LOAD=(dotnet "$WORK/Tally.Load/Tally.Load.dll")
 ADMIN_SECRET="bench-$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')"
 export TALLY_ADMIN_SECRET="$ADMIN_SECRET"
-
-wait_ready() {
-  for _ in $(seq 1 300); do
-    curl -fsS -o /dev/null --max-time 2 "$1/ready" 2>/dev/null && return 0
-    sleep 0.2
-  done
-  echo "error: $1 was not ready in 60 s" >&2
-  exit 1
-}
 
 # stress_pair <label> <target> <first search step> [stress options...]: the open model with its own capacity search, then
 # the closed model at the capacity in users (Little's law at 1 s think time, from the search);

@@ -19,11 +19,6 @@ DURATION="${DURATION:-20s}"
 # Long enough for the JIT: a fresh .NET process spends seconds of CPU compiling its hot paths to tier 1.
 WARMUP="${WARMUP:-20s}"
 USERS="${USERS:-200}"
-RECIPE=(Auth__PasswordIterations=1000 Auth__RegistrationsPerIpPerMinute=1000000 Auth__LoginPermitsPerIpPerMinute=1000000 Auth__LoginPermitsPerPhonePerMinute=1000000)
-GATEWAY_RECIPE=(Gateway__RateLimits__PerIpPerSecond=10000000 Gateway__RateLimits__PerIpBurst=10000000
-  Gateway__RateLimits__PerSessionPerSecond=10000000 Gateway__RateLimits__PerSessionBurst=10000000
-  Gateway__RateLimits__LoginPerIpPerMinute=10000000 Gateway__RateLimits__TransferPerSessionPerSecond=10000000
-  Gateway__RateLimits__TransferPerSessionBurst=10000000)
 
 ensure_commands curl:curl jq:jq python3:python3
 
@@ -45,24 +40,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-log "publish Tally.Server and tally-load (Release)"
-for project in Tally.Server Tally.Load; do
-  dotnet publish "src/$project/$project.csproj" -c Release -o "$WORK/$project" --nologo -v quiet >"$WORK/publish-$project.log" 2>&1 \
-    || { cat "$WORK/publish-$project.log" >&2; exit 1; }
-done
+publish_projects "$WORK" Tally.Server Tally.Load
 LOAD=(dotnet "$WORK/Tally.Load/Tally.Load.dll")
 ADMIN_SECRET="bench-$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')"
 export TALLY_ADMIN_SECRET="$ADMIN_SECRET"
 TICKS="$(getconf CLK_TCK)"
-
-wait_ready() {
-  for _ in $(seq 1 300); do
-    curl -fsS -o /dev/null --max-time 2 "$1/ready" 2>/dev/null && return 0
-    sleep 0.2
-  done
-  echo "error: $1 was not ready in 60 s" >&2
-  exit 1
-}
 
 # Lines "tier pid" for every process of a run: the Tally processes by their pid files (or the
 # embedded server's pid), the servers by what runs with its working folder or command line under
