@@ -35,17 +35,26 @@ public sealed class PrometheusScrapeTests(TallyProcess tally)
         var error = Assert.Single(errors);
         Assert.Equal(Job, error.Labels["job"]);
         Assert.Equal("0", error.Value);
-        var rate = Assert.Single(await prometheus.QueryAsync("tally:http_requests:rate1m"));
-        Assert.True(double.Parse(rate.Value, CultureInfo.InvariantCulture) > 0, $"request rate {rate.Value}");
-        var slow = Assert.Single(await prometheus.QueryAsync("tally:slo_slow:ratio_rate5m"));
-        Assert.InRange(double.Parse(slow.Value, CultureInfo.InvariantCulture), 0, 1);
-        var p95 = Assert.Single(await prometheus.QueryAsync("tally:http_request_duration_seconds:p95_rate5m"));
-        Assert.InRange(double.Parse(p95.Value, CultureInfo.InvariantCulture), 0, 10);
+        // A group's rules are evaluated, and their samples written, one after another: the query above can land between
+        // the first rule of an evaluation and the next, so each recorded series is awaited before its value is checked.
+        var rate = await RecordedAsync(prometheus, "tally:http_requests:rate1m");
+        Assert.True(rate > 0, $"request rate {rate}");
+        Assert.InRange(await RecordedAsync(prometheus, "tally:slo_slow:ratio_rate5m"), 0, 1);
+        Assert.InRange(await RecordedAsync(prometheus, "tally:http_request_duration_seconds:p95_rate5m"), 0, 10);
         await prometheus.WaitForAsync(
             async () => (await prometheus.QueryAsync("tally:slo_error_budget_remaining:ratio")).Count == 1,
             TimeSpan.FromSeconds(30),
             "the 30-day error budget");
         Assert.Equal("1", Assert.Single(await prometheus.QueryAsync("tally:slo_error_budget_remaining:ratio")).Value);
+    }
+
+    private static async Task<double> RecordedAsync(PrivatePrometheus prometheus, string series)
+    {
+        await prometheus.WaitForAsync(
+            async () => (await prometheus.QueryAsync(series)) is [var only] && only.Value != "NaN",
+            TimeSpan.FromSeconds(30),
+            series);
+        return double.Parse(Assert.Single(await prometheus.QueryAsync(series)).Value, CultureInfo.InvariantCulture);
     }
 
     [Fact]
