@@ -42,4 +42,10 @@ public static class ErrorCodes
     public const string DeadlineExceeded = "DEADLINE_EXCEEDED";
     public const string ServiceUnavailable = "SERVICE_UNAVAILABLE";
     public const string InternalError = "INTERNAL_ERROR";
+
+    // Only the gateway answers these; it shares RATE_LIMITED, PAYLOAD_TOO_LARGE and the like with the server.
+    public const string GatewayOverloaded = "GATEWAY_OVERLOADED";
+    public const string NoHealthyUpstream = "NO_HEALTHY_UPSTREAM";
+    public const string UpstreamUnavailable = "UPSTREAM_UNAVAILABLE";
+    public const string UpstreamTimeout = "UPSTREAM_TIMEOUT";
 }

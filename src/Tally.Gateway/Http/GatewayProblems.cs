@@ -1,23 +1,13 @@
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.AspNetCore.Diagnostics;
+using Tally.Domain;
 
 namespace Tally.Gateway.Http;
 
 /// <summary>The gateway's own refusals, as RFC 9457 problems with an <c>error_code</c> and a <c>trace_id</c>, like Tally's.</summary>
 public static class GatewayProblems
 {
-    public const string RateLimited = "RATE_LIMITED";
-    public const string TooManyAttempts = "TOO_MANY_ATTEMPTS";
-    public const string PayloadTooLarge = "PAYLOAD_TOO_LARGE";
-    public const string Overloaded = "GATEWAY_OVERLOADED";
-    public const string NoHealthyUpstream = "NO_HEALTHY_UPSTREAM";
-    public const string UpstreamUnavailable = "UPSTREAM_UNAVAILABLE";
-    public const string UpstreamTimeout = "UPSTREAM_TIMEOUT";
-    public const string DeadlineExceeded = "DEADLINE_EXCEEDED";
-    public const string InvalidRequest = "INVALID_REQUEST";
-    public const string InternalError = "INTERNAL_ERROR";
-
     public static WebApplicationBuilder AddGatewayProblems(this WebApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -54,10 +44,10 @@ public static class GatewayProblems
         var status = problem.Status ?? context.HttpContext.Response.StatusCode;
         problem.Extensions.TryAdd("error_code", status switch
         {
-            413 => PayloadTooLarge,
-            429 => RateLimited,
-            >= 500 => InternalError,
-            _ => InvalidRequest,
+            413 => ErrorCodes.PayloadTooLarge,
+            429 => ErrorCodes.RateLimited,
+            >= 500 => ErrorCodes.InternalError,
+            _ => ErrorCodes.InvalidRequest,
         });
         problem.Detail ??= status >= 500 ? "An unexpected error occurred in the gateway." : "The request is not valid.";
         problem.Type ??= "about:blank";
@@ -77,8 +67,8 @@ public sealed class GatewayExceptionHandler(ILogger<GatewayExceptionHandler> log
         if (exception is BadHttpRequestException bad)
         {
             var (code, detail) = bad.StatusCode == StatusCodes.Status413PayloadTooLarge
-                ? (GatewayProblems.PayloadTooLarge, "The request body is too large.")
-                : (GatewayProblems.InvalidRequest, "The request is not valid.");
+                ? (ErrorCodes.PayloadTooLarge, "The request body is too large.")
+                : (ErrorCodes.InvalidRequest, "The request is not valid.");
             await GatewayProblems.WriteAsync(httpContext, bad.StatusCode, code, detail);
             return true;
         }
@@ -87,7 +77,7 @@ public sealed class GatewayExceptionHandler(ILogger<GatewayExceptionHandler> log
             return true;
         }
         logger.LogError(exception, "Gateway request failed");
-        await GatewayProblems.WriteAsync(httpContext, StatusCodes.Status500InternalServerError, GatewayProblems.InternalError, "An unexpected error occurred in the gateway.");
+        await GatewayProblems.WriteAsync(httpContext, StatusCodes.Status500InternalServerError, ErrorCodes.InternalError, "An unexpected error occurred in the gateway.");
         return true;
     }
 }

@@ -1,3 +1,5 @@
+using Tally.Domain;
+
 namespace Tally.Gateway.Protection;
 
 /// <summary>
@@ -13,7 +15,7 @@ public sealed class BodyLimitMiddleware(RequestDelegate next, IOptions<GatewayOp
         if (context.Request.ContentLength > _max)
         {
             metrics.Rejected("body_too_large");
-            return GatewayProblems.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, GatewayProblems.PayloadTooLarge, "The request body is too large.").AsTask();
+            return GatewayProblems.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, ErrorCodes.PayloadTooLarge, "The request body is too large.").AsTask();
         }
         return next(context);
     }

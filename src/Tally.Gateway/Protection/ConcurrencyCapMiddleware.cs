@@ -1,5 +1,6 @@
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Http.Features;
+using Tally.Domain;
 
 namespace Tally.Gateway.Protection;
 
@@ -92,7 +93,7 @@ public sealed class ConcurrencyCapMiddleware : IDisposable
     private ValueTask RefuseAsync(HttpContext context, string reason, string detail)
     {
         _metrics.Rejected(reason);
-        return GatewayProblems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, GatewayProblems.Overloaded, detail, retryAfterSeconds: 1);
+        return GatewayProblems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, ErrorCodes.GatewayOverloaded, detail, retryAfterSeconds: 1);
     }
 
     public void Dispose() => _limiter.Dispose();

@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.RateLimiting;
+using Tally.Domain;
 
 namespace Tally.Gateway.Protection;
 
@@ -127,7 +128,7 @@ public static class GatewayRateLimits
         await GatewayProblems.WriteAsync(
             context,
             StatusCodes.Status429TooManyRequests,
-            login ? GatewayProblems.TooManyAttempts : GatewayProblems.RateLimited,
+            login ? ErrorCodes.TooManyAttempts : ErrorCodes.RateLimited,
             string.Create(CultureInfo.InvariantCulture, $"Too many requests; retry in {retryAfter} s."),
             retryAfter);
     }

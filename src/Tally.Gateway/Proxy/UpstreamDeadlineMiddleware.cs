@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http.Features;
+using Tally.Domain;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Tally.Gateway.Proxy;
@@ -30,7 +31,7 @@ public sealed class UpstreamDeadlineMiddleware(RequestDelegate next, IOptions<Ga
             if (remaining < TimeSpan.FromMilliseconds(1))
             {
                 metrics.Rejected("deadline");
-                return GatewayProblems.WriteAsync(context, StatusCodes.Status504GatewayTimeout, GatewayProblems.DeadlineExceeded,
+                return GatewayProblems.WriteAsync(context, StatusCodes.Status504GatewayTimeout, ErrorCodes.DeadlineExceeded,
                     "The request's deadline passed before an instance could take it.").AsTask();
             }
             context.Request.Headers[RequestDeadline.Header] = RequestDeadline.Format(remaining);

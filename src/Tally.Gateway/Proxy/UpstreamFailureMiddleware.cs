@@ -1,4 +1,5 @@
 using System.Net.Http;
+using Tally.Domain;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Tally.Gateway.Proxy;
@@ -117,20 +118,20 @@ public sealed class UpstreamFailureMiddleware(RequestDelegate next, GatewayMetri
     {
         if (IsBodyTooLarge(error.Exception))
         {
-            return GatewayProblems.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, GatewayProblems.PayloadTooLarge, "The request body is too large.");
+            return GatewayProblems.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, ErrorCodes.PayloadTooLarge, "The request body is too large.");
         }
         return error.Error switch
         {
             ForwarderError.NoAvailableDestinations => GatewayProblems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
-                GatewayProblems.NoHealthyUpstream, "No healthy instance is available; retry shortly.", retryAfterSeconds: 1),
+                ErrorCodes.NoHealthyUpstream, "No healthy instance is available; retry shortly.", retryAfterSeconds: 1),
             ForwarderError.RequestTimedOut => GatewayProblems.WriteAsync(context, StatusCodes.Status504GatewayTimeout,
-                GatewayProblems.UpstreamTimeout, "The instance did not answer in time; the outcome is unknown (a retry with the same Idempotency-Key is safe)."),
+                ErrorCodes.UpstreamTimeout, "The instance did not answer in time; the outcome is unknown (a retry with the same Idempotency-Key is safe)."),
             ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.RequestBodyClient
                 when context.RequestAborted.IsCancellationRequested => ValueTask.CompletedTask,
             ForwarderError.RequestBodyClient => GatewayProblems.WriteAsync(context, StatusCodes.Status400BadRequest,
-                GatewayProblems.InvalidRequest, "The request body could not be read."),
+                ErrorCodes.InvalidRequest, "The request body could not be read."),
             _ => GatewayProblems.WriteAsync(context, StatusCodes.Status502BadGateway,
-                GatewayProblems.UpstreamUnavailable, "The instance could not be reached or failed to answer; retry shortly."),
+                ErrorCodes.UpstreamUnavailable, "The instance could not be reached or failed to answer; retry shortly."),
         };
     }
 }
