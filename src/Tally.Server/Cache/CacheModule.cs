@@ -31,7 +31,6 @@ public static class CacheModule
                 services.AddSingleton(sp => sp.GetRequiredKeyedService<ILedgerReader>(StorageModule.DatabaseReader));
                 services.AddSingleton<ITokenRevocation>(sp => sp.GetRequiredService<StoredTokenRevocation>());
                 services.AddSingleton<INotificationPublisher>(sp => sp.GetRequiredService<NotificationHub>());
-                services.AddHealthChecks().AddCheck("cache", () => HealthCheckResult.Healthy("in-memory"), tags: [ServiceDefaultsExtensions.ReadyTag]);
                 break;
             case CacheProvider.Redis:
                 AddRedis(services);

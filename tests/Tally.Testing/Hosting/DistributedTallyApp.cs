@@ -93,4 +93,6 @@ public class DistributedTallyApp : TallyTestHost
 public sealed class SharedDistributedApp : DistributedTallyApp, ITallyMode
 {
     static TallyTestHost ITallyMode.WithSettings(params (string Key, string? Value)[] settings) => WithSettings(settings);
+
+    static IReadOnlyList<string> ITallyMode.ReadyDependencies => ["database", "cache", "bus"];
 }

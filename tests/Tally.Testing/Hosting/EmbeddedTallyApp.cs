@@ -21,4 +21,7 @@ public class EmbeddedTallyApp(IDictionary<string, string?> overrides) : TallyTes
 public sealed class SharedTallyApp : EmbeddedTallyApp, ITallyMode
 {
     static TallyTestHost ITallyMode.WithSettings(params (string Key, string? Value)[] settings) => WithSettings(settings);
+
+    // No cache: the in-memory cache is this process's own memory, with nothing to reach.
+    static IReadOnlyList<string> ITallyMode.ReadyDependencies => ["database", "bus"];
 }

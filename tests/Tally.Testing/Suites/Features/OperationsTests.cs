@@ -20,13 +20,12 @@ public abstract partial class OperationsTests<TApp>(TApp factory) : IClassFixtur
     {
         using var client = factory.CreateClient();
 
-        var response = await client.GetAsync("/ready");
-        var text = await response.Content.ReadAsStringAsync();
+        var body = await (await client.GetAsync("/ready")).AssertJsonAsync();
 
-        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
-        foreach (var dependency in new[] { "database", "cache", "bus" })
+        var checks = body.GetProperty("checks");
+        foreach (var dependency in TApp.ReadyDependencies)
         {
-            Assert.Contains(dependency, text, StringComparison.OrdinalIgnoreCase);
+            Assert.True(checks.TryGetProperty(dependency, out _), $"/ready has no {dependency} check: {body}");
         }
     }
 
