@@ -17,9 +17,7 @@ public static class TallySetup
         services.AddOptions<BusOptions>().BindConfiguration(BusOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<RoleOptions>()
             .Configure<IConfiguration>((options, configuration) => configuration.Bind(options))
-            .Validate(
-                options => options.Role == composition.Role,
-                $"Role changed after the host chose {composition.Role}: it must be set before the host is built.")
+            .ValidateUnchanged(RoleOptions.Key, composition.Role, options => options.Role == composition.Role)
             .ValidateOnStart();
         services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section);

@@ -11,9 +11,7 @@ public static class BusModule
     public static IServiceCollection Add(IServiceCollection services, BusTransport transport, TallyRole role)
     {
         ArgumentNullException.ThrowIfNull(services);
-        services.AddOptions<BusOptions>().Validate(
-            options => options.Transport == transport,
-            $"Bus:Transport changed after the host chose {transport}: it must be set before the host is built.");
+        services.AddOptions<BusOptions>().ValidateUnchanged(TallyComposition.BusKey, transport, options => options.Transport == transport);
         services.AddSingleton<CommandDispatcher>();
         switch (transport)
         {

@@ -13,15 +13,11 @@ namespace Tally.Server.Cache;
 /// </summary>
 public static class CacheModule
 {
-    public const string DistributedCacheKey = "tally-redis";
-
     public static IServiceCollection Add(IServiceCollection services, CacheProvider provider)
     {
         ArgumentNullException.ThrowIfNull(services);
         services.AddOptions<CacheOptions>().BindConfiguration(CacheOptions.Section)
-            .Validate(
-                options => options.UsesRedis == (provider == CacheProvider.Redis),
-                $"Cache:Redis changed after the host chose the {provider} cache: it must be set before the host is built.")
+            .ValidateUnchanged(TallyComposition.CacheKey, $"the {provider} cache", options => options.UsesRedis == (provider == CacheProvider.Redis))
             .ValidateOnStart();
         services.AddSingleton<CacheMetrics>();
         switch (provider)
@@ -43,14 +39,16 @@ public static class CacheModule
 
     private static void AddRedis(IServiceCollection services)
     {
+        const string distributedCacheKey = "tally-redis";
+
         services.AddSingleton<RedisConnection>();
         services.AddSingleton<RedisAccountCache>();
         services.AddSingleton<IAccountCache>(sp => sp.GetRequiredService<RedisAccountCache>());
 
         // me, balance and lookup read through HybridCache, in front of the database's reader.
         services.AddSingleton<ILedgerReader, CachedLedgerReader>();
-        services.AddHybridCache(options => options.DistributedCacheServiceKey = DistributedCacheKey);
-        services.AddKeyedSingleton<IDistributedCache>(DistributedCacheKey, (sp, _) =>
+        services.AddHybridCache(options => options.DistributedCacheServiceKey = distributedCacheKey);
+        services.AddKeyedSingleton<IDistributedCache>(distributedCacheKey, (sp, _) =>
         {
             var redis = sp.GetRequiredService<RedisConnection>();
             return new RedisCache(Microsoft.Extensions.Options.Options.Create(new RedisCacheOptions

@@ -45,9 +45,9 @@ public static class TallyRoles
 /// </summary>
 public sealed record TallyComposition(StorageProvider Storage, CacheProvider Cache, BusTransport Bus, TallyRole Role)
 {
-    private const string StorageKey = StorageOptions.Section + ":Provider";
-    private const string CacheKey = CacheOptions.Section + ":Redis";
-    private const string BusKey = BusOptions.Section + ":Transport";
+    public const string StorageKey = StorageOptions.Section + ":Provider";
+    public const string CacheKey = CacheOptions.Section + ":Redis";
+    public const string BusKey = BusOptions.Section + ":Transport";
 
     /// <summary>The embedded default: SQLite, in memory, in process, api and worker in one process.</summary>
     private static readonly TallyComposition s_embedded = new(StorageProvider.Sqlite, CacheProvider.InMemory, BusTransport.InProcess, TallyRole.All);
@@ -86,5 +86,19 @@ public sealed record TallyComposition(StorageProvider Storage, CacheProvider Cac
         }
         errors.Add($"{key} is '{text}'; it must be {string.Join(" or ", Enum.GetNames<T>())}.");
         return fallback;
+    }
+}
+
+public static class CompositionValidation
+{
+    /// <summary>
+    /// Fails validation when <paramref name="key"/> no longer says what the host chose from it while it was built: the
+    /// modules registered only what that choice needs, so a later change can't take effect.
+    /// </summary>
+    public static OptionsBuilder<TOptions> ValidateUnchanged<TOptions>(this OptionsBuilder<TOptions> options, string key, object chosen, Func<TOptions, bool> unchanged)
+        where TOptions : class
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return options.Validate(unchanged, $"{key} changed after the host chose {chosen}: it must be set before the host is built.");
     }
 }

@@ -30,9 +30,7 @@ public static class StorageModule
             default:
                 throw new ArgumentOutOfRangeException(nameof(provider), provider, null);
         }
-        services.AddOptions<StorageOptions>().Validate(
-            options => options.Provider == provider,
-            $"Storage:Provider changed after the host chose {provider}: it must be set before the host is built.");
+        services.AddOptions<StorageOptions>().ValidateUnchanged(TallyComposition.StorageKey, provider, options => options.Provider == provider);
         services.AddSingleton<UserDirectory>();
         return services;
     }
