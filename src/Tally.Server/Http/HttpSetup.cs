@@ -66,6 +66,19 @@ public static class HttpSetup
         return app;
     }
 
+    /// <summary>
+    /// An area whose endpoints need a session: the group at <paramref name="prefix"/> under <paramref name="tag"/>, with
+    /// the server errors any endpoint can answer and the area's open GET health (<see cref="MapAreaHealth"/>). Returns
+    /// the group, behind the session, that the area maps its endpoints on.
+    /// </summary>
+    public static RouteGroupBuilder MapSessionArea(this IEndpointRouteBuilder app, string prefix, string tag, string service)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var area = app.MapGroup(prefix).WithTags(tag).ProducesServerErrors();
+        area.MapAreaHealth(service);
+        return area.MapGroup("").RequireSession().ProducesSessionErrors();
+    }
+
     /// <summary>GET {area}/health: the area's view of the dependencies it needs, 503 when one of them fails.</summary>
     public static RouteGroupBuilder MapAreaHealth(this RouteGroupBuilder group, string service)
     {

@@ -8,9 +8,7 @@ public static class AccountApi
     public static IEndpointRouteBuilder MapAccountApi(this IEndpointRouteBuilder app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        var group = app.MapGroup("/api/account").WithTags("Account").ProducesServerErrors();
-        group.MapAreaHealth("account");
-        var session = group.MapGroup("").RequireSession().ProducesSessionErrors();
+        var session = app.MapSessionArea("/api/account", "Account", "account");
         session.MapGet("/me", MeAsync)
             .WithName("getMe")
             .WithSummary("The signed-in user")

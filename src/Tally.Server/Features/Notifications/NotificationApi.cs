@@ -10,9 +10,7 @@ public static class NotificationApi
     public static IEndpointRouteBuilder MapNotificationApi(this IEndpointRouteBuilder app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        var group = app.MapGroup("/api/notifications").WithTags("Notifications").ProducesServerErrors();
-        group.MapAreaHealth("notification");
-        var session = group.MapGroup("").RequireSession().ProducesSessionErrors();
+        var session = app.MapSessionArea("/api/notifications", "Notifications", "notification");
         session.MapGet("/notifications", async (ClaimsPrincipal principal, ILedgerReader reader) =>
             TypedResults.Ok(await reader.GetNotificationsAsync(principal.GetUserId(), ListLimit)))
             .WithName("listNotifications")

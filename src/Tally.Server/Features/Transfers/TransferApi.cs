@@ -134,9 +134,7 @@ public static class TransferApi
     public static IEndpointRouteBuilder MapTransferApi(this IEndpointRouteBuilder app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        var group = app.MapGroup("/api/transfer").WithTags("Transfer").ProducesServerErrors();
-        group.MapAreaHealth("transfer");
-        var session = group.MapGroup("").RequireSession().ProducesSessionErrors();
+        var session = app.MapSessionArea("/api/transfer", "Transfer", "transfer");
         session.MapPost("/transfer", TransferAsync)
             .WithName("createTransfer")
             .WithSummary("Send money")
