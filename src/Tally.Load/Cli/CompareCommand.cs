@@ -76,10 +76,10 @@ public static partial class App
         {
             var verdict = row.Verdict switch
             {
-                Verdicts.Better => "[green]better[/]",
-                Verdicts.Worse => "[red]worse[/]",
-                Verdicts.NoInterval => $"no interval ({Markup.Escape(row.Note ?? "")})",
-                _ => row.Verdict,
+                Verdict.Better => "[green]better[/]",
+                Verdict.Worse => "[red]worse[/]",
+                Verdict.NoInterval => $"no interval ({Markup.Escape(row.Note ?? "")})",
+                _ => row.Verdict.Label(),
             };
             table.AddRow(row.Endpoint == last ? "" : Markup.Escape(row.Endpoint), row.Figure, Figure(row.Figure, row.Base), Figure(row.Figure, row.Candidate),
                 Change(row.ChangePercent), row.LowPercent is { } low ? $"{Change(low)} … {Change(row.HighPercent)}" : "–", verdict);

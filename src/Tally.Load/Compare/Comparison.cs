@@ -1,13 +1,39 @@
+using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 
 namespace Tally.Load.Compare;
 
-public static class Verdicts
+/// <summary>What a figure's change means for the candidate; the JSON, the console and the HTML write its <see cref="VerdictText.Label"/>.</summary>
+[JsonConverter(typeof(VerdictText.Converter))]
+public enum Verdict
 {
-    public const string Better = "better";
-    public const string Worse = "worse";
-    public const string NoChange = "no significant change";
-    public const string NoInterval = "no interval";
+    Better,
+    Worse,
+    NoSignificantChange,
+    NoInterval,
+}
+
+public static class VerdictText
+{
+    public static string Label(this Verdict verdict) => verdict switch
+    {
+        Verdict.Better => "better",
+        Verdict.Worse => "worse",
+        Verdict.NoSignificantChange => "no significant change",
+        Verdict.NoInterval => "no interval",
+        _ => throw new ArgumentOutOfRangeException(nameof(verdict), verdict, null),
+    };
+
+    internal sealed class Converter : JsonConverter<Verdict>
+    {
+        public override Verdict Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+        {
+            var label = reader.GetString();
+            return Enum.GetValues<Verdict>().Single(v => v.Label() == label);
+        }
+
+        public override void Write(Utf8JsonWriter writer, Verdict value, JsonSerializerOptions options) => writer.WriteStringValue(value.Label());
+    }
 }
 
 /// <summary>One figure of one endpoint (or of all, <see cref="Comparison.Overall"/>) in both runs.</summary>
@@ -16,23 +42,15 @@ public static class Verdicts
 /// <param name="Direction">+1 a significant increase, −1 a significant decrease, 0 neither (or no interval).</param>
 public sealed record ComparisonRow(
     string Endpoint, string Figure, double Base, double Candidate, double? ChangePercent, double? LowPercent, double? HighPercent,
-    int Direction, string Verdict, string? Note);
+    int Direction, Verdict Verdict, string? Note);
 
 public sealed record RuleResult(string Rule, bool Breached, IReadOnlyList<string> Breaches);
 
-public sealed class ComparisonResult
+/// <param name="Confidence">The confidence of all intervals together; each figure's own is 1 − (1 − this) / figures (Bonferroni).</param>
+public sealed record ComparisonResult(
+    string BaseFile, string CandidateFile, double Confidence, double FigureConfidence, int Resamples, int Seed, double NoisePercent,
+    IReadOnlyList<ComparisonRow> Rows, IReadOnlyList<string> OnlyInBase, IReadOnlyList<string> OnlyInCandidate)
 {
-    public required string BaseFile { get; init; }
-    public required string CandidateFile { get; init; }
-    /// <summary>The confidence of all intervals together; each figure's own is 1 − (1 − this) / figures (Bonferroni).</summary>
-    public double Confidence { get; init; }
-    public double FigureConfidence { get; init; }
-    public int Resamples { get; init; }
-    public int Seed { get; init; }
-    public double NoisePercent { get; init; }
-    public required IReadOnlyList<ComparisonRow> Rows { get; init; }
-    public IReadOnlyList<string> OnlyInBase { get; init; } = [];
-    public IReadOnlyList<string> OnlyInCandidate { get; init; } = [];
     public IReadOnlyList<RuleResult> FailOn { get; set; } = [];
     public int ExitCode { get; set; }
 }
@@ -120,14 +138,10 @@ public sealed class Comparison
         var resamples = (int)Math.Clamp(WorkBudget / Math.Max(1, work), MinResamples, Resamples);
         var rows = groups.SelectMany(g => Rows(g.Name, g.Base, g.Candidate, g.BaseSlices, g.CandidateSlices, resamples, figureConfidence)).ToList();
         var baseNames = bs.Endpoints.Select(e => e.Name).ToHashSet(StringComparer.Ordinal);
-        return new ComparisonResult
-        {
-            BaseFile = basePath, CandidateFile = candidatePath, Confidence = Confidence, FigureConfidence = Math.Round(figureConfidence, 5),
-            Resamples = resamples, Seed = Seed, NoisePercent = NoisePercent,
-            Rows = rows,
-            OnlyInBase = [.. baseNames.Where(n => !candidateNames.Contains(n))],
-            OnlyInCandidate = [.. candidateNames.Where(n => !baseNames.Contains(n))],
-        };
+        return new ComparisonResult(
+            basePath, candidatePath, Confidence, Math.Round(figureConfidence, 5), resamples, Seed, NoisePercent, rows,
+            OnlyInBase: [.. baseNames.Where(n => !candidateNames.Contains(n))],
+            OnlyInCandidate: [.. candidateNames.Where(n => !baseNames.Contains(n))]);
     }
 
     private static double[] Point(double rps, LatencyStats l) => [rps, l.P50, l.P90, l.P95, l.P99];
@@ -178,9 +192,9 @@ public sealed class Comparison
             var direction = change is { } ch && interval is { } iv && Math.Abs(ch) >= NoisePercent
                 ? iv.Low > 0 ? 1 : iv.High < 0 ? -1 : 0
                 : 0;
-            var verdict = interval is null || change is null ? Verdicts.NoInterval
-                : direction == 0 ? Verdicts.NoChange
-                : (direction > 0) == Figures.IsLatency(f) ? Verdicts.Worse : Verdicts.Better;
+            var verdict = interval is null || change is null ? Verdict.NoInterval
+                : direction == 0 ? Verdict.NoSignificantChange
+                : (direction > 0) == Figures.IsLatency(f) ? Verdict.Worse : Verdict.Better;
             var figureNote = note ?? (interval is null && change is not null ? "not in the per-second series of files without per_second" : null);
             yield return new ComparisonRow(endpoint, Figures.Names[f], Math.Round(b[f], 3), Math.Round(c[f], 3), Round(change),
                 Round(interval?.Low), Round(interval?.High), direction, verdict, interval is null ? figureNote : null);

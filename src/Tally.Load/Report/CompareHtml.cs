@@ -35,8 +35,8 @@ public static class CompareHtml
         sb.Append("<h2>Figures</h2><table><tr><th>endpoint</th><th>figure</th><th>base</th><th>candidate</th><th>change</th><th>interval</th><th>verdict</th></tr>");
         foreach (var row in r.Rows)
         {
-            var css = row.Verdict == Verdicts.Better ? " class=\"pass\"" : row.Verdict == Verdicts.Worse ? " class=\"fail\"" : "";
-            var verdict = row.Verdict == Verdicts.NoInterval ? $"no interval ({row.Note})" : row.Verdict;
+            var css = row.Verdict == Verdict.Better ? " class=\"pass\"" : row.Verdict == Verdict.Worse ? " class=\"fail\"" : "";
+            var verdict = row.Verdict == Verdict.NoInterval ? $"no interval ({row.Note})" : row.Verdict.Label();
             sb.Append(CultureInfo.InvariantCulture, $"<tr><td>{E(row.Endpoint)}</td><td>{E(row.Figure)}</td><td>{E(Cli.App.Figure(row.Figure, row.Base))}</td><td>{E(Cli.App.Figure(row.Figure, row.Candidate))}</td>")
               .Append(CultureInfo.InvariantCulture, $"<td>{E(Cli.App.Change(row.ChangePercent))}</td><td>{(row.LowPercent is { } low ? E($"{Cli.App.Change(low)} … {Cli.App.Change(row.HighPercent)}") : "–")}</td><td{css}>{E(verdict)}</td></tr>");
         }
