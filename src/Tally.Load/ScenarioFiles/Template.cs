@@ -32,17 +32,11 @@ internal interface ITemplateContext
 /// A string with <c>{{ ... }}</c> placeholders, split once into literal and value segments, so that
 /// rendering one is a walk over an array: no parsing, no lookup by name.
 /// </summary>
-internal sealed class Template
+internal sealed class Template(Segment[] segments, string source)
 {
-    private readonly Segment[] _segments;
+    private readonly Segment[] _segments = segments;
 
-    public Template(Segment[] segments, string source)
-    {
-        _segments = segments;
-        Source = source;
-    }
-
-    public string Source { get; }
+    public string Source { get; } = source;
 
     public bool IsConstant => _segments.All(s => s.Kind == SegmentKind.Literal);
 
