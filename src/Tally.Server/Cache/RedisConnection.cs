@@ -102,14 +102,7 @@ public sealed class RedisConnection : IDisposable
                     _logger.LogWarning("Redis is not reachable yet (attempt {Attempt}): {Message}", attempt, ex.Message);
                 }
             }
-            try
-            {
-                await Task.Delay(TimeSpan.FromSeconds(1), stop);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
+            await Task.Delay(TimeSpan.FromSeconds(1), stop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
 

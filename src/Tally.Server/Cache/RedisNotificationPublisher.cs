@@ -57,14 +57,7 @@ public sealed class RedisNotificationPublisher(NotificationHub hub, RedisConnect
             {
                 logger.LogWarning("Could not subscribe to notifications yet: {Message}", ex.Message);
             }
-            try
-            {
-                await Task.Delay(TimeSpan.FromSeconds(1), stop);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
+            await Task.Delay(TimeSpan.FromSeconds(1), stop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
 

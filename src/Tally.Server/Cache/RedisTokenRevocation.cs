@@ -76,14 +76,7 @@ public sealed class RedisTokenRevocation(StoredTokenRevocation local, ILedgerRea
             {
                 logger.LogDebug("Revocation sync: {Message}", ex.Message);
             }
-            try
-            {
-                await Task.Delay(TimeSpan.FromSeconds(1), stop);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
+            await Task.Delay(TimeSpan.FromSeconds(1), stop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
 
