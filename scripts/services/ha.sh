@@ -486,6 +486,9 @@ EOF
     patroni_start 1
     wait_until "$TIMEOUT" bash -c "[[ \$(curl -s -o /dev/null -m 2 -w '%{http_code}' http://127.0.0.1:$PG_REST_1/primary) == 200 ]]" ||
       { tail_log "$(pgn_dir 1)/patroni.log"; die "pg1 did not bootstrap within ${TIMEOUT}s"; }
+    # The stanza as soon as pg1 leads: until it exists every archive-push fails, and after three failures in a row
+    # PostgreSQL's archiver waits for the next segment (or a minute) before it tries again.
+    ha_pgbackrest stanza-create >&2 || die "pgbackrest stanza-create failed"
     patroni_start 2
     patroni_start 3
     ha_provision
@@ -505,7 +508,8 @@ EOF
     rb_join 2
     rb_join 3
     ha_wait_pg
-    ha_pgbackrest stanza-create >&2 || die "pgbackrest stanza-create failed"
+    # Every segment so far in the repository before up returns, so a first backup does not wait on a backlog.
+    ha_archive_current || { pgbackrest_failure_logs; die "the WAL archive did not catch up within 30 s"; }
     redis_wait_topology
     touch "$STATE/.initialized"
     log "all HA services up in $((SECONDS - t0)) s"
@@ -756,6 +760,13 @@ cmd_patronictl() {
   as postgres HOME="$STATE/pg1" /usr/bin/patronictl -c "$STATE/pg1/patroni.yml" "$@"
 }
 
+# The leader's archiver as PostgreSQL counts it (pg_stat_archiver): the last segment archived, and the last one
+# that failed with how many failures: a segment that fails again and again holds back every later one.
+ha_archiver_status() {
+  ha_psql -d postgres -qAt -c "SELECT format('last archived %s at %s; %s failures, the last of %s at %s', last_archived_wal,
+    last_archived_time, failed_count, coalesce(last_failed_wal, 'none'), coalesce(last_failed_time::text, '-')) FROM pg_stat_archiver" 2>/dev/null || true
+}
+
 # What a failed backup or check needs to be understood: the archiver's log, pgBackRest's own, and the
 # leader's PostgreSQL log (its archive_command failures) with each node's archive status.
 pgbackrest_failure_logs() {
@@ -767,25 +778,42 @@ pgbackrest_failure_logs() {
     printf -- '----- pg%s archive_status: %s -----\n' "$n" \
       "$(ls "$(pgn_dir "$n")/data/pg_wal/archive_status" 2>/dev/null | tail -n 8 | tr '\n' ' ')" >&2
   done
+  printf -- "----- the leader's archiver: %s -----\n" "$(ha_archiver_status)" >&2
 }
 
+# pgbackrest check with a shorter wait than a backup's: it switches WAL and waits for that segment in the repository.
+ha_archive_current() { ha_pgbackrest --archive-timeout=30 check >&2; }
+
+# A backup ends by waiting (archive-timeout, 60 s) for its last WAL segment to be archived. So first make sure the
+# archive is current: an archiver that is behind or stalled then fails in seconds, before the copy, with its state
+# printed, and a second check covers an archiver that a switch woke late or a leader that changed in between. A
+# backup that still fails is retried once: on the new leader after a failover (a demoted node never archives the
+# segment), or after the archive is current again.
 cmd_backup() {
   need_ha_state
   exec 9>&-
-  local leader
-  leader=$(ha_leader) || die "no Patroni leader"
-  if ! ha_pgbackrest --type="${1:-full}" backup >&2; then
-    # A failover during the backup leaves its last WAL segment to a demoted node that never archives it: a
-    # backup of the new leader is what an operator runs next.
+  local type=${1:-full} leader attempt
+  for attempt in 1 2; do
+    ha_archive_current && break
+    log "pgbackrest: the archive is not current (check $attempt of 2); the leader's archiver: $(ha_archiver_status)"
+    ((attempt < 2)) || { pgbackrest_failure_logs; die "the WAL archive is not current: no backup taken"; }
+  done
+  for attempt in 1 2; do
+    leader=$(ha_leader) || die "no Patroni leader"
+    if ha_pgbackrest --type="$type" backup >&2; then
+      log "pgbackrest: backup done"
+      return 0
+    fi
+    ((attempt < 2)) || break
     if [[ $(ha_leader) != "$leader" ]]; then
       log "pgbackrest: the leader changed from pg$leader during the backup; backing up the new leader"
-      ha_pgbackrest --type="${1:-full}" backup >&2 || { pgbackrest_failure_logs; die "pgbackrest backup failed"; }
     else
-      pgbackrest_failure_logs
-      die "pgbackrest backup failed"
+      log "pgbackrest: the backup failed; the leader's archiver: $(ha_archiver_status); one more once the archive is current"
+      ha_archive_current || break
     fi
-  fi
-  log "pgbackrest: backup done"
+  done
+  pgbackrest_failure_logs
+  die "pgbackrest backup failed"
 }
 
 # Waits for the WAL up to now to be in the repository (pgbackrest check switches to a new segment and
