@@ -1,9 +1,10 @@
 # shellcheck shell=bash disable=SC2034 # RB, RABBIT_NODE, RABBIT_PORT and RABBIT_DIST_PORT are read by rabbitmq.sh
 # The HA profile (sourced by scripts/services.sh): `up --ha` starts etcd (three members: the store
-# Patroni keeps its leader key in, which outlives the loss of any one), three PostgreSQL 15 nodes under Patroni with synchronous
-# replication, a pgBackRest repository that every node archives its WAL to, Redis with Sentinel
-# (as in the default profile), and three RabbitMQ nodes joined in one cluster. `down`, `status`
-# and the fault helpers see the `.ha` marker in the state folder and act on all of it.
+# Patroni keeps its leader key in, which outlives the loss of any one), three PostgreSQL 15 nodes
+# under Patroni with synchronous replication, a pgBackRest repository that every node archives its
+# WAL to, Redis with Sentinel (as in the default profile), and three RabbitMQ nodes joined in one
+# cluster. `down`, `status` and the fault helpers see the `.ha` marker in the state folder and act
+# on all of it.
 #
 # Patroni essentials (checked on this machine): ttl 8 / loop_wait 1 / retry_timeout 3 (a kill -9
 # of the leader gives a new leader in about 9 s; wal_retrieve_retry_interval 1 s lets the remaining
