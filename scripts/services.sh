@@ -19,7 +19,7 @@
 #   rabbitmq.sh   RabbitMQ and its private epmd, and the `rabbitmqctl` command
 #   lifecycle.sh  `up`, `down`, `status`, and the export lines
 #   faults.sh     `kill-redis-master`, `redis-master`, `restart-postgres`, `restart-rabbitmq`
-#   ha.sh         `up --ha`: etcd, 3 PostgreSQL nodes under Patroni (synchronous replication,
+#   ha.sh         `up --ha`: 3 etcd members, 3 PostgreSQL nodes under Patroni (synchronous replication,
 #                 pgBackRest), 3 clustered RabbitMQ nodes; their fault, backup and restore helpers
 set -euo pipefail
 
@@ -59,7 +59,7 @@ usage: $ME <command>
                          (master, replica, 3 sentinels) and RabbitMQ on free 127.0.0.1 ports,
                          print 'export K=V' lines (also in \$TALLY_SERVICES_DIR/env.sh).
                          Idempotent: restarts only what is down, then prints the same lines.
-  up --ha                the HA profile instead: etcd, three PostgreSQL 15 nodes under Patroni
+  up --ha                the HA profile instead: three etcd members, three PostgreSQL 15 nodes under Patroni
                          (synchronous replication, WAL archived to pgBackRest), Redis as above,
                          three clustered RabbitMQ nodes; the same exports, with a multi-host
                          ConnectionStrings__Postgres and Bus__RabbitMq__Endpoints
@@ -80,6 +80,8 @@ HA profile only:
                          node loses the leader key and its sync standby; prints the node
   heal-postgres          SIGCONT of every stopped Patroni (the old leader demotes and rejoins)
   kill-rabbitmq-node [N] kill -9 of RabbitMQ node N (default 1); 'up --ha' restarts it
+  kill-etcd-member [N]   kill -9 of etcd member N (default: the etcd leader); prints N. Two of three
+                         keep the quorum (Patroni keeps its leader); 'up --ha' restarts it
   patronictl ARGS...     patronictl against the cluster (e.g. list)
   backup [full|diff|incr] pgBackRest backup from the leader (default full)
   archive-check          pgbackrest check: switch WAL and wait until it is archived (every commit
@@ -129,6 +131,7 @@ main() {
     partition-postgres-primary) cmd_partition_postgres_primary ;;
     heal-postgres) cmd_heal_postgres ;;
     kill-rabbitmq-node) cmd_kill_rabbitmq_node "$@" ;;
+    kill-etcd-member) cmd_kill_etcd_member "$@" ;;
     patronictl) cmd_patronictl "$@" ;;
     backup) cmd_backup "$@" ;;
     restore-to) cmd_restore_to "$@" ;;

@@ -1,9 +1,10 @@
 # shellcheck shell=bash disable=SC2034 # RB, RABBIT_NODE, RABBIT_PORT and RABBIT_DIST_PORT are read by rabbitmq.sh
-# The HA profile (sourced by scripts/services.sh): `up --ha` starts etcd (one member: the store
-# Patroni keeps its leader key in), three PostgreSQL 15 nodes under Patroni with synchronous
-# replication, a pgBackRest repository that every node archives its WAL to, Redis with Sentinel
-# (as in the default profile), and three RabbitMQ nodes joined in one cluster. `down`, `status`
-# and the fault helpers see the `.ha` marker in the state folder and act on all of it.
+# The HA profile (sourced by scripts/services.sh): `up --ha` starts etcd (three members: the store
+# Patroni keeps its leader key in, which outlives the loss of any one), three PostgreSQL 15 nodes
+# under Patroni with synchronous replication, a pgBackRest repository that every node archives its
+# WAL to, Redis with Sentinel (as in the default profile), and three RabbitMQ nodes joined in one
+# cluster. `down`, `status` and the fault helpers see the `.ha` marker in the state folder and act
+# on all of it.
 #
 # Patroni essentials (checked on this machine): ttl 8 / loop_wait 1 / retry_timeout 3 (a kill -9
 # of the leader gives a new leader in about 9 s; wal_retrieve_retry_interval 1 s lets the remaining
@@ -18,33 +19,89 @@ readonly HA_NODES=(1 2 3)
 ha_state() { [[ -f $STATE/.ha ]]; }
 
 # ---------------------------------------------------------------------------------------------
-# etcd
+# etcd: three members (static bootstrap), so that losing one keeps a quorum of two
 
-etcd_pid() { pid_from "$STATE/etcd/etcd.pid"; }
-etcd_running() { pid_ok "$(etcd_pid)" "etcd" && listening "$ETCD_PORT"; }
+readonly ETCD_MEMBERS=(1 2 3)
 
+etcd_dir() { echo "$STATE/etcd$1"; }
+etcd_port() { local v="ETCD_PORT_$1"; echo "${!v}"; }
+etcd_peer_port() { local v="ETCD_PEER_$1"; echo "${!v}"; }
+etcd_pid() { pid_from "$(etcd_dir "$1")/etcd.pid"; }
+etcd_running() { pid_ok "$(etcd_pid "$1")" "$(etcd_dir "$1")/data" && listening "$(etcd_port "$1")"; }
+
+# The client endpoints of every member, host:port, comma-separated (Patroni's etcd3.hosts).
+etcd_hosts() {
+  local n hosts=""
+  for n in "${ETCD_MEMBERS[@]}"; do hosts+="127.0.0.1:$(etcd_port "$n"),"; done
+  echo "${hosts%,}"
+}
+
+# etcd_healthy N: member N answers and has a leader with a quorum behind it.
+etcd_healthy() { curl -fsS -m 2 "http://127.0.0.1:$(etcd_port "$1")/health" 2>/dev/null | jq -e '.health == "true"' >/dev/null 2>&1; }
+
+# etcd_status N: "MEMBER_ID LEADER_ID" as member N reports them, or nothing.
+etcd_status() {
+  curl -fsS -m 2 -X POST "http://127.0.0.1:$(etcd_port "$1")/v3/maintenance/status" -d '{}' 2>/dev/null |
+    jq -r 'select(.header.member_id and .leader) | "\(.header.member_id) \(.leader)"' 2>/dev/null || true
+}
+
+# The member that leads the etcd cluster now (as the first member that answers sees it).
+etcd_leader() {
+  local n m id leader
+  for n in "${ETCD_MEMBERS[@]}"; do
+    read -r id leader <<<"$(etcd_status "$n")"
+    [[ -n ${leader:-} && $leader != 0 ]] || continue
+    for m in "${ETCD_MEMBERS[@]}"; do
+      read -r id _ <<<"$(etcd_status "$m")"
+      [[ ${id:-} == "$leader" ]] && { echo "$m"; return 0; }
+    done
+  done
+  return 1
+}
+
+# The client port of a member that is healthy now (for the odd direct request, such as the restore drill's).
+etcd_any_port() {
+  local n
+  for n in "${ETCD_MEMBERS[@]}"; do
+    if etcd_healthy "$n"; then etcd_port "$n"; return 0; fi
+  done
+  return 1
+}
+
+# etcd_start N: launches member N. A new member joins the static cluster named by --initial-cluster; a member
+# that restarts on its data folder ignores those flags and rejoins with what its data holds.
 etcd_start() {
-  local dir="$STATE/etcd"
+  local n=$1 dir cluster="" m
+  dir=$(etcd_dir "$n")
+  for m in "${ETCD_MEMBERS[@]}"; do cluster+="etcd$m=http://127.0.0.1:$(etcd_peer_port "$m"),"; done
   mkdir -p "$dir/data"
   chown -R etcd:etcd "$dir"
   chmod 700 "$dir/data"
-  log "etcd: starting on 127.0.0.1:$ETCD_PORT (peer $ETCD_PEER_PORT)"
+  log "etcd: starting etcd$n on 127.0.0.1:$(etcd_port "$n") (peer $(etcd_peer_port "$n"))"
   (cd "$dir" && exec setsid setpriv --reuid=etcd --regid=etcd --init-groups -- \
-    env -i PATH="$SAFE_PATH" HOME="$dir" ETCD_UNSUPPORTED_ARCH= etcd --name tally-etcd --data-dir "$dir/data" \
-    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
-    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
-    --initial-cluster "tally-etcd=http://127.0.0.1:$ETCD_PEER_PORT" --initial-cluster-state new \
+    env -i PATH="$SAFE_PATH" HOME="$dir" ETCD_UNSUPPORTED_ARCH= etcd --name "etcd$n" --data-dir "$dir/data" \
+    --listen-client-urls "http://127.0.0.1:$(etcd_port "$n")" --advertise-client-urls "http://127.0.0.1:$(etcd_port "$n")" \
+    --listen-peer-urls "http://127.0.0.1:$(etcd_peer_port "$n")" --initial-advertise-peer-urls "http://127.0.0.1:$(etcd_peer_port "$n")" \
+    --initial-cluster "${cluster%,}" --initial-cluster-token "tally-etcd-$ETCD_PORT_1" --initial-cluster-state new \
     --enable-v2=true --quota-backend-bytes 268435456) </dev/null >>"$dir/etcd.log" 2>&1 9>&- &
   echo $! >"$dir/etcd.pid"
-  wait_until "$TIMEOUT" curl -fsS "http://127.0.0.1:$ETCD_PORT/health" ||
-    { tail_log "$dir/etcd.log"; die "etcd not healthy within ${TIMEOUT}s"; }
+}
+
+# Waits until every member is healthy: a leader elected, and a quorum behind it.
+etcd_wait() {
+  local n
+  for n in "${ETCD_MEMBERS[@]}"; do
+    wait_until "$TIMEOUT" etcd_healthy "$n" ||
+      { tail_log "$(etcd_dir "$n")/etcd.log"; die "etcd$n not healthy within ${TIMEOUT}s"; }
+  done
+  log "etcd: three members healthy, leader etcd$(etcd_leader || echo '?')"
 }
 
 etcd_stop() {
-  local pid
-  pid=$(etcd_pid)
-  pid_ok "$pid" etcd || return 0
-  log "etcd: stopping"
+  local n=$1 pid
+  pid=$(etcd_pid "$n")
+  pid_ok "$pid" "$(etcd_dir "$n")/data" || return 0
+  log "etcd: stopping etcd$n"
   kill -TERM "$pid" 2>/dev/null || true
 }
 
@@ -124,13 +181,13 @@ patroni_config() {
   cat <<EOF
 # Tally private HA test node pg$n ($ME up --ha)
 scope: $HA_SCOPE
-namespace: /tally-$ETCD_PORT/
+namespace: /tally-$ETCD_PORT_1/
 name: pg$n
 restapi:
   listen: 127.0.0.1:$rest
   connect_address: 127.0.0.1:$rest
 etcd3:
-  host: 127.0.0.1:$ETCD_PORT
+  hosts: $(etcd_hosts)
 bootstrap:
 $(if [[ $mode == restore ]]; then
     cat <<RESTORE
@@ -379,15 +436,19 @@ cmd_up_ha() {
     PG_BIN=$(pg_bindir) || true
     [[ -n $PG_BIN ]] || die "PostgreSQL binaries not found under /usr/lib/postgresql"
     local v
-    for v in ETCD_PORT ETCD_PEER_PORT PG_PORT_1 PG_PORT_2 PG_PORT_3 PG_REST_1 PG_REST_2 PG_REST_3 \
+    for v in ETCD_PORT_1 ETCD_PORT_2 ETCD_PORT_3 ETCD_PEER_1 ETCD_PEER_2 ETCD_PEER_3 PG_PORT_1 PG_PORT_2 PG_PORT_3 PG_REST_1 PG_REST_2 PG_REST_3 \
       REDIS_MASTER_PORT REDIS_REPLICA_PORT S1 S2 S3 RB_PORT_1 RB_PORT_2 RB_PORT_3 RB_DIST_1 RB_DIST_2 RB_DIST_3 EPMD_PORT; do
       pick_port "$v"
     done
     umask 077
     cat >"$CONFIG" <<EOF
 PG_BIN='$PG_BIN'
-ETCD_PORT=$ETCD_PORT
-ETCD_PEER_PORT=$ETCD_PEER_PORT
+ETCD_PORT_1=$ETCD_PORT_1
+ETCD_PORT_2=$ETCD_PORT_2
+ETCD_PORT_3=$ETCD_PORT_3
+ETCD_PEER_1=$ETCD_PEER_1
+ETCD_PEER_2=$ETCD_PEER_2
+ETCD_PEER_3=$ETCD_PEER_3
 PG_PORT_1=$PG_PORT_1
 PG_PORT_2=$PG_PORT_2
 PG_PORT_3=$PG_PORT_3
@@ -418,13 +479,17 @@ EOF
       rb_select "$n"
       rabbit_launch
     done
-    etcd_start
+    for n in "${ETCD_MEMBERS[@]}"; do etcd_start "$n"; done
+    etcd_wait
     pgbackrest_init
     for n in "${HA_NODES[@]}"; do patroni_init "$n"; done
     # the first node bootstraps the cluster; the others clone it once it leads
     patroni_start 1
     wait_until "$TIMEOUT" bash -c "[[ \$(curl -s -o /dev/null -m 2 -w '%{http_code}' http://127.0.0.1:$PG_REST_1/primary) == 200 ]]" ||
       { tail_log "$(pgn_dir 1)/patroni.log"; die "pg1 did not bootstrap within ${TIMEOUT}s"; }
+    # The stanza as soon as pg1 leads: until it exists every archive-push fails, and after three failures in a row
+    # PostgreSQL's archiver waits for the next segment (or a minute) before it tries again.
+    ha_pgbackrest stanza-create >&2 || die "pgbackrest stanza-create failed"
     patroni_start 2
     patroni_start 3
     ha_provision
@@ -444,7 +509,8 @@ EOF
     rb_join 2
     rb_join 3
     ha_wait_pg
-    ha_pgbackrest stanza-create >&2 || die "pgbackrest stanza-create failed"
+    # Every segment so far in the repository before up returns, so a first backup does not wait on a backlog.
+    ha_archive_current || { pgbackrest_failure_logs; die "the WAL archive did not catch up within 30 s"; }
     redis_wait_topology
     touch "$STATE/.initialized"
     log "all HA services up in $((SECONDS - t0)) s"
@@ -452,7 +518,11 @@ EOF
     ha_load_config
     RD="$STATE/redis"
     local started=0 node
-    etcd_running || { etcd_start; started=1; }
+    local etcd_started=0
+    for n in "${ETCD_MEMBERS[@]}"; do
+      etcd_running "$n" || { etcd_start "$n"; etcd_started=1; started=1; }
+    done
+    ((etcd_started)) && etcd_wait
     for n in "${HA_NODES[@]}"; do
       if ! patroni_running "$n"; then
         # a node killed with its postgres: clear what is left, Patroni rejoins it (pg_rewind if needed)
@@ -492,8 +562,10 @@ EOF
 
 known_pids_ha() {
   local n p node
-  p=$(etcd_pid)
-  [[ -n $p ]] && echo "etcd:$p"
+  for n in "${ETCD_MEMBERS[@]}"; do
+    p=$(etcd_pid "$n")
+    [[ -n $p ]] && echo "etcd-$n:$p"
+  done
   for n in "${HA_NODES[@]}"; do
     p=$(patroni_pid "$n")
     [[ -n $p ]] && echo "patroni-$n:$p"
@@ -538,15 +610,23 @@ stop_ha() {
   for n in "${HA_NODES[@]}"; do
     while patroni_running "$n" && ((SECONDS < deadline)); do sleep 0.2; done
   done
-  etcd_stop
+  for n in "${ETCD_MEMBERS[@]}"; do etcd_stop "$n"; done
 }
 
 status_ha() {
-  local bad=0 n role
-  if etcd_running; then status_line etcd running "pid $(etcd_pid) port $ETCD_PORT"; else
-    status_line etcd stopped "port $ETCD_PORT"
-    bad=1
-  fi
+  local bad=0 n role leader
+  leader=$(etcd_leader || true)
+  for n in "${ETCD_MEMBERS[@]}"; do
+    if etcd_running "$n"; then
+      role=follower
+      [[ $n == "$leader" ]] && role=leader
+      etcd_healthy "$n" || role="no quorum"
+      status_line "etcd-$n" running "pid $(etcd_pid "$n") port $(etcd_port "$n") $role"
+    else
+      status_line "etcd-$n" stopped "port $(etcd_port "$n")"
+      bad=1
+    fi
+  done
   for n in "${HA_NODES[@]}"; do
     if patroni_running "$n" && pgn_running "$n"; then
       role=$(pgn_role "$n")
@@ -657,10 +737,35 @@ cmd_kill_rabbitmq_node() {
   echo "$n"
 }
 
+# kill -9 of etcd member N (default: the member that leads the etcd cluster now, the costlier loss: the other
+# two elect a new leader). Two members keep a quorum, so Patroni keeps its leader key; it warns first when a
+# member is already down, since then this kill takes the quorum away. Prints N.
+cmd_kill_etcd_member() {
+  need_ha_state
+  local n=${1:-} pid m healthy=0
+  if [[ -z $n ]]; then n=$(etcd_leader) || die "no etcd leader"; fi
+  [[ $n =~ ^[123]$ ]] || die "member must be 1, 2 or 3"
+  for m in "${ETCD_MEMBERS[@]}"; do etcd_healthy "$m" && healthy=$((healthy + 1)); done
+  ((healthy == 3)) || log "etcd: WARNING: only $healthy of 3 members healthy; losing etcd$n may take the quorum away (no leader key, writes stop)"
+  pid=$(etcd_pid "$n")
+  pid_ok "$pid" "$(etcd_dir "$n")/data" || die "etcd$n is not running"
+  log "etcd: kill -9 of etcd$n (pid $pid, port $(etcd_port "$n"))"
+  kill -9 "$pid" 2>/dev/null || true
+  wait_until 10 bash -c "! [[ -d /proc/$pid ]] || grep -q '^State:.*Z' /proc/$pid/status" || die "pid $pid did not die"
+  echo "$n"
+}
+
 cmd_patronictl() {
   need_ha_state
   exec 9>&-
   as postgres HOME="$STATE/pg1" /usr/bin/patronictl -c "$STATE/pg1/patroni.yml" "$@"
+}
+
+# The leader's archiver as PostgreSQL counts it (pg_stat_archiver): the last segment archived, and the last one
+# that failed with how many failures: a segment that fails again and again holds back every later one.
+ha_archiver_status() {
+  ha_psql -d postgres -qAt -c "SELECT format('last archived %s at %s; %s failures, the last of %s at %s', last_archived_wal,
+    last_archived_time, failed_count, coalesce(last_failed_wal, 'none'), coalesce(last_failed_time::text, '-')) FROM pg_stat_archiver" 2>/dev/null || true
 }
 
 # What a failed backup or check needs to be understood: the archiver's log, pgBackRest's own, and the
@@ -674,25 +779,42 @@ pgbackrest_failure_logs() {
     printf -- '----- pg%s archive_status: %s -----\n' "$n" \
       "$(ls "$(pgn_dir "$n")/data/pg_wal/archive_status" 2>/dev/null | tail -n 8 | tr '\n' ' ')" >&2
   done
+  printf -- "----- the leader's archiver: %s -----\n" "$(ha_archiver_status)" >&2
 }
 
+# pgbackrest check with a shorter wait than a backup's: it switches WAL and waits for that segment in the repository.
+ha_archive_current() { ha_pgbackrest --archive-timeout=30 check >&2; }
+
+# A backup ends by waiting (archive-timeout, 60 s) for its last WAL segment to be archived. So first make sure the
+# archive is current: an archiver that is behind or stalled then fails in seconds, before the copy, with its state
+# printed, and a second check covers an archiver that a switch woke late or a leader that changed in between. A
+# backup that still fails is retried once: on the new leader after a failover (a demoted node never archives the
+# segment), or after the archive is current again.
 cmd_backup() {
   need_ha_state
   exec 9>&-
-  local leader
-  leader=$(ha_leader) || die "no Patroni leader"
-  if ! ha_pgbackrest --type="${1:-full}" backup >&2; then
-    # A failover during the backup leaves its last WAL segment to a demoted node that never archives it: a
-    # backup of the new leader is what an operator runs next.
+  local type=${1:-full} leader attempt
+  for attempt in 1 2; do
+    ha_archive_current && break
+    log "pgbackrest: the archive is not current (check $attempt of 2); the leader's archiver: $(ha_archiver_status)"
+    ((attempt < 2)) || { pgbackrest_failure_logs; die "the WAL archive is not current: no backup taken"; }
+  done
+  for attempt in 1 2; do
+    leader=$(ha_leader) || die "no Patroni leader"
+    if ha_pgbackrest --type="$type" backup >&2; then
+      log "pgbackrest: backup done"
+      return 0
+    fi
+    ((attempt < 2)) || break
     if [[ $(ha_leader) != "$leader" ]]; then
       log "pgbackrest: the leader changed from pg$leader during the backup; backing up the new leader"
-      ha_pgbackrest --type="${1:-full}" backup >&2 || { pgbackrest_failure_logs; die "pgbackrest backup failed"; }
     else
-      pgbackrest_failure_logs
-      die "pgbackrest backup failed"
+      log "pgbackrest: the backup failed; the leader's archiver: $(ha_archiver_status); one more once the archive is current"
+      ha_archive_current || break
     fi
-  fi
-  log "pgbackrest: backup done"
+  done
+  pgbackrest_failure_logs
+  die "pgbackrest backup failed"
 }
 
 # Waits for the WAL up to now to be in the repository (pgbackrest check switches to a new segment and
@@ -729,10 +851,11 @@ cmd_restore_cluster() {
   done
   log "postgres: every node killed; deleting their data and the cluster's keys in etcd"
   for n in "${HA_NODES[@]}"; do rm -rf -- "$(pgn_dir "$n")/data"; done
-  local key end
-  key=$(printf '/tally-%s/' "$ETCD_PORT" | base64 -w0)
-  end=$(printf '/tally-%s0' "$ETCD_PORT" | base64 -w0)
-  curl -fsS -m 10 -X POST "http://127.0.0.1:$ETCD_PORT/v3/kv/deleterange" -d "{\"key\":\"$key\",\"range_end\":\"$end\"}" >/dev/null ||
+  local key end etcd
+  etcd=$(etcd_any_port) || die "no etcd member is healthy"
+  key=$(printf '/tally-%s/' "$ETCD_PORT_1" | base64 -w0)
+  end=$(printf '/tally-%s0' "$ETCD_PORT_1" | base64 -w0)
+  curl -fsS -m 10 -X POST "http://127.0.0.1:$etcd/v3/kv/deleterange" -d "{\"key\":\"$key\",\"range_end\":\"$end\"}" >/dev/null ||
     die "could not delete the cluster's keys in etcd"
   log "pgbackrest: bootstrapping a new cluster from the repository on pg1"
   patroni_init 1 restore
