@@ -31,6 +31,9 @@ public sealed class StubServer : IAsyncDisposable
     /// <summary>The bodies /echo received, in order.</summary>
     public ConcurrentQueue<string> Echoed { get; } = new();
 
+    /// <summary>The request targets /echo received, as sent (still percent-encoded), in order.</summary>
+    public ConcurrentQueue<string> Targets { get; } = new();
+
     /// <summary>The server's root, for scenario files (<see cref="Url"/> is its /work).</summary>
     public Uri Root => new(Url, "/");
     public Uri Url { get; private set; } = null!;
@@ -82,7 +85,9 @@ public sealed class StubServer : IAsyncDisposable
             Echoed.Enqueue(text);
             var body = text.Length == 0 ? (System.Text.Json.JsonElement?)null : System.Text.Json.JsonDocument.Parse(text).RootElement.Clone();
             var headers = context.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString());
-            return Results.Json(new { n, method = context.Request.Method, path = context.Request.Path.Value, query = context.Request.QueryString.Value, headers, body });
+            var target = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget;
+            Targets.Enqueue(target ?? "");
+            return Results.Json(new { n, method = context.Request.Method, path = context.Request.Path.Value, query = context.Request.QueryString.Value, target, headers, body });
         }
         Delegate echo = Echo;
         _app.MapMethods("/echo", ["GET", "POST", "PUT"], echo);

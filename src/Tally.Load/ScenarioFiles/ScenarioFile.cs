@@ -5,8 +5,59 @@ namespace Tally.Load.ScenarioFiles;
 
 internal sealed record Capture(string Name, int Slot, JsonPath Path);
 
-/// <summary>A check on a JSON field: equal to a value, or present (or absent).</summary>
-internal sealed record JsonCheck(JsonPath Path, Template? Expected, bool? Exists, string Text);
+/// <summary>How a check compares a JSON field with its expected value.</summary>
+internal enum CheckOperator { Equal, Greater, GreaterOrEqual, Less, LessOrEqual }
+
+/// <summary>A check on a JSON field: equal to a value (numbers as numbers), ordered against a number, or present (or absent).</summary>
+internal sealed record JsonCheck(JsonPath Path, Template? Expected, bool? Exists, string Text, CheckOperator Operator = CheckOperator.Equal)
+{
+    /// <summary>
+    /// Whether the field found holds against <paramref name="expected"/>. Equality compares numbers as
+    /// numbers when the field is a JSON number (100 equals 100.0 and 1e2), anything else as text; an
+    /// ordering needs a number (or a string holding one) on both sides.
+    /// </summary>
+    public bool Holds(JsonElement value, string expected)
+    {
+        var text = value.ValueKind == JsonValueKind.String ? value.GetString()! : value.GetRawText();
+        if (Operator == CheckOperator.Equal)
+        {
+            return value.ValueKind == JsonValueKind.Number && Compare(text, expected) is { } order ? order == 0 : text == expected;
+        }
+        if (value.ValueKind is not (JsonValueKind.Number or JsonValueKind.String) || Compare(text, expected) is not { } c)
+        {
+            return false;
+        }
+        return Operator switch
+        {
+            CheckOperator.Greater => c > 0,
+            CheckOperator.GreaterOrEqual => c >= 0,
+            CheckOperator.Less => c < 0,
+            _ => c <= 0,
+        };
+    }
+
+    /// <summary>Whether the text is a number in JSON's notation.</summary>
+    public static bool IsNumber(string text) => Compare(text, text) is not null;
+
+    /// <summary>
+    /// The order of two numbers written as text, or null when either is not one: as decimals when
+    /// both fit (exact, as money needs), else as doubles.
+    /// </summary>
+    private static int? Compare(string a, string b)
+    {
+        const NumberStyles style = NumberStyles.Float;
+        var invariant = CultureInfo.InvariantCulture;
+        if (decimal.TryParse(a, style, invariant, out var da) && decimal.TryParse(b, style, invariant, out var db))
+        {
+            return da.CompareTo(db);
+        }
+        if (double.TryParse(a, style, invariant, out var xa) && double.TryParse(b, style, invariant, out var xb) && double.IsFinite(xa) && double.IsFinite(xb))
+        {
+            return xa.CompareTo(xb);
+        }
+        return null;
+    }
+}
 
 /// <summary>One request of a flow, compiled: everything the hot path needs is resolved to indexes and templates.</summary>
 internal sealed class StepPlan
@@ -52,6 +103,13 @@ public sealed class ScenarioFile
     private static readonly string[] TopLevel = ["name", "description", "base_url", "slo", "variables", "data", "after_run", "flows"];
     private static readonly string[] StepFields = ["name", "request", "headers", "json", "think", "capture", "check"];
     private static readonly HashSet<string> Methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+    private static readonly Dictionary<string, (CheckOperator Operator, string Symbol)> Orderings = new(StringComparer.Ordinal)
+    {
+        ["gt"] = (CheckOperator.Greater, ">"),
+        ["gte"] = (CheckOperator.GreaterOrEqual, ">="),
+        ["lt"] = (CheckOperator.Less, "<"),
+        ["lte"] = (CheckOperator.LessOrEqual, "<="),
+    };
 
     private readonly Yaml _yaml;
     private readonly Dictionary<string, YamlNode> _root;
@@ -241,7 +299,7 @@ public sealed class ScenarioFile
             throw _yaml.Error(requestNode, $"{field}.request", $"expected 'METHOD /path' with METHOD one of {string.Join(", ", Methods)}, got '{request}'");
         }
         Exception Error(YamlNode at, string f, string m) => _yaml.Error(at, f, m);
-        var pathTemplate = TemplateCompiler.Compile(path, scope, m => Error(requestNode, $"{field}.request", m));
+        var pathTemplate = TemplateCompiler.Compile(path, scope, m => Error(requestNode, $"{field}.request", m), url: true);
         var name = step.TryGetValue("name", out var nameNode) ? _yaml.Scalar(nameNode, $"{field}.name") : $"{method} {path.Split('?')[0]}";
         var endpoint = -1;
         if (endpoints is not null)
@@ -282,11 +340,29 @@ public sealed class ScenarioFile
                     var jsonPath = JsonPath.Parse(key, m => Error(keyNode, f, m));
                     if (value is YamlMappingNode)
                     {
-                        var exists = _yaml.Mapping(value, f, "exists");
-                        var flag = exists.TryGetValue("exists", out var e) ? _yaml.Scalar(e, $"{f}.exists") : "";
-                        checks.Add(flag is "true" or "false"
-                            ? new JsonCheck(jsonPath, null, flag == "true", $"{key} {(flag == "true" ? "exists" : "is absent")}")
-                            : throw Error(value, f, "expected { exists: true } or { exists: false }"));
+                        var tests = _yaml.Mapping(value, f, ["exists", .. Orderings.Keys]);
+                        if (tests.Count == 0)
+                        {
+                            throw Error(value, f, $"expected {{ exists: true|false }} or a comparison with a number ({string.Join(", ", Orderings.Keys)})");
+                        }
+                        foreach (var (op, test) in tests)
+                        {
+                            var scalar = _yaml.Scalar(test, $"{f}.{op}");
+                            if (op == "exists")
+                            {
+                                checks.Add(scalar is "true" or "false"
+                                    ? new JsonCheck(jsonPath, null, scalar == "true", $"{key} {(scalar == "true" ? "exists" : "is absent")}")
+                                    : throw Error(test, $"{f}.exists", "expected { exists: true } or { exists: false }"));
+                                continue;
+                            }
+                            var bound = TemplateCompiler.Compile(scalar, scope, m => Error(test, $"{f}.{op}", m));
+                            if (bound.IsConstant && !JsonCheck.IsNumber(bound.Literal.Text))
+                            {
+                                throw Error(test, $"{f}.{op}", $"'{scalar}' is not a number");
+                            }
+                            var (ordering, symbol) = Orderings[op];
+                            checks.Add(new JsonCheck(jsonPath, bound, null, $"{key} {symbol} {scalar}", ordering));
+                        }
                     }
                     else
                     {

@@ -13,7 +13,8 @@ public readonly record struct Value(string Text, bool Raw)
 internal enum SegmentKind { Literal, User, Peer, Capture, Uuid, Random, Sequence, Vu, Iteration }
 
 /// <summary>One piece of a template: literal text, or a source of a value resolved when the file was compiled.</summary>
-internal readonly record struct Segment(SegmentKind Kind, string Text = "", int Index = 0, long Min = 0, long Max = 0, bool Raw = false);
+/// <param name="Escape">A value in a URL: percent-encoded when rendered, so that a '/', '?', space or non-ASCII letter stays inside its path segment or query value.</param>
+internal readonly record struct Segment(SegmentKind Kind, string Text = "", int Index = 0, long Min = 0, long Max = 0, bool Raw = false, bool Escape = false);
 
 /// <summary>What a template needs from the virtual user it renders for.</summary>
 internal interface ITemplateContext
@@ -60,7 +61,7 @@ internal sealed class Template(Segment[] segments, string source)
     {
         if (_segments.Length == 1)
         {
-            return Resolve(_segments[0], c);
+            return Escaped(_segments[0], Resolve(_segments[0], c));
         }
         var b = c.Builder;
         b.Clear();
@@ -72,13 +73,15 @@ internal sealed class Template(Segment[] segments, string source)
             }
             else
             {
-                b.Append(Resolve(s, c).Text);
+                b.Append(Escaped(s, Resolve(s, c)).Text);
             }
         }
         return new Value(b.ToString(), false);
     }
 
     public string Render(ITemplateContext c) => RenderValue(c).Text;
+
+    private static Value Escaped(in Segment s, Value v) => s.Escape ? new Value(Uri.EscapeDataString(v.Text), false) : v;
 
     private static Value Resolve(in Segment s, ITemplateContext c) => s.Kind switch
     {
@@ -109,7 +112,8 @@ internal static class TemplateCompiler
 {
     public const string Help = "user.FIELD, peer.FIELD, a variable, a capture of an earlier step, vu, iteration, uuid(), seq(), random(MIN, MAX)";
 
-    public static Template Compile(string text, Scope scope, Func<string, Exception> error)
+    /// <param name="url">The template is a URL's path and query: every value is percent-encoded, the literal text is not.</param>
+    public static Template Compile(string text, Scope scope, Func<string, Exception> error, bool url = false)
     {
         var segments = new List<Segment>();
         var literal = new StringBuilder();
@@ -132,7 +136,7 @@ internal static class TemplateCompiler
             var segment = Expression(expression, scope, error);
             if (segment.Kind == SegmentKind.Literal)
             {
-                literal.Append(segment.Text);
+                literal.Append(url ? Uri.EscapeDataString(segment.Text) : segment.Text);
             }
             else
             {
@@ -141,7 +145,7 @@ internal static class TemplateCompiler
                     segments.Add(new Segment(SegmentKind.Literal, literal.ToString()));
                     literal.Clear();
                 }
-                segments.Add(segment);
+                segments.Add(segment with { Escape = url });
             }
             i = close + 2;
         }

@@ -69,6 +69,64 @@ public sealed class FileScenarioTests : IDisposable
     }
 
     [Fact]
+    public async Task PlaceholdersInTheUrl_ArePercentEncoded_InPathAndQuery_ButNotInTheBody()
+    {
+        await using var stub = await StubServer.StartAsync(_ => TimeSpan.Zero);
+        using var client = Http.CreateClient(4, TimeSpan.FromSeconds(10));
+        var users = Path.Combine(_dir, "names.json");
+        File.WriteAllText(users, """[{ "name": "a/b?c d&é" }]""");
+        var scenario = await CreateAsync("""
+            variables: { tag: "x y/z#1" }
+            data: { file: names.json }
+            flows:
+              - steps:
+                  - request: POST /echo/{{user.name}}/item?q={{user.name}}&t={{tag}}&n={{vu}}
+                    json: { name: "{{user.name}}", tag: "{{tag}}" }
+            """, stub.Root, users, client);
+        var outcome = await scenario.ExecuteAsync(new VuContext(client, 3, new Random(1)), CancellationToken.None);
+        Assert.True(outcome.Ok, outcome.ErrorKind);
+        using var body = JsonDocument.Parse(Assert.Single(stub.Echoed));
+        Assert.Equal("a/b?c d&é", body.RootElement.GetProperty("name").GetString());
+        Assert.Equal("x y/z#1", body.RootElement.GetProperty("tag").GetString());
+        Assert.Equal("/echo/a%2Fb%3Fc%20d%26%C3%A9/item?q=a%2Fb%3Fc%20d%26%C3%A9&t=x%20y%2Fz%231&n=3", Assert.Single(stub.Targets));
+    }
+
+    [Theory]
+    [InlineData("$.body.balance: 100", true)]
+    [InlineData("$.body.balance: \"100.00\"", true)]
+    [InlineData("$.body.exp: 100", true)]
+    [InlineData("$.body.balance: 101", false)]
+    [InlineData("$.body.text: \"100\"", true)]
+    [InlineData("$.body.text: 100.0", false)]
+    [InlineData("$.body.balance: { gte: 100 }", true)]
+    [InlineData("$.body.balance: { gt: 99.5, lt: 100.5 }", true)]
+    [InlineData("$.body.balance: { gt: 100 }", false)]
+    [InlineData("$.body.balance: { lte: \"{{limit}}\" }", true)]
+    [InlineData("$.body.big: { gt: 9 }", true)]
+    [InlineData("$.body.text: { gte: 99 }", true)]
+    [InlineData("$.body.word: { gte: 0 }", false)]
+    public async Task NumericChecks_CompareNumbers_NotTheirText(string check, bool passes)
+    {
+        await using var stub = await StubServer.StartAsync(_ => TimeSpan.Zero);
+        using var client = Http.CreateClient(4, TimeSpan.FromSeconds(10));
+        var scenario = await CreateAsync($$"""
+            variables: { limit: 100.0 }
+            flows:
+              - steps:
+                  - request: POST /echo
+                    json: { balance: 100.0, exp: 1e2, big: 10, text: "100", word: "ten" }
+                    check:
+                      json: { {{check}} }
+            """, stub.Root, null, client);
+        var outcome = await scenario.ExecuteAsync(new VuContext(client, 0, new Random(1)), CancellationToken.None);
+        Assert.Equal(passes, outcome.Ok);
+        if (!passes)
+        {
+            Assert.StartsWith("check failed: $.body.", outcome.ErrorKind, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task Captures_CarryValuesToLaterSteps_AndAMissingOne_FailsAndRestartsTheFlow()
     {
         await using var stub = await StubServer.StartAsync(_ => TimeSpan.Zero);

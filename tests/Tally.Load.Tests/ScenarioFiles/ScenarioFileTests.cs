@@ -24,6 +24,7 @@ public class ScenarioFileTests
     [InlineData("flows:\n  - steps:\n      - request: GET /a\n        json: { n: \"{{random(9, 1)}}\" }\n", "t.yaml:4:20: flows[0].steps[0].json.n: {{random(9, 1)}}: random takes two integers")]
     [InlineData("flows:\n  - steps:\n      - request: GET /a\n        check: { status: 2xy }\n", "t.yaml:4:26: flows[0].steps[0].check.status: expected a status such as 200 or 2xx")]
     [InlineData("flows:\n  - steps:\n      - request: GET /a\n        check: { json: { $.a: { equals: 1 } } }\n", "flows[0].steps[0].check.json.$.a.equals: unknown field")]
+    [InlineData("flows:\n  - steps:\n      - request: GET /a\n        check: { json: { $.a: { gte: lots } } }\n", "t.yaml:4:38: flows[0].steps[0].check.json.$.a.gte: 'lots' is not a number")]
     [InlineData("flows:\n  - steps:\n      - request: GET /a\n        think: soon\n", "t.yaml:4:16: flows[0].steps[0].think: expected a duration")]
     [InlineData("flows:\n  - weight: -1\n    steps:\n      - request: GET /a\n", "t.yaml:2:13: flows[0].weight: expected a number ≥ 0")]
     [InlineData("flows:\n  - weight: 0\n    steps:\n      - request: GET /a\n", "flows: the weights sum to 0")]
