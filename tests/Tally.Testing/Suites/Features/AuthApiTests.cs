@@ -126,7 +126,8 @@ public abstract class AuthApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     [Fact]
     public async Task Register_WithPasswordOver128Characters_IsRejected()
     {
-        await RegisterAsync(new { phone = TallyTestKit.NewPhone(), username = "Dave", password = new string('p', 129) }).AssertProblemAsync(HttpStatusCode.BadRequest, "WEAK_PASSWORD");
+        await RegisterAsync(new { phone = TallyTestKit.NewPhone(), username = "Dave", password = new string('p', 129) })
+            .AssertProblemAsync(HttpStatusCode.BadRequest, "WEAK_PASSWORD");
     }
 
     [Fact]
@@ -234,7 +235,8 @@ public abstract class AuthApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     [Fact]
     public async Task Login_WithUnknownUsername_IsUnauthorized()
     {
-        await LoginAsync(new { username = "nobody-" + Guid.NewGuid().ToString("N"), password = Password }).AssertProblemAsync(HttpStatusCode.Unauthorized, "INVALID_CREDENTIALS");
+        await LoginAsync(new { username = "nobody-" + Guid.NewGuid().ToString("N"), password = Password })
+            .AssertProblemAsync(HttpStatusCode.Unauthorized, "INVALID_CREDENTIALS");
     }
 
     [Fact]

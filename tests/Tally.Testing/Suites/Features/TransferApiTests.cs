@@ -107,7 +107,8 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
         var bob = await factory.RegisterAndLoginAsync();
         using var client = factory.CreateClient();
 
-        await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 1 }).AssertProblemAsync(HttpStatusCode.Unauthorized, "UNAUTHENTICATED");
+        await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 1 })
+            .AssertProblemAsync(HttpStatusCode.Unauthorized, "UNAUTHENTICATED");
         Assert.Equal(100000, (await factory.GetBalanceAsync(bob)).Balance);
     }
 
@@ -131,7 +132,8 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
         using var pair = await factory.RegisterPairAsync();
         var (_, bob, client) = pair;
 
-        await client.PostAsync("/api/transfer/transfer", TallyTestKit.JsonBody($$"""{"to_account_number":"{{bob.AccountNumber}}","amount":{{amountJson}}}""")).AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_AMOUNT");
+        await client.PostAsync("/api/transfer/transfer", TallyTestKit.JsonBody($$"""{"to_account_number":"{{bob.AccountNumber}}","amount":{{amountJson}}}"""))
+            .AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_AMOUNT");
         Assert.Equal((100000L, 100000L), await client.GetBalanceAsync());
     }
 
@@ -141,7 +143,8 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
         using var pair = await factory.RegisterPairAsync();
         var (_, bob, client) = pair;
 
-        await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber }).AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_AMOUNT");
+        await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber })
+            .AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_AMOUNT");
     }
 
     [Fact]
@@ -152,7 +155,8 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
         var (_, bob, client) = pair;
 
         await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 1000 });
-        await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 1001 }).AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_AMOUNT");
+        await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 1001 })
+            .AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_AMOUNT");
         Assert.Equal(99000, (await client.GetBalanceAsync()).Balance);
     }
 
@@ -179,7 +183,8 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
         using var client = factory.CreateClient(alice);
         var unknown = alice.AccountNumber == "999999999999" ? "999999999998" : "999999999999";
 
-        await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = unknown, amount = 100 }).AssertProblemAsync(HttpStatusCode.NotFound, "ACCOUNT_NOT_FOUND");
+        await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = unknown, amount = 100 })
+            .AssertProblemAsync(HttpStatusCode.NotFound, "ACCOUNT_NOT_FOUND");
         Assert.Equal((100000L, 100000L), await client.GetBalanceAsync());
     }
 
@@ -188,7 +193,8 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     {
         using var client = await factory.CreateNewUserClientAsync();
 
-        await client.PostAsJsonAsync("/api/transfer/transfer", new { to_username = UniqueName("ghost"), amount = 100 }).AssertProblemAsync(HttpStatusCode.NotFound, "ACCOUNT_NOT_FOUND");
+        await client.PostAsJsonAsync("/api/transfer/transfer", new { to_username = UniqueName("ghost"), amount = 100 })
+            .AssertProblemAsync(HttpStatusCode.NotFound, "ACCOUNT_NOT_FOUND");
     }
 
     [Fact]
@@ -196,7 +202,8 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     {
         using var client = await factory.CreateNewUserClientAsync();
 
-        await client.PostAsJsonAsync("/api/transfer/transfer", new { to_phone = TallyTestKit.NewPhone(), amount = 100 }).AssertProblemAsync(HttpStatusCode.NotFound, "ACCOUNT_NOT_FOUND");
+        await client.PostAsJsonAsync("/api/transfer/transfer", new { to_phone = TallyTestKit.NewPhone(), amount = 100 })
+            .AssertProblemAsync(HttpStatusCode.NotFound, "ACCOUNT_NOT_FOUND");
     }
 
     [Fact]
@@ -207,7 +214,8 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
         await factory.RegisterAndLoginAsync(shared);
         using var client = await factory.CreateNewUserClientAsync();
 
-        await client.PostAsJsonAsync("/api/transfer/transfer", new { to_username = shared, amount = 100 }).AssertProblemAsync(HttpStatusCode.BadRequest, "AMBIGUOUS_USERNAME");
+        await client.PostAsJsonAsync("/api/transfer/transfer", new { to_username = shared, amount = 100 })
+            .AssertProblemAsync(HttpStatusCode.BadRequest, "AMBIGUOUS_USERNAME");
         Assert.Equal((100000L, 100000L), await client.GetBalanceAsync());
     }
 
@@ -235,7 +243,8 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
         using var pair = await factory.RegisterPairAsync();
         var (_, bob, client) = pair;
 
-        await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 100001 }).AssertProblemAsync(HttpStatusCode.BadRequest, "INSUFFICIENT_FUNDS");
+        await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 100001 })
+            .AssertProblemAsync(HttpStatusCode.BadRequest, "INSUFFICIENT_FUNDS");
         Assert.Equal((100000L, 100000L), await client.GetBalanceAsync());
         Assert.Equal((100000L, 100000L), await factory.GetBalanceAsync(bob));
     }
@@ -493,7 +502,8 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
         var hold = await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 100, instant = false });
         using var bobClient = factory.CreateClient(bob);
 
-        await bobClient.PostAsJsonAsync($"/api/transfer/{action}", new { transfer_id = hold.Long("transfer_id") }).AssertProblemAsync(HttpStatusCode.Forbidden, "NOT_OWNER");
+        await bobClient.PostAsJsonAsync($"/api/transfer/{action}", new { transfer_id = hold.Long("transfer_id") })
+            .AssertProblemAsync(HttpStatusCode.Forbidden, "NOT_OWNER");
         Assert.Equal((100000L, 99900L), await client.GetBalanceAsync());
         Assert.Equal((100000L, 100000L), await bobClient.GetBalanceAsync());
     }
@@ -536,13 +546,15 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     }
 
     [Theory]
-    [InlineData("confirm")]
-    [InlineData("cancel")]
-    public async Task Resolve_WithoutSession_IsUnauthorized(string action)
+    [InlineData("GET", "/api/transfer/1", null)]
+    [InlineData("POST", "/api/transfer/confirm", """{"transfer_id":1}""")]
+    [InlineData("POST", "/api/transfer/cancel", """{"transfer_id":1}""")]
+    public async Task TransferEndpoints_WithoutSession_AreUnauthorized(string method, string path, string? json)
     {
         using var client = factory.CreateClient();
+        using var request = new HttpRequestMessage(new HttpMethod(method), path) { Content = json is null ? null : TallyTestKit.JsonBody(json) };
 
-        await client.PostAsJsonAsync($"/api/transfer/{action}", new { transfer_id = 1 }).AssertProblemAsync(HttpStatusCode.Unauthorized, "UNAUTHENTICATED");
+        await client.SendAsync(request).AssertProblemAsync(HttpStatusCode.Unauthorized, "UNAUTHENTICATED");
     }
 
     [Fact]
@@ -613,13 +625,5 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
         using var client = await factory.CreateNewUserClientAsync();
 
         await client.GetAsync("/api/transfer/987654321").AssertProblemAsync(HttpStatusCode.NotFound, "TRANSFER_NOT_FOUND");
-    }
-
-    [Fact]
-    public async Task GetTransfer_WithoutSession_IsUnauthorized()
-    {
-        using var client = factory.CreateClient();
-
-        await client.GetAsync("/api/transfer/1").AssertProblemAsync(HttpStatusCode.Unauthorized, "UNAUTHENTICATED");
     }
 }
