@@ -14,9 +14,9 @@ public sealed class ProtectionTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _stub.DisposeAsync();
 
-    private async Task<GatewayHost> GatewayAsync(Dictionary<string, string>? settings = null)
+    private async Task<GatewayHost> GatewayAsync(params (string Key, string Value)[] settings)
     {
-        var gateway = GatewayHost.Start([_stub.Url], settings);
+        var gateway = GatewayHost.Start([_stub.Url], settings.ToDictionary(s => s.Key, s => s.Value));
         await gateway.WaitUntilReadyAsync();
         return gateway;
     }
@@ -52,11 +52,7 @@ public sealed class ProtectionTests : IAsyncLifetime
     [Fact]
     public async Task PerIpLimit_Answers429ProblemWithRetryAfter()
     {
-        await using var gateway = await GatewayAsync(new()
-        {
-            ["Gateway:RateLimits:PerIpPerSecond"] = "1",
-            ["Gateway:RateLimits:PerIpBurst"] = "3",
-        });
+        await using var gateway = await GatewayAsync(("Gateway:RateLimits:PerIpPerSecond", "1"), ("Gateway:RateLimits:PerIpBurst", "3"));
         using var client = gateway.Client();
         HttpResponseMessage? refused = null;
         for (var i = 0; i < 30 && refused is null; i++)
@@ -84,11 +80,7 @@ public sealed class ProtectionTests : IAsyncLifetime
     [Fact]
     public async Task PerSessionLimit_RefusesOneSession_WhileOthersAndAnonymousCallsPass()
     {
-        await using var gateway = await GatewayAsync(new()
-        {
-            ["Gateway:RateLimits:PerSessionPerSecond"] = "1",
-            ["Gateway:RateLimits:PerSessionBurst"] = "2",
-        });
+        await using var gateway = await GatewayAsync(("Gateway:RateLimits:PerSessionPerSecond", "1"), ("Gateway:RateLimits:PerSessionBurst", "2"));
         using var client = gateway.Client();
         var refused = false;
         for (var i = 0; i < 30 && !refused; i++)
@@ -116,7 +108,7 @@ public sealed class ProtectionTests : IAsyncLifetime
     [Fact]
     public async Task Login_HasItsOwnLimitPerIp_TooManyAttempts_WhileOtherCallsPass()
     {
-        await using var gateway = await GatewayAsync(new() { ["Gateway:RateLimits:LoginPerIpPerMinute"] = "2" });
+        await using var gateway = await GatewayAsync(("Gateway:RateLimits:LoginPerIpPerMinute", "2"));
         using var client = gateway.Client();
         for (var i = 0; i < 2; i++)
         {
@@ -135,11 +127,7 @@ public sealed class ProtectionTests : IAsyncLifetime
     [Fact]
     public async Task Transfer_HasItsOwnLimitPerSession_WhileReadsOfThatSessionPass()
     {
-        await using var gateway = await GatewayAsync(new()
-        {
-            ["Gateway:RateLimits:TransferPerSessionPerSecond"] = "1",
-            ["Gateway:RateLimits:TransferPerSessionBurst"] = "2",
-        });
+        await using var gateway = await GatewayAsync(("Gateway:RateLimits:TransferPerSessionPerSecond", "1"), ("Gateway:RateLimits:TransferPerSessionBurst", "2"));
         using var client = gateway.Client();
         Task<HttpResponseMessage> SendAsync(string session)
         {
@@ -177,7 +165,7 @@ public sealed class ProtectionTests : IAsyncLifetime
     [Fact]
     public async Task Body_OverTheLimit_Is413Problem_DeclaredOrStreamed()
     {
-        await using var gateway = await GatewayAsync(new() { ["Gateway:Limits:MaxBodyBytes"] = "1024" });
+        await using var gateway = await GatewayAsync(("Gateway:Limits:MaxBodyBytes", "1024"));
         using var client = gateway.Client();
 
         using var declared = await client.PostAsync(new Uri("/api/transfer/transfer", UriKind.Relative),
@@ -245,7 +233,7 @@ public sealed class ProtectionTests : IAsyncLifetime
     [Fact]
     public async Task SecurityHeaders_ArePresentOnRefusals()
     {
-        await using var gateway = await GatewayAsync(new() { ["Gateway:Limits:MaxBodyBytes"] = "10" });
+        await using var gateway = await GatewayAsync(("Gateway:Limits:MaxBodyBytes", "10"));
         using var client = gateway.Client();
         using var response = await client.PostAsync(new Uri("/api/transfer/transfer", UriKind.Relative), new StringContent(new string('x', 100)));
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
@@ -257,7 +245,7 @@ public sealed class ProtectionTests : IAsyncLifetime
     [Fact]
     public async Task Cors_AllowsOnlyConfiguredOrigins()
     {
-        await using var gateway = await GatewayAsync(new() { ["Gateway:CorsOrigins:0"] = "http://app.example" });
+        await using var gateway = await GatewayAsync(("Gateway:CorsOrigins:0", "http://app.example"));
         using var client = gateway.Client();
         async Task<HttpResponseMessage> PreflightAsync(string origin)
         {
@@ -281,15 +269,13 @@ public sealed class ProtectionTests : IAsyncLifetime
     [Fact]
     public async Task ConcurrencyCap_AnswersImmediate503_WhileTheCapIsHeld_InsteadOfQueueingWithoutBound()
     {
-        await using var gateway = await GatewayAsync(new()
-        {
-            ["Gateway:Limits:MaxConcurrentRequests"] = "2",
-            ["Gateway:Limits:QueueLimit"] = "1",
-            ["Gateway:Limits:QueueTimeout"] = "00:01:00",
+        await using var gateway = await GatewayAsync(
+            ("Gateway:Limits:MaxConcurrentRequests", "2"),
+            ("Gateway:Limits:QueueLimit", "1"),
+            ("Gateway:Limits:QueueTimeout", "00:01:00"),
             // The queue wait is bounded by the request's deadline too: make that long as well.
-            ["Gateway:Limits:RequestTimeout"] = "00:01:00",
-            ["Gateway:Limits:UpstreamTimeout"] = "00:01:00",
-        });
+            ("Gateway:Limits:RequestTimeout", "00:01:00"),
+            ("Gateway:Limits:UpstreamTimeout", "00:01:00"));
         using var client = gateway.Client();
         var held = Enumerable.Range(0, 2).Select(_ => client.GetAsync(new Uri("/api/hold", UriKind.Relative))).ToList();
         await Eventually.HoldsAsync(() => _stub.Held == 2, TimeSpan.FromSeconds(30), "the two held requests never reached the instance");

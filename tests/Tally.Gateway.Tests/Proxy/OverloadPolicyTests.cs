@@ -37,21 +37,23 @@ public sealed class OverloadPolicyTests
     private static DestinationProbingResult Refused(DestinationState destination) =>
         new(destination, null, new HttpRequestException(HttpRequestError.ConnectionError, "Connection refused"));
 
-    private static (OverloadTolerantProbePolicy Policy, UpstreamPool Pool, ClusterState Cluster, DestinationState Destination) ProbeSetup()
+    /// <summary>A probe policy and one destination whose first probe was answered 200.</summary>
+    private static (OverloadTolerantProbePolicy Policy, UpstreamPool Pool, ClusterState Cluster, DestinationState Destination) HealthyProbeSetup()
     {
         var options = Options();
         var pool = new UpstreamPool(new ManualClock(), options);
         var updater = new HealthWriter();
         var policy = new OverloadTolerantProbePolicy(updater, updater, pool, options);
         var destination = new DestinationState("api-0");
-        return (policy, pool, new ClusterState("api"), destination);
+        var cluster = new ClusterState("api");
+        policy.ProbingCompleted(cluster, [Answer(destination, HttpStatusCode.OK)]);
+        return (policy, pool, cluster, destination);
     }
 
     [Fact]
     public void Probes_TimingOutAFewTimes_DoNotEject_ButAsManyAsTheTimeoutThresholdDo()
     {
-        var (policy, _, cluster, destination) = ProbeSetup();
-        policy.ProbingCompleted(cluster, [Answer(destination, HttpStatusCode.OK)]);
+        var (policy, _, cluster, destination) = HealthyProbeSetup();
         for (var i = 0; i < 4; i++)
         {
             policy.ProbingCompleted(cluster, [TimedOut(destination)]);
@@ -64,8 +66,7 @@ public sealed class OverloadPolicyTests
     [Fact]
     public void Probes_AnsweredWithRetryAfter_AreNeverFailures_AndResetTheStreak()
     {
-        var (policy, _, cluster, destination) = ProbeSetup();
-        policy.ProbingCompleted(cluster, [Answer(destination, HttpStatusCode.OK)]);
+        var (policy, _, cluster, destination) = HealthyProbeSetup();
         for (var i = 0; i < 20; i++)
         {
             policy.ProbingCompleted(cluster, [TimedOut(destination)]);
@@ -79,8 +80,7 @@ public sealed class OverloadPolicyTests
     [Fact]
     public void Probes_RefusedOrNotReadyTwice_Eject_AndARefusalMarksTheInstanceUnreachable()
     {
-        var (policy, pool, cluster, destination) = ProbeSetup();
-        policy.ProbingCompleted(cluster, [Answer(destination, HttpStatusCode.OK)]);
+        var (policy, pool, cluster, destination) = HealthyProbeSetup();
         policy.ProbingCompleted(cluster, [Answer(destination, HttpStatusCode.ServiceUnavailable)]);
         Assert.Equal(DestinationHealth.Healthy, destination.Health.Active);
         Assert.False(pool.IsUnreachable(destination));

@@ -43,9 +43,8 @@ public sealed class AdmissionApiTests
     public async Task Reads_BeyondTheReadLimit_AreRefusedOverloaded_WhileWritesAndOperationsEndpointsStillAnswer()
     {
         using var app = EmbeddedTallyApp.WithSettings(("Admission:Read:QueueLimit", "0"));
-        var alice = await app.RegisterAndLoginAsync();
-        var bob = await app.RegisterAndLoginAsync();
-        using var client = app.CreateClient(alice);
+        using var pair = await app.RegisterPairAsync();
+        var (_, bob, client) = pair;
         using var anonymous = app.CreateClient();
 
         var held = Exhaust(app, Bulkhead.Read);
@@ -81,9 +80,8 @@ public sealed class AdmissionApiTests
     public async Task ALoginStorm_FillsOnlyTheLoginBulkhead_TransfersAndReadsGoOn()
     {
         using var app = EmbeddedTallyApp.WithSettings(("Admission:Login:QueueLimit", "0"));
-        var alice = await app.RegisterAndLoginAsync();
-        var bob = await app.RegisterAndLoginAsync();
-        using var client = app.CreateClient(alice);
+        using var pair = await app.RegisterPairAsync();
+        var (alice, bob, client) = pair;
         using var anonymous = app.CreateClient();
 
         var held = Exhaust(app, Bulkhead.Login);
@@ -110,9 +108,8 @@ public sealed class AdmissionApiTests
         using var app = new GatedTransferApp(
             ("Admission:Write:InitialLimit", $"{Limit}"), ("Admission:Write:MinLimit", $"{Limit}"), ("Admission:Write:MaxLimit", $"{Limit}"),
             ("Admission:Write:QueueLimit", "0"), ("Admission:RequestBudget", "00:00:30"), ("Bus:Workers", "1"), ("Bus:Deadline", "00:00:30"));
-        var alice = await app.RegisterAndLoginAsync();
-        var bob = await app.RegisterAndLoginAsync();
-        using var client = app.CreateClient(alice);
+        using var pair = await app.RegisterPairAsync();
+        var (_, bob, client) = pair;
         app.Close();
 
         // The gate holds the only worker: the first transfers fill the write bulkhead and stay there.
@@ -147,13 +144,10 @@ public sealed class AdmissionApiTests
     public async Task ATransfer_WhoseRequestTimeoutPassesWhileItIsQueued_Gets504_AndIsNeverApplied()
     {
         using var app = new GatedTransferApp(("Bus:Workers", "1"), ("Bus:Deadline", "00:00:30"), ("Admission:RequestBudget", "00:00:30"));
-        var alice = await app.RegisterAndLoginAsync();
-        var bob = await app.RegisterAndLoginAsync();
-        using var client = app.CreateClient(alice);
-        app.Close();
+        using var pair = await app.RegisterPairAsync();
+        var (_, bob, client) = pair;
 
-        var running = client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 100 });
-        Assert.True(await app.Entered.WaitAsync(Patience), "The worker never took the first transfer");
+        var running = await app.HoldATransferAsync(client, bob.AccountNumber);
         var late = await client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/api/transfer/transfer")
         {
             Content = JsonContent.Create(new { to_account_number = bob.AccountNumber, amount = 200 }),
@@ -182,9 +176,8 @@ public sealed class AdmissionApiTests
     public async Task ARequest_WhoseBudgetIsAlreadySpent_IsDroppedBeforeItStarts()
     {
         using var app = new EmbeddedTallyApp();
-        var alice = await app.RegisterAndLoginAsync();
-        var bob = await app.RegisterAndLoginAsync();
-        using var client = app.CreateClient(alice);
+        using var pair = await app.RegisterPairAsync();
+        var (_, bob, client) = pair;
 
         var response = await client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/api/transfer/transfer")
         {

@@ -6,6 +6,13 @@ public sealed class LatencyLimitTests
 {
     private static readonly TimeSpan Fast = TimeSpan.FromMilliseconds(2);
 
+    private static LatencyLimit NewLimit(Action<BulkheadOptions>? configure = null)
+    {
+        var options = Options();
+        configure?.Invoke(options);
+        return new LatencyLimit(options, TimeSpan.Zero);
+    }
+
     private static BulkheadOptions Options() => new()
     {
         InitialLimit = 16,
@@ -32,7 +39,7 @@ public sealed class LatencyLimitTests
     [Fact]
     public void Limit_WhileLatencyStaysNearItsMinimumAndDemandUsesIt_Grows()
     {
-        var limit = new LatencyLimit(Options(), TimeSpan.Zero);
+        var limit = NewLimit();
         var at = TimeSpan.Zero;
         var seen = new List<int> { limit.Current };
         for (var i = 0; i < 10; i++)
@@ -47,7 +54,7 @@ public sealed class LatencyLimitTests
     [Fact]
     public void Limit_WhenDemandStaysFarBelowIt_DoesNotGrow()
     {
-        var limit = new LatencyLimit(Options(), TimeSpan.Zero);
+        var limit = NewLimit();
         var at = TimeSpan.Zero;
         for (var i = 0; i < 20; i++)
         {
@@ -59,7 +66,7 @@ public sealed class LatencyLimitTests
     [Fact]
     public void Limit_WhenLatencyRisesFarAboveItsMinimum_Shrinks_ButNeverBelowTheFloor()
     {
-        var limit = new LatencyLimit(Options(), TimeSpan.Zero);
+        var limit = NewLimit();
         var at = TimeSpan.Zero;
         Window(limit, Fast, inFlight: 16, ref at);
         var before = limit.Current;
@@ -76,7 +83,7 @@ public sealed class LatencyLimitTests
     [Fact]
     public void Limit_NeverExceedsItsCeiling()
     {
-        var limit = new LatencyLimit(Options(), TimeSpan.Zero);
+        var limit = NewLimit();
         var at = TimeSpan.Zero;
         for (var i = 0; i < 200; i++)
         {
@@ -88,7 +95,7 @@ public sealed class LatencyLimitTests
     [Fact]
     public void Latency_WithinTheTolerance_DoesNotShrinkTheLimit()
     {
-        var limit = new LatencyLimit(Options(), TimeSpan.Zero);
+        var limit = NewLimit();
         var at = TimeSpan.Zero;
         Window(limit, TimeSpan.FromMilliseconds(10), inFlight: 4, ref at);
         Window(limit, TimeSpan.FromMilliseconds(19), inFlight: 4, ref at);
@@ -99,7 +106,7 @@ public sealed class LatencyLimitTests
     [Fact]
     public void Window_WithTooFewSamples_WaitsForMore()
     {
-        var limit = new LatencyLimit(Options(), TimeSpan.Zero);
+        var limit = NewLimit();
         var at = TimeSpan.Zero;
         Window(limit, TimeSpan.FromMilliseconds(5), inFlight: 16, ref at, samples: 9);
         Assert.Null(limit.Baseline);
@@ -110,9 +117,7 @@ public sealed class LatencyLimitTests
     [Fact]
     public void Baseline_ForgetsMinimaOlderThanItsWindow_SoItReformsFromRecentTraffic()
     {
-        var options = Options();
-        options.BaselineWindow = TimeSpan.FromSeconds(1);
-        var limit = new LatencyLimit(options, TimeSpan.Zero);
+        var limit = NewLimit(o => o.BaselineWindow = TimeSpan.FromSeconds(1));
         var at = TimeSpan.Zero;
         Window(limit, TimeSpan.FromMilliseconds(1), inFlight: 1, ref at);
         for (var i = 0; i < 15; i++)
@@ -125,9 +130,7 @@ public sealed class LatencyLimitTests
     [Fact]
     public void Target_IsCappedByTheCeiling_WhateverTheBaseline()
     {
-        var options = Options();
-        options.LatencyCeiling = TimeSpan.FromMilliseconds(50);
-        var limit = new LatencyLimit(options, TimeSpan.Zero);
+        var limit = NewLimit(o => o.LatencyCeiling = TimeSpan.FromMilliseconds(50));
         var at = TimeSpan.Zero;
         // A slow baseline (40 ms) would tolerate 80 ms; the ceiling says 50.
         Window(limit, TimeSpan.FromMilliseconds(40), inFlight: 16, ref at);

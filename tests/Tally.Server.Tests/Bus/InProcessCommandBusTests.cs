@@ -31,12 +31,31 @@ public sealed class InProcessCommandBusTests
         }
     }
 
-    private static (InProcessCommandBus Bus, Gate Gate, ServiceProvider Services) Create(int capacity, int workers, TimeSpan deadline)
+    /// <summary>A started bus whose one handler waits at a <see cref="Gate"/>; disposing releases its services.</summary>
+    private sealed class RunningBus(InProcessCommandBus bus, ServiceProvider services) : IAsyncDisposable
     {
-        var gate = new Gate();
+        public Gate Gate { get; } = services.GetRequiredService<Gate>();
+
+        public Task<string> SendAsync(string name, bool block = true) => bus.SendAsync(new Work(name, block), CancellationToken.None);
+
+        /// <summary>Sends a command and waits until a worker holds it at the gate.</summary>
+        public async Task<Task<string>> SendHeldAsync(string name)
+        {
+            var sent = SendAsync(name);
+            Assert.True(await Gate.Started.WaitAsync(TimeSpan.FromSeconds(5)));
+            return sent;
+        }
+
+        public Task StopAsync() => bus.StopAsync(CancellationToken.None);
+
+        public ValueTask DisposeAsync() => services.DisposeAsync();
+    }
+
+    private static async Task<RunningBus> StartAsync(int capacity, int workers, TimeSpan deadline)
+    {
         var services = new ServiceCollection()
             .AddMetrics()
-            .AddSingleton(gate)
+            .AddSingleton(new Gate())
             .AddScoped<ICommandHandler<Work, string>, WorkHandler>()
             .BuildServiceProvider();
         var options = Microsoft.Extensions.Options.Options.Create(new BusOptions { Capacity = capacity, Workers = workers, Deadline = deadline });
@@ -46,64 +65,56 @@ public sealed class InProcessCommandBusTests
             new TallyMetrics(services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()),
             TimeProvider.System,
             NullLogger<InProcessCommandBus>.Instance);
-        return (bus, gate, services);
+        await bus.StartAsync(CancellationToken.None);
+        return new RunningBus(bus, services);
     }
 
     [Fact]
     public async Task FullQueue_RefusesAtOnce_AndLaterCommandsStillRun()
     {
-        var (bus, gate, services) = Create(capacity: 1, workers: 1, deadline: TimeSpan.FromSeconds(30));
-        await using var _ = services;
-        await bus.StartAsync(CancellationToken.None);
+        await using var bus = await StartAsync(capacity: 1, workers: 1, deadline: TimeSpan.FromSeconds(30));
 
-        var first = bus.SendAsync(new Work("first"), CancellationToken.None);
-        Assert.True(await gate.Started.WaitAsync(TimeSpan.FromSeconds(5)));
-        var queued = bus.SendAsync(new Work("queued"), CancellationToken.None);
+        var first = await bus.SendHeldAsync("first");
+        var queued = bus.SendAsync("queued");
 
-        var refused = await Assert.ThrowsAsync<CommandQueueFullException>(() => bus.SendAsync(new Work("refused"), CancellationToken.None));
+        var refused = await Assert.ThrowsAsync<CommandQueueFullException>(() => bus.SendAsync("refused"));
         Assert.True(refused.RetryAfterSeconds >= 1);
 
-        gate.Release.SetResult();
+        bus.Gate.Release.SetResult();
         Assert.Equal("first", await first);
         Assert.Equal("queued", await queued);
-        Assert.DoesNotContain("refused", gate.Handled);
-        await bus.StopAsync(CancellationToken.None);
+        Assert.DoesNotContain("refused", bus.Gate.Handled);
+        await bus.StopAsync();
     }
 
     [Fact]
     public async Task QueuedPastDeadline_Gets504_AndIsNeverProcessed()
     {
         // The blocker must reach the worker before its own deadline: 2 s leaves room on a busy machine.
-        var (bus, gate, services) = Create(capacity: 10, workers: 1, deadline: TimeSpan.FromSeconds(2));
-        await using var _ = services;
-        await bus.StartAsync(CancellationToken.None);
+        await using var bus = await StartAsync(capacity: 10, workers: 1, deadline: TimeSpan.FromSeconds(2));
 
-        var blocker = bus.SendAsync(new Work("blocker"), CancellationToken.None);
-        Assert.True(await gate.Started.WaitAsync(TimeSpan.FromSeconds(5)));
-        await Assert.ThrowsAsync<CommandDeadlineExceededException>(() => bus.SendAsync(new Work("late", Block: false), CancellationToken.None));
+        var blocker = await bus.SendHeldAsync("blocker");
+        await Assert.ThrowsAsync<CommandDeadlineExceededException>(() => bus.SendAsync("late", block: false));
 
-        gate.Release.SetResult();
+        bus.Gate.Release.SetResult();
         Assert.Equal("blocker", await blocker);
-        Assert.Equal("after", await bus.SendAsync(new Work("after", Block: false), CancellationToken.None));
-        Assert.Equal(["blocker", "after"], gate.Handled.ToArray());
-        await bus.StopAsync(CancellationToken.None);
+        Assert.Equal("after", await bus.SendAsync("after", block: false));
+        Assert.Equal(["blocker", "after"], bus.Gate.Handled.ToArray());
+        await bus.StopAsync();
     }
 
     [Fact]
     public async Task StartedCommand_ReturnsItsRealResult_EvenPastTheDeadline()
     {
-        var (bus, gate, services) = Create(capacity: 10, workers: 1, deadline: TimeSpan.FromSeconds(1));
-        await using var _ = services;
-        await bus.StartAsync(CancellationToken.None);
+        await using var bus = await StartAsync(capacity: 10, workers: 1, deadline: TimeSpan.FromSeconds(1));
 
-        var slow = bus.SendAsync(new Work("slow"), CancellationToken.None);
-        Assert.True(await gate.Started.WaitAsync(TimeSpan.FromSeconds(5)));
+        var slow = await bus.SendHeldAsync("slow");
         await Task.Delay(1_500);
         Assert.False(slow.IsCompleted);
-        gate.Release.SetResult();
+        bus.Gate.Release.SetResult();
 
         Assert.Equal("slow", await slow);
-        Assert.Equal(["slow"], gate.Handled.ToArray());
-        await bus.StopAsync(CancellationToken.None);
+        Assert.Equal(["slow"], bus.Gate.Handled.ToArray());
+        await bus.StopAsync();
     }
 }

@@ -13,14 +13,11 @@ public sealed class BusBackpressureTests
     public async Task Transfer_WhenTheQueueIsFull_IsRefusedAtOnceWith503AndRetryAfter()
     {
         using var app = new GatedTransferApp(("Bus:Workers", "1"), ("Bus:Capacity", "1"), ("Bus:Deadline", "00:00:30"));
-        var alice = await app.RegisterAndLoginAsync();
-        var bob = await app.RegisterAndLoginAsync();
-        using var client = app.CreateClient(alice);
-        app.Close();
+        using var pair = await app.RegisterPairAsync();
+        var (_, bob, client) = pair;
         var bus = app.Services.GetRequiredService<InProcessCommandBus>();
 
-        var running = client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 100 });
-        Assert.True(await app.Entered.WaitAsync(TimeSpan.FromSeconds(10)), "The worker never took the first transfer");
+        var running = await app.HoldATransferAsync(client, bob.AccountNumber);
         var queued = client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 200 });
         Assert.NotNull(await TallyTestKit.PollAsync(() => Task.FromResult<object?>(bus.QueueDepth == 1 ? bus : null), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(10)));
 
@@ -41,13 +38,10 @@ public sealed class BusBackpressureTests
     public async Task Transfer_StillQueuedAtItsDeadline_Gets504AndIsNeverApplied()
     {
         using var app = new GatedTransferApp(("Bus:Workers", "1"), ("Bus:Capacity", "8"), ("Bus:Deadline", "00:00:01"));
-        var alice = await app.RegisterAndLoginAsync();
-        var bob = await app.RegisterAndLoginAsync();
-        using var client = app.CreateClient(alice);
-        app.Close();
+        using var pair = await app.RegisterPairAsync();
+        var (_, bob, client) = pair;
 
-        var running = client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 100 });
-        Assert.True(await app.Entered.WaitAsync(TimeSpan.FromSeconds(10)), "The worker never took the first transfer");
+        var running = await app.HoldATransferAsync(client, bob.AccountNumber);
 
         var late = await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 200 });
 

@@ -19,36 +19,37 @@ public sealed class ReadinessFailureTests
         }
     }
 
+    /// <summary>Asserts that <paramref name="path"/> answers 503 with an unhealthy status, and returns the body.</summary>
+    private static async Task<JsonElement> GetUnavailableAsync(HttpClient client, string path)
+    {
+        var response = await client.GetAsync(path);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("unhealthy", body.GetProperty("status").GetString());
+        return body;
+    }
+
     [Fact]
     public async Task Ready_WithAFailedDependency_Is503AndNamesIt()
     {
         using var app = new FailingDependencyApp();
         using var client = app.CreateClient();
 
-        var ready = await client.GetAsync("/ready");
+        var body = await GetUnavailableAsync(client, "/ready");
 
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
-        var body = await ready.Content.ReadFromJsonAsync<JsonElement>();
-        Assert.Equal("unhealthy", body.GetProperty("status").GetString());
         Assert.Equal("unhealthy", body.GetProperty("checks").GetProperty("ledger-replica").GetProperty("status").GetString());
         Assert.Equal("healthy", body.GetProperty("checks").GetProperty("database").GetProperty("status").GetString());
     }
 
     [Theory]
-    [InlineData("/api/auth/health", "auth")]
-    [InlineData("/api/account/health", "account")]
-    [InlineData("/api/transfer/health", "transfer")]
-    [InlineData("/api/notifications/health", "notification")]
+    [MemberData(nameof(TallyAreas.HealthEndpoints), MemberType = typeof(TallyAreas))]
     public async Task AreaHealth_WithAFailedDependency_Is503Unhealthy(string path, string service)
     {
         using var app = new FailingDependencyApp();
         using var client = app.CreateClient();
 
-        var response = await client.GetAsync(path);
+        var body = await GetUnavailableAsync(client, path);
 
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
-        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
-        Assert.Equal("unhealthy", body.GetProperty("status").GetString());
         Assert.Equal(service, body.GetProperty("service").GetString());
     }
 

@@ -20,6 +20,16 @@ public sealed class GatedTransferApp(params (string Key, string? Value)[] settin
 
     public void Open() => _gate.TrySetResult();
 
+    /// <summary>Closes the gate and sends a transfer that the worker then holds there; returns the pending send.</summary>
+    public async Task<Task<HttpResponseMessage>> HoldATransferAsync(HttpClient client, string toAccountNumber)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        Close();
+        var running = client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = toAccountNumber, amount = 100 });
+        Assert.True(await Entered.WaitAsync(TimeSpan.FromSeconds(10)), "The worker never took the first transfer");
+        return running;
+    }
+
     private static TaskCompletionSource Opened()
     {
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

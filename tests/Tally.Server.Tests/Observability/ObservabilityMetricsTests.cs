@@ -55,17 +55,22 @@ public sealed class ObservabilityMetricsTests : IDisposable
         }
     }
 
-    private static async Task<LedgerAuditMetrics> StartAuditAsync(IMeterFactory factory, Func<Task<LedgerAudit>> audit)
+    /// <summary>Starts the audit service over <paramref name="audit"/> and waits until its first run is recorded.</summary>
+    private async Task<LedgerAuditMetrics> StartAuditAsync(Func<Task<LedgerAudit>> audit)
     {
         var service = new LedgerAuditMetrics(
             FakeReader.Create(audit),
-            factory,
+            _factory,
             TimeProvider.System,
             Microsoft.Extensions.Options.Options.Create(new AuditOptions { Interval = TimeSpan.FromHours(1) }),
             NullLogger<LedgerAuditMetrics>.Instance);
         await service.StartAsync(CancellationToken.None);
+        await WaitForAsync("tally.ledger.audits");
         return service;
     }
+
+    /// <summary>The outcome tag of the one audit run recorded.</summary>
+    private object? AuditOutcome() => Assert.Single(_measurements["tally.ledger.audits"]).Tags.Single(t => t.Key == "outcome").Value;
 
     private async Task WaitForAsync(string counter)
     {
@@ -87,8 +92,7 @@ public sealed class ObservabilityMetricsTests : IDisposable
     [Fact]
     public async Task FailedAudit_ExportsOkZero_TheLedgerSum_AndTheBrokenCounts()
     {
-        using var service = await StartAuditAsync(_factory, () => Task.FromResult(new LedgerAudit(false, 250, 3, 100, -350, 0, 1, 2)));
-        await WaitForAsync("tally.ledger.audits");
+        using var service = await StartAuditAsync(() => Task.FromResult(new LedgerAudit(false, 250, 3, 100, -350, 0, 1, 2)));
 
         Assert.Equal(0, Assert.Single(Observe("tally.ledger.audit.ok")).Value);
         Assert.Equal(250, Assert.Single(Observe("tally.ledger.sum")).Value);
@@ -96,32 +100,29 @@ public sealed class ObservabilityMetricsTests : IDisposable
         Assert.Equal(2, Assert.Single(Observe("tally.ledger.mismatched_accounts")).Value);
         var timestamp = Assert.Single(Observe("tally.ledger.audit.timestamp")).Value;
         Assert.InRange(timestamp, DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 60, DateTimeOffset.UtcNow.ToUnixTimeSeconds());
-        var run = Assert.Single(_measurements["tally.ledger.audits"]);
-        Assert.Equal("failed", run.Tags.Single(t => t.Key == "outcome").Value);
+        Assert.Equal("failed", AuditOutcome());
         await service.StopAsync(CancellationToken.None);
     }
 
     [Fact]
     public async Task PassedAudit_ExportsOkOne_AndASumOfZero()
     {
-        using var service = await StartAuditAsync(_factory, () => Task.FromResult(new LedgerAudit(true, 0, 3, 200_000, -200_000, 0, 0, 0)));
-        await WaitForAsync("tally.ledger.audits");
+        using var service = await StartAuditAsync(() => Task.FromResult(new LedgerAudit(true, 0, 3, 200_000, -200_000, 0, 0, 0)));
 
         Assert.Equal(1, Assert.Single(Observe("tally.ledger.audit.ok")).Value);
         Assert.Equal(0, Assert.Single(Observe("tally.ledger.sum")).Value);
-        Assert.Equal("ok", Assert.Single(_measurements["tally.ledger.audits"]).Tags.Single(t => t.Key == "outcome").Value);
+        Assert.Equal("ok", AuditOutcome());
         await service.StopAsync(CancellationToken.None);
     }
 
     [Fact]
     public async Task AuditThatCannotRun_CountsAnError_AndReportsNoGauge()
     {
-        using var service = await StartAuditAsync(_factory, () => Task.FromException<LedgerAudit>(new InvalidOperationException("database down")));
-        await WaitForAsync("tally.ledger.audits");
+        using var service = await StartAuditAsync(() => Task.FromException<LedgerAudit>(new InvalidOperationException("database down")));
 
         Assert.Empty(Observe("tally.ledger.audit.ok"));
         Assert.Empty(Observe("tally.ledger.sum"));
-        Assert.Equal("error", Assert.Single(_measurements["tally.ledger.audits"]).Tags.Single(t => t.Key == "outcome").Value);
+        Assert.Equal("error", AuditOutcome());
         await service.StopAsync(CancellationToken.None);
     }
 

@@ -30,6 +30,18 @@ public static class TallyTestKit
         return new TallyUser(registered.Long("id"), phone, name, Password, registered.Str("account_number"), session);
     }
 
+    /// <summary>Registers two users and returns them with a client signed in as each.</summary>
+    public static async Task<TallyPair> RegisterPairAsync(this TallyTestHost host, string? aliceName = null, string? bobName = null)
+    {
+        var alice = await host.RegisterAndLoginAsync(aliceName);
+        var bob = await host.RegisterAndLoginAsync(bobName);
+        return new TallyPair(alice, bob, host.CreateClient(alice), host.CreateClient(bob));
+    }
+
+    /// <summary>Registers a new user and returns a client signed in as them, for tests that need only some session.</summary>
+    public static async Task<HttpClient> CreateNewUserClientAsync(this TallyTestHost host) =>
+        host.CreateClient(await host.RegisterAndLoginAsync());
+
     public static async Task<string> LoginAsync(this TallyTestHost host, string phone, string password)
     {
         ArgumentNullException.ThrowIfNull(host);
@@ -90,6 +102,20 @@ public static class TallyTestKit
         return problem;
     }
 
+    /// <summary>Awaits the request, then asserts as <see cref="AssertJsonAsync(HttpResponseMessage, HttpStatusCode)"/>.</summary>
+    public static async Task<JsonElement> AssertJsonAsync(this Task<HttpResponseMessage> request, HttpStatusCode expected = HttpStatusCode.OK)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return await (await request).AssertJsonAsync(expected);
+    }
+
+    /// <summary>Awaits the request, then asserts as <see cref="AssertProblemAsync(HttpResponseMessage, HttpStatusCode, string)"/>.</summary>
+    public static async Task<JsonElement> AssertProblemAsync(this Task<HttpResponseMessage> request, HttpStatusCode status, string errorCode)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return await (await request).AssertProblemAsync(status, errorCode);
+    }
+
     /// <summary>Asserts a 4xx problem with a non-empty error code, whatever the code.</summary>
     public static async Task<JsonElement> AssertClientProblemAsync(this HttpResponseMessage response)
     {
@@ -126,6 +152,15 @@ public static class TallyTestKit
         element.GetProperty(property).GetString() ?? throw new InvalidOperationException($"'{property}' is null in {element}");
 
     public static long Long(this JsonElement element, string property) => element.GetProperty(property).GetInt64();
+
+    /// <summary>Asserts the paging fields of a list: its total, page number, page size and page count.</summary>
+    public static void AssertPaging(this JsonElement list, long total, long page, long size, long pages)
+    {
+        Assert.Equal(total, list.Long("total"));
+        Assert.Equal(page, list.Long("page"));
+        Assert.Equal(size, list.Long("size"));
+        Assert.Equal(pages, list.Long("pages"));
+    }
 
     public static bool IsNull(this JsonElement element, string property) =>
         !element.TryGetProperty(property, out var value) || value.ValueKind == JsonValueKind.Null;

@@ -9,7 +9,7 @@ public abstract class AccountApiTests<TApp>(TApp factory) : IClassFixture<TApp>
         var user = await factory.RegisterAndLoginAsync("Frank");
         using var client = factory.CreateClient(user);
 
-        var me = await (await client.GetAsync("/api/account/me")).AssertJsonAsync();
+        var me = await client.GetAsync("/api/account/me").AssertJsonAsync();
 
         Assert.Equal(user.Id, me.Long("id"));
         Assert.Equal(user.Phone, me.Str("phone"));
@@ -27,16 +27,13 @@ public abstract class AccountApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     {
         using var client = factory.CreateClient();
 
-        var response = await client.GetAsync(path);
-
-        await response.AssertProblemAsync(HttpStatusCode.Unauthorized, "UNAUTHENTICATED");
+        await client.GetAsync(path).AssertProblemAsync(HttpStatusCode.Unauthorized, "UNAUTHENTICATED");
     }
 
     [Fact]
     public async Task Balance_OfNewUser_IsTheOpeningBalanceAllAvailable()
     {
-        var user = await factory.RegisterAndLoginAsync();
-        using var client = factory.CreateClient(user);
+        using var client = await factory.CreateNewUserClientAsync();
 
         var (balance, available) = await client.GetBalanceAsync();
 
@@ -47,9 +44,8 @@ public abstract class AccountApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     [Fact]
     public async Task Balance_AfterTransfer_ReflectsTheMovementOnBothSides()
     {
-        var alice = await factory.RegisterAndLoginAsync();
-        var bob = await factory.RegisterAndLoginAsync();
-        using var client = factory.CreateClient(alice);
+        using var pair = await factory.RegisterPairAsync();
+        var (_, bob, client) = pair;
 
         await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 1234 });
 
@@ -60,34 +56,15 @@ public abstract class AccountApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     [Fact]
     public async Task Lookup_ByAccountNumber_ReturnsTheOwnersUsername()
     {
-        var alice = await factory.RegisterAndLoginAsync();
-        var bob = await factory.RegisterAndLoginAsync("Bob Lookup");
-        using var client = factory.CreateClient(alice);
+        using var pair = await factory.RegisterPairAsync(bobName: "Bob Lookup");
+        var (_, bob, client) = pair;
 
-        var body = await (await client.GetAsync($"/api/account/lookup?account_number={bob.AccountNumber}")).AssertJsonAsync();
+        var body = await client.GetAsync($"/api/account/lookup?account_number={bob.AccountNumber}").AssertJsonAsync();
 
         Assert.Equal(bob.AccountNumber, body.Str("account_number"));
         Assert.Equal("Bob Lookup", body.Str("username"));
         Assert.False(body.TryGetProperty("phone", out _), "A lookup must not disclose the phone");
         Assert.False(body.TryGetProperty("balance", out _), "A lookup must not disclose the balance");
-    }
-
-    [Theory]
-    [InlineData("?account_number=123")]
-    [InlineData("?account_number=12345678901")]
-    [InlineData("?account_number=1234567890123")]
-    [InlineData("?account_number=abcdefghijkl")]
-    [InlineData("?account_number=12345678901a")]
-    [InlineData("?account_number=")]
-    [InlineData("")]
-    public async Task Lookup_WithMalformedAccountNumber_IsRejected(string query)
-    {
-        var user = await factory.RegisterAndLoginAsync();
-        using var client = factory.CreateClient(user);
-
-        var response = await client.GetAsync("/api/account/lookup" + query);
-
-        await response.AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_ACCOUNT");
     }
 
     [Fact]
@@ -97,23 +74,17 @@ public abstract class AccountApiTests<TApp>(TApp factory) : IClassFixture<TApp>
         using var client = factory.CreateClient(user);
         var unknown = user.AccountNumber == "999999999999" ? "999999999998" : "999999999999";
 
-        var response = await client.GetAsync($"/api/account/lookup?account_number={unknown}");
-
-        await response.AssertProblemAsync(HttpStatusCode.NotFound, "ACCOUNT_NOT_FOUND");
+        await client.GetAsync($"/api/account/lookup?account_number={unknown}").AssertProblemAsync(HttpStatusCode.NotFound, "ACCOUNT_NOT_FOUND");
     }
 
     [Fact]
     public async Task Transactions_OfNewUser_ListTheOpeningDepositFromTheBank()
     {
-        var user = await factory.RegisterAndLoginAsync();
-        using var client = factory.CreateClient(user);
+        using var client = await factory.CreateNewUserClientAsync();
 
-        var page = await (await client.GetAsync("/api/account/transactions")).AssertJsonAsync();
+        var page = await client.GetAsync("/api/account/transactions").AssertJsonAsync();
 
-        Assert.Equal(1, page.Long("total"));
-        Assert.Equal(1, page.Long("page"));
-        Assert.Equal(20, page.Long("size"));
-        Assert.Equal(1, page.Long("pages"));
+        page.AssertPaging(total: 1, page: 1, size: 20, pages: 1);
         var opening = Assert.Single(page.GetProperty("items").EnumerateArray());
         Assert.Equal("in", opening.Str("direction"));
         Assert.Equal("000000000000", opening.Str("counterparty_account_number"));
@@ -127,15 +98,13 @@ public abstract class AccountApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     [Fact]
     public async Task Transactions_ListTransfersNewestFirstWithDirectionAndCounterparty()
     {
-        var alice = await factory.RegisterAndLoginAsync("Alice Tx");
-        var bob = await factory.RegisterAndLoginAsync("Bob Tx");
-        using var aliceClient = factory.CreateClient(alice);
-        using var bobClient = factory.CreateClient(bob);
+        using var pair = await factory.RegisterPairAsync("Alice Tx", "Bob Tx");
+        var (alice, bob, aliceClient, bobClient) = pair;
 
         var sent = await aliceClient.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 700, note = "lunch" });
         var received = await bobClient.TransferOkAsync(new { to_account_number = alice.AccountNumber, amount = 300 });
 
-        var page = await (await aliceClient.GetAsync("/api/account/transactions")).AssertJsonAsync();
+        var page = await aliceClient.GetAsync("/api/account/transactions").AssertJsonAsync();
         var items = page.GetProperty("items").EnumerateArray().ToList();
 
         Assert.Equal(3, page.Long("total"));
@@ -157,67 +126,56 @@ public abstract class AccountApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     [Fact]
     public async Task Transactions_PageThroughTheHistory()
     {
-        var alice = await factory.RegisterAndLoginAsync();
-        var bob = await factory.RegisterAndLoginAsync();
-        using var client = factory.CreateClient(alice);
+        using var pair = await factory.RegisterPairAsync();
+        var (_, bob, client) = pair;
         var ids = new List<long>();
         for (var i = 1; i <= 4; i++)
         {
             ids.Add((await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = i })).Long("transfer_id"));
         }
 
-        var second = await (await client.GetAsync("/api/account/transactions?page=2&size=2")).AssertJsonAsync();
-        var third = await (await client.GetAsync("/api/account/transactions?page=3&size=2")).AssertJsonAsync();
-        var beyond = await (await client.GetAsync("/api/account/transactions?page=9&size=2")).AssertJsonAsync();
+        var second = await client.GetAsync("/api/account/transactions?page=2&size=2").AssertJsonAsync();
+        var third = await client.GetAsync("/api/account/transactions?page=3&size=2").AssertJsonAsync();
+        var beyond = await client.GetAsync("/api/account/transactions?page=9&size=2").AssertJsonAsync();
 
-        Assert.Equal(5, second.Long("total"));
-        Assert.Equal(2, second.Long("page"));
-        Assert.Equal(2, second.Long("size"));
-        Assert.Equal(3, second.Long("pages"));
+        second.AssertPaging(total: 5, page: 2, size: 2, pages: 3);
         Assert.Equal([ids[1], ids[0]], second.GetProperty("items").EnumerateArray().Select(i => i.Long("transfer_id")));
         Assert.Equal("Tally Bank", Assert.Single(third.GetProperty("items").EnumerateArray()).Str("counterparty_username"));
         Assert.Empty(beyond.GetProperty("items").EnumerateArray());
     }
 
-    [Theory]
-    [InlineData("page=0")]
-    [InlineData("page=-1")]
-    [InlineData("page=abc")]
-    [InlineData("page=1.5")]
-    [InlineData("size=0")]
-    [InlineData("size=101")]
-    [InlineData("size=-5")]
-    [InlineData("size=ten")]
-    [InlineData("page=99999999999999999999")]
-    public async Task Transactions_WithBadPaging_IsRejected(string query)
+    /// <summary>Each malformed account number and paging parameter, with the error code it is refused with.</summary>
+    public static TheoryData<string, string> MalformedQueries()
     {
-        var user = await factory.RegisterAndLoginAsync();
-        using var client = factory.CreateClient(user);
+        var queries = new TheoryData<string, string>();
+        foreach (var number in new[] { "123", "12345678901", "1234567890123", "abcdefghijkl", "12345678901a", "" })
+        {
+            queries.Add("lookup?account_number=" + number, "INVALID_ACCOUNT");
+        }
+        queries.Add("lookup", "INVALID_ACCOUNT");
+        foreach (var paging in new[] { "page=0", "page=-1", "page=abc", "page=1.5", "size=0", "size=101", "size=-5", "size=ten", "page=99999999999999999999" })
+        {
+            queries.Add("transactions?" + paging, "INVALID_PAGE");
+        }
+        return queries;
+    }
 
-        var response = await client.GetAsync("/api/account/transactions?" + query);
+    [Theory]
+    [MemberData(nameof(MalformedQueries))]
+    public async Task Query_WithMalformedParameter_IsRejected(string pathAndQuery, string errorCode)
+    {
+        using var client = await factory.CreateNewUserClientAsync();
 
-        await response.AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_PAGE");
+        await client.GetAsync("/api/account/" + pathAndQuery).AssertProblemAsync(HttpStatusCode.BadRequest, errorCode);
     }
 
     [Fact]
     public async Task Transactions_AcceptTheLargestPageSize()
     {
-        var user = await factory.RegisterAndLoginAsync();
-        using var client = factory.CreateClient(user);
+        using var client = await factory.CreateNewUserClientAsync();
 
-        var page = await (await client.GetAsync("/api/account/transactions?size=100")).AssertJsonAsync();
+        var page = await client.GetAsync("/api/account/transactions?size=100").AssertJsonAsync();
 
         Assert.Equal(100, page.Long("size"));
-    }
-
-    [Fact]
-    public async Task Health_ReportsHealthyAccountService()
-    {
-        using var client = factory.CreateClient();
-
-        var body = await (await client.GetAsync("/api/account/health")).AssertJsonAsync();
-
-        Assert.Equal("healthy", body.Str("status"));
-        Assert.Equal("account", body.Str("service"));
     }
 }

@@ -21,9 +21,7 @@ public abstract class AdminApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     {
         using var client = factory.CreateClient();
 
-        var response = await client.GetAsync(path);
-
-        await response.AssertProblemAsync(HttpStatusCode.Forbidden, "ADMIN_FORBIDDEN");
+        await client.GetAsync(path).AssertProblemAsync(HttpStatusCode.Forbidden, "ADMIN_FORBIDDEN");
     }
 
     [Theory]
@@ -33,20 +31,15 @@ public abstract class AdminApiTests<TApp>(TApp factory) : IClassFixture<TApp>
         using var client = factory.CreateClient();
         client.DefaultRequestHeaders.Add("X-Admin-Secret", TallyTestKit.AdminSecret + "x");
 
-        var response = await client.GetAsync(path);
-
-        await response.AssertProblemAsync(HttpStatusCode.Forbidden, "ADMIN_FORBIDDEN");
+        await client.GetAsync(path).AssertProblemAsync(HttpStatusCode.Forbidden, "ADMIN_FORBIDDEN");
     }
 
     [Fact]
     public async Task AdminEndpoint_WithAUsersSessionButNoSecret_IsForbidden()
     {
-        var user = await factory.RegisterAndLoginAsync();
-        using var client = factory.CreateClient(user);
+        using var client = await factory.CreateNewUserClientAsync();
 
-        var response = await client.GetAsync("/api/account/admin/stats");
-
-        await response.AssertProblemAsync(HttpStatusCode.Forbidden, "ADMIN_FORBIDDEN");
+        await client.GetAsync("/api/account/admin/stats").AssertProblemAsync(HttpStatusCode.Forbidden, "ADMIN_FORBIDDEN");
     }
 
     [Fact]
@@ -58,10 +51,18 @@ public abstract class AdminApiTests<TApp>(TApp factory) : IClassFixture<TApp>
 
         foreach (var path in s_adminPaths)
         {
-            await (await client.GetAsync(path)).AssertProblemAsync(HttpStatusCode.Forbidden, "ADMIN_DISABLED");
+            await client.GetAsync(path).AssertProblemAsync(HttpStatusCode.Forbidden, "ADMIN_DISABLED");
         }
         using var guessing = disabled.CreateAdminClient();
-        await (await guessing.GetAsync("/api/account/admin/audit")).AssertProblemAsync(HttpStatusCode.Forbidden, "ADMIN_DISABLED");
+        await guessing.GetAsync("/api/account/admin/audit").AssertProblemAsync(HttpStatusCode.Forbidden, "ADMIN_DISABLED");
+    }
+
+    /// <summary>Two fresh users, the first having paid the second <paramref name="amount"/>.</summary>
+    private async Task<TallyPair> PairAfterATransferAsync(string aliceName, string bobName, long amount)
+    {
+        var pair = await factory.RegisterPairAsync(aliceName, bobName);
+        await pair.AliceClient.TransferOkAsync(new { to_account_number = pair.Bob.AccountNumber, amount });
+        return pair;
     }
 
     [Fact]
@@ -77,7 +78,7 @@ public abstract class AdminApiTests<TApp>(TApp factory) : IClassFixture<TApp>
         }
         using var admin = app.CreateAdminClient();
 
-        var stats = await (await admin.GetAsync("/api/account/admin/stats")).AssertJsonAsync();
+        var stats = await admin.GetAsync("/api/account/admin/stats").AssertJsonAsync();
 
         Assert.Equal(2, stats.Long("total_users"));
         Assert.Equal(200000, stats.Long("total_balance"));
@@ -95,13 +96,10 @@ public abstract class AdminApiTests<TApp>(TApp factory) : IClassFixture<TApp>
         var third = await app.RegisterAndLoginAsync("third");
         using var admin = app.CreateAdminClient();
 
-        var all = await (await admin.GetAsync("/api/account/admin/users")).AssertJsonAsync();
-        var pageTwo = await (await admin.GetAsync("/api/account/admin/users?page=2&size=2")).AssertJsonAsync();
+        var all = await admin.GetAsync("/api/account/admin/users").AssertJsonAsync();
+        var pageTwo = await admin.GetAsync("/api/account/admin/users?page=2&size=2").AssertJsonAsync();
 
-        Assert.Equal(3, all.Long("total"));
-        Assert.Equal(1, all.Long("page"));
-        Assert.Equal(20, all.Long("size"));
-        Assert.Equal(1, all.Long("pages"));
+        all.AssertPaging(total: 3, page: 1, size: 20, pages: 1);
         Assert.Equal([third.Id, second.Id, first.Id], all.GetProperty("users").EnumerateArray().Select(u => u.Long("id")));
         var newest = all.GetProperty("users")[0];
         Assert.Equal("third", newest.Str("username"));
@@ -122,12 +120,12 @@ public abstract class AdminApiTests<TApp>(TApp factory) : IClassFixture<TApp>
 
         foreach (var term in new[] { name, user.Phone, user.AccountNumber })
         {
-            var page = await (await admin.GetAsync("/api/account/admin/users?search=" + Uri.EscapeDataString(term))).AssertJsonAsync();
+            var page = await admin.GetAsync("/api/account/admin/users?search=" + Uri.EscapeDataString(term)).AssertJsonAsync();
             var found = Assert.Single(page.GetProperty("users").EnumerateArray());
             Assert.Equal(user.Id, found.Long("id"));
             Assert.Equal(1, page.Long("total"));
         }
-        var none = await (await admin.GetAsync("/api/account/admin/users?search=" + Guid.NewGuid().ToString("N"))).AssertJsonAsync();
+        var none = await admin.GetAsync("/api/account/admin/users?search=" + Guid.NewGuid().ToString("N")).AssertJsonAsync();
         Assert.Empty(none.GetProperty("users").EnumerateArray());
         Assert.Equal(0, none.Long("total"));
     }
@@ -135,9 +133,8 @@ public abstract class AdminApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     [Fact]
     public async Task UserDetail_ShowsProfileAndItsLastTwentyTransfers()
     {
-        var alice = await factory.RegisterAndLoginAsync("detail-alice");
-        var bob = await factory.RegisterAndLoginAsync("detail-bob");
-        using var client = factory.CreateClient(alice);
+        using var pair = await factory.RegisterPairAsync("detail-alice", "detail-bob");
+        var (alice, bob, client) = pair;
         var ids = new List<long>();
         for (var i = 1; i <= 22; i++)
         {
@@ -145,7 +142,7 @@ public abstract class AdminApiTests<TApp>(TApp factory) : IClassFixture<TApp>
         }
         using var admin = factory.CreateAdminClient();
 
-        var detail = await (await admin.GetAsync($"/api/account/admin/users/{alice.Id}")).AssertJsonAsync();
+        var detail = await admin.GetAsync($"/api/account/admin/users/{alice.Id}").AssertJsonAsync();
 
         Assert.Equal(alice.Id, detail.Long("id"));
         Assert.Equal("detail-alice", detail.Str("username"));
@@ -164,25 +161,14 @@ public abstract class AdminApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     }
 
     [Fact]
-    public async Task UserDetail_OfUnknownUser_IsNotFound()
-    {
-        using var admin = factory.CreateAdminClient();
-
-        var response = await admin.GetAsync("/api/account/admin/users/987654321");
-
-        await response.AssertProblemAsync(HttpStatusCode.NotFound, "USER_NOT_FOUND");
-    }
-
-    [Fact]
     public async Task Transfers_ListTransfersWithBothParties()
     {
-        var alice = await factory.RegisterAndLoginAsync("list-alice");
-        var bob = await factory.RegisterAndLoginAsync("list-bob");
-        using var client = factory.CreateClient(alice);
+        using var pair = await factory.RegisterPairAsync("list-alice", "list-bob");
+        var (alice, bob, client) = pair;
         var transfer = await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 4321 });
         using var admin = factory.CreateAdminClient();
 
-        var page = await (await admin.GetAsync("/api/account/admin/transfers?size=100")).AssertJsonAsync();
+        var page = await admin.GetAsync("/api/account/admin/transfers?size=100").AssertJsonAsync();
 
         var listed = page.GetProperty("transfers").EnumerateArray().Single(t => t.Long("id") == transfer.Long("transfer_id"));
         Assert.Equal(alice.Id, listed.Long("from_user"));
@@ -202,15 +188,14 @@ public abstract class AdminApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     public async Task Transfers_PageNewestFirst()
     {
         using var app = TApp.WithSettings();
-        var alice = await app.RegisterAndLoginAsync();
-        var bob = await app.RegisterAndLoginAsync();
-        using var client = app.CreateClient(alice);
+        using var pair = await app.RegisterPairAsync();
+        var (_, bob, client) = pair;
         var first = await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 1 });
         var second = await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 2 });
         using var admin = app.CreateAdminClient();
 
-        var page = await (await admin.GetAsync("/api/account/admin/transfers?page=1&size=1")).AssertJsonAsync();
-        var next = await (await admin.GetAsync("/api/account/admin/transfers?page=2&size=1")).AssertJsonAsync();
+        var page = await admin.GetAsync("/api/account/admin/transfers?page=1&size=1").AssertJsonAsync();
+        var next = await admin.GetAsync("/api/account/admin/transfers?page=2&size=1").AssertJsonAsync();
 
         Assert.Equal(second.Long("transfer_id"), Assert.Single(page.GetProperty("transfers").EnumerateArray()).Long("id"));
         Assert.Equal(first.Long("transfer_id"), Assert.Single(next.GetProperty("transfers").EnumerateArray()).Long("id"));
@@ -220,13 +205,11 @@ public abstract class AdminApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     [Fact]
     public async Task Notifications_FilterByUser()
     {
-        var alice = await factory.RegisterAndLoginAsync("notif-alice");
-        var bob = await factory.RegisterAndLoginAsync("notif-bob");
-        using var client = factory.CreateClient(alice);
-        await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 5000 });
+        using var pair = await PairAfterATransferAsync("notif-alice", "notif-bob", amount: 5000);
+        var bob = pair.Bob;
         using var admin = factory.CreateAdminClient();
 
-        var page = await (await admin.GetAsync($"/api/account/admin/notifications?user_id={bob.Id}")).AssertJsonAsync();
+        var page = await admin.GetAsync($"/api/account/admin/notifications?user_id={bob.Id}").AssertJsonAsync();
 
         var only = Assert.Single(page.GetProperty("notifications").EnumerateArray());
         Assert.Equal(bob.Id, only.Long("user_id"));
@@ -242,13 +225,11 @@ public abstract class AdminApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     [Fact]
     public async Task Notifications_ListAllUsersNewestFirst()
     {
-        var alice = await factory.RegisterAndLoginAsync("all-alice");
-        var bob = await factory.RegisterAndLoginAsync("all-bob");
-        using var client = factory.CreateClient(alice);
-        await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 77 });
+        using var pair = await PairAfterATransferAsync("all-alice", "all-bob", amount: 77);
+        var (alice, bob, _) = pair;
         using var admin = factory.CreateAdminClient();
 
-        var page = await (await admin.GetAsync("/api/account/admin/notifications?size=100")).AssertJsonAsync();
+        var page = await admin.GetAsync("/api/account/admin/notifications?size=100").AssertJsonAsync();
         var items = page.GetProperty("notifications").EnumerateArray().ToList();
 
         Assert.Contains(items, n => n.Long("user_id") == alice.Id && n.Str("message") == "You sent 77 to all-bob");
@@ -257,29 +238,27 @@ public abstract class AdminApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     }
 
     [Theory]
-    [InlineData("users?page=0")]
-    [InlineData("users?size=101")]
-    [InlineData("users?size=abc")]
-    [InlineData("transfers?page=-1")]
-    [InlineData("transfers?size=0")]
-    [InlineData("notifications?page=x")]
-    [InlineData("notifications?size=1000")]
-    public async Task AdminLists_WithBadPaging_AreRejected(string pathAndQuery)
+    [InlineData("users?page=0", HttpStatusCode.BadRequest, "INVALID_PAGE")]
+    [InlineData("users?size=101", HttpStatusCode.BadRequest, "INVALID_PAGE")]
+    [InlineData("users?size=abc", HttpStatusCode.BadRequest, "INVALID_PAGE")]
+    [InlineData("transfers?page=-1", HttpStatusCode.BadRequest, "INVALID_PAGE")]
+    [InlineData("transfers?size=0", HttpStatusCode.BadRequest, "INVALID_PAGE")]
+    [InlineData("notifications?page=x", HttpStatusCode.BadRequest, "INVALID_PAGE")]
+    [InlineData("notifications?size=1000", HttpStatusCode.BadRequest, "INVALID_PAGE")]
+    [InlineData("users/987654321", HttpStatusCode.NotFound, "USER_NOT_FOUND")]
+    public async Task AdminRead_OfNoValidTarget_IsAProblem(string pathAndQuery, HttpStatusCode status, string errorCode)
     {
         using var admin = factory.CreateAdminClient();
 
-        var response = await admin.GetAsync("/api/account/admin/" + pathAndQuery);
-
-        await response.AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_PAGE");
+        await admin.GetAsync("/api/account/admin/" + pathAndQuery).AssertProblemAsync(status, errorCode);
     }
 
     [Fact]
     public async Task Audit_BalancesTheLedgerAndCountsHolds()
     {
         using var app = TApp.WithSettings();
-        var alice = await app.RegisterAndLoginAsync();
-        var bob = await app.RegisterAndLoginAsync();
-        using var client = app.CreateClient(alice);
+        using var pair = await app.RegisterPairAsync();
+        var (_, bob, client) = pair;
         await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 900 });
         await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 2500, instant = false });
 

@@ -7,7 +7,7 @@ public abstract class NotificationApiTests<TApp>(TApp factory) : IClassFixture<T
 
     private static async Task<List<JsonElement>> ListAsync(HttpClient client)
     {
-        var body = await (await client.GetAsync("/api/notifications/notifications")).AssertJsonAsync();
+        var body = await client.GetAsync("/api/notifications/notifications").AssertJsonAsync();
         Assert.Equal(JsonValueKind.Array, body.ValueKind);
         return [.. body.EnumerateArray()];
     }
@@ -15,8 +15,7 @@ public abstract class NotificationApiTests<TApp>(TApp factory) : IClassFixture<T
     [Fact]
     public async Task List_OfNewUser_IsEmpty()
     {
-        var user = await factory.RegisterAndLoginAsync();
-        using var client = factory.CreateClient(user);
+        using var client = await factory.CreateNewUserClientAsync();
 
         Assert.Empty(await ListAsync(client));
     }
@@ -24,10 +23,8 @@ public abstract class NotificationApiTests<TApp>(TApp factory) : IClassFixture<T
     [Fact]
     public async Task Transfer_NotifiesReceiverAndSender()
     {
-        var alice = await factory.RegisterAndLoginAsync(UniqueName("Alice"));
-        var bob = await factory.RegisterAndLoginAsync(UniqueName("Bob"));
-        using var aliceClient = factory.CreateClient(alice);
-        using var bobClient = factory.CreateClient(bob);
+        using var pair = await factory.RegisterPairAsync(UniqueName("Alice"), UniqueName("Bob"));
+        var (alice, bob, aliceClient, bobClient) = pair;
 
         var transfer = await aliceClient.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 5000 });
 
@@ -49,10 +46,8 @@ public abstract class NotificationApiTests<TApp>(TApp factory) : IClassFixture<T
     [Fact]
     public async Task List_IsNewestFirstAndHoldsAtMostFifty()
     {
-        var alice = await factory.RegisterAndLoginAsync();
-        var bob = await factory.RegisterAndLoginAsync();
-        using var aliceClient = factory.CreateClient(alice);
-        using var bobClient = factory.CreateClient(bob);
+        using var pair = await factory.RegisterPairAsync();
+        var (_, bob, aliceClient, bobClient) = pair;
         for (var amount = 1; amount <= 52; amount++)
         {
             await aliceClient.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount });
@@ -68,18 +63,16 @@ public abstract class NotificationApiTests<TApp>(TApp factory) : IClassFixture<T
     [Fact]
     public async Task Hold_NotifiesOnlyOnceConfirmed()
     {
-        var alice = await factory.RegisterAndLoginAsync(UniqueName("Alice"));
-        var bob = await factory.RegisterAndLoginAsync(UniqueName("Bob"));
-        using var aliceClient = factory.CreateClient(alice);
-        using var bobClient = factory.CreateClient(bob);
+        using var pair = await factory.RegisterPairAsync(UniqueName("Alice"), UniqueName("Bob"));
+        var (alice, bob, aliceClient, bobClient) = pair;
         var confirmed = await aliceClient.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 700, instant = false });
         var cancelled = await aliceClient.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 800, instant = false });
 
         Assert.Empty(await ListAsync(bobClient));
         Assert.Empty(await ListAsync(aliceClient));
 
-        await (await aliceClient.PostAsJsonAsync("/api/transfer/confirm", new { transfer_id = confirmed.Long("transfer_id") })).AssertJsonAsync();
-        await (await aliceClient.PostAsJsonAsync("/api/transfer/cancel", new { transfer_id = cancelled.Long("transfer_id") })).AssertJsonAsync();
+        await aliceClient.PostAsJsonAsync("/api/transfer/confirm", new { transfer_id = confirmed.Long("transfer_id") }).AssertJsonAsync();
+        await aliceClient.PostAsJsonAsync("/api/transfer/cancel", new { transfer_id = cancelled.Long("transfer_id") }).AssertJsonAsync();
 
         var received = Assert.Single(await ListAsync(bobClient));
         Assert.Equal(confirmed.Long("transfer_id"), received.Long("transfer_id"));
@@ -90,10 +83,8 @@ public abstract class NotificationApiTests<TApp>(TApp factory) : IClassFixture<T
     [Fact]
     public async Task Read_MarksTheNotificationRead()
     {
-        var alice = await factory.RegisterAndLoginAsync();
-        var bob = await factory.RegisterAndLoginAsync();
-        using var aliceClient = factory.CreateClient(alice);
-        using var bobClient = factory.CreateClient(bob);
+        using var pair = await factory.RegisterPairAsync();
+        var (_, bob, aliceClient, bobClient) = pair;
         await aliceClient.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 1 });
         await aliceClient.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 2 });
         var before = await ListAsync(bobClient);
@@ -109,28 +100,21 @@ public abstract class NotificationApiTests<TApp>(TApp factory) : IClassFixture<T
     [Fact]
     public async Task Read_OfSomeoneElsesNotification_IsNotFoundAndChangesNothing()
     {
-        var alice = await factory.RegisterAndLoginAsync();
-        var bob = await factory.RegisterAndLoginAsync();
-        using var aliceClient = factory.CreateClient(alice);
-        using var bobClient = factory.CreateClient(bob);
+        using var pair = await factory.RegisterPairAsync();
+        var (_, bob, aliceClient, bobClient) = pair;
         await aliceClient.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 1 });
         var bobs = Assert.Single(await ListAsync(bobClient));
 
-        var response = await aliceClient.PostAsync($"/api/notifications/{bobs.Long("id")}/read", null);
-
-        await response.AssertProblemAsync(HttpStatusCode.NotFound, "NOTIFICATION_NOT_FOUND");
+        await aliceClient.PostAsync($"/api/notifications/{bobs.Long("id")}/read", null).AssertProblemAsync(HttpStatusCode.NotFound, "NOTIFICATION_NOT_FOUND");
         Assert.False(Assert.Single(await ListAsync(bobClient)).GetProperty("is_read").GetBoolean());
     }
 
     [Fact]
     public async Task Read_OfUnknownNotification_IsNotFound()
     {
-        var user = await factory.RegisterAndLoginAsync();
-        using var client = factory.CreateClient(user);
+        using var client = await factory.CreateNewUserClientAsync();
 
-        var response = await client.PostAsync("/api/notifications/987654321/read", null);
-
-        await response.AssertProblemAsync(HttpStatusCode.NotFound, "NOTIFICATION_NOT_FOUND");
+        await client.PostAsync("/api/notifications/987654321/read", null).AssertProblemAsync(HttpStatusCode.NotFound, "NOTIFICATION_NOT_FOUND");
     }
 
     [Fact]
@@ -138,18 +122,7 @@ public abstract class NotificationApiTests<TApp>(TApp factory) : IClassFixture<T
     {
         using var client = factory.CreateClient();
 
-        await (await client.GetAsync("/api/notifications/notifications")).AssertProblemAsync(HttpStatusCode.Unauthorized, "UNAUTHENTICATED");
-        await (await client.PostAsync("/api/notifications/1/read", null)).AssertProblemAsync(HttpStatusCode.Unauthorized, "UNAUTHENTICATED");
-    }
-
-    [Fact]
-    public async Task Health_ReportsHealthyNotificationService()
-    {
-        using var client = factory.CreateClient();
-
-        var body = await (await client.GetAsync("/api/notifications/health")).AssertJsonAsync();
-
-        Assert.Equal("healthy", body.Str("status"));
-        Assert.Equal("notification", body.Str("service"));
+        await client.GetAsync("/api/notifications/notifications").AssertProblemAsync(HttpStatusCode.Unauthorized, "UNAUTHENTICATED");
+        await client.PostAsync("/api/notifications/1/read", null).AssertProblemAsync(HttpStatusCode.Unauthorized, "UNAUTHENTICATED");
     }
 }

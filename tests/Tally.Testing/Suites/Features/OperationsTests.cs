@@ -10,7 +10,7 @@ public abstract partial class OperationsTests<TApp>(TApp factory) : IClassFixtur
     {
         using var client = factory.CreateClient();
 
-        var body = await (await client.GetAsync("/health")).AssertJsonAsync();
+        var body = await client.GetAsync("/health").AssertJsonAsync();
 
         Assert.Equal("healthy", body.Str("status"));
     }
@@ -30,15 +30,12 @@ public abstract partial class OperationsTests<TApp>(TApp factory) : IClassFixtur
     }
 
     [Theory]
-    [InlineData("/api/auth/health", "auth")]
-    [InlineData("/api/account/health", "account")]
-    [InlineData("/api/transfer/health", "transfer")]
-    [InlineData("/api/notifications/health", "notification")]
+    [MemberData(nameof(TallyAreas.HealthEndpoints), MemberType = typeof(TallyAreas))]
     public async Task AreaHealth_ReportsItsService(string path, string service)
     {
         using var client = factory.CreateClient();
 
-        var body = await (await client.GetAsync(path)).AssertJsonAsync();
+        var body = await client.GetAsync(path).AssertJsonAsync();
 
         Assert.Equal("healthy", body.Str("status"));
         Assert.Equal(service, body.Str("service"));
@@ -83,7 +80,7 @@ public abstract partial class OperationsTests<TApp>(TApp factory) : IClassFixtur
     {
         using var client = factory.CreateClient();
 
-        var document = await (await client.GetAsync("/openapi/v1.json")).AssertJsonAsync();
+        var document = await client.GetAsync("/openapi/v1.json").AssertJsonAsync();
 
         Assert.False(string.IsNullOrEmpty(document.Str("openapi")));
         var paths = document.GetProperty("paths").EnumerateObject().Select(p => Normalize(p.Name)).ToHashSet();
@@ -151,39 +148,27 @@ public abstract partial class OperationsTests<TApp>(TApp factory) : IClassFixtur
     }
 
     [Theory]
-    [InlineData("/no/such/route")]
-    [InlineData("/api/unknown")]
-    [InlineData("/api/account/nothing-here")]
-    [InlineData("/api/notifications/1/unread")]
-    public async Task UnknownRoute_IsNotFoundProblem(string path)
-    {
-        using var client = factory.CreateClient();
-
-        var response = await client.GetAsync(path);
-
-        await response.AssertProblemAsync(HttpStatusCode.NotFound, "NOT_FOUND");
-    }
-
-    [Theory]
-    [InlineData("GET", "/api/auth/register")]
-    [InlineData("PUT", "/api/auth/login")]
-    [InlineData("DELETE", "/api/account/me")]
-    [InlineData("POST", "/api/account/balance")]
-    [InlineData("GET", "/api/transfer/transfer")]
-    [InlineData("PATCH", "/api/transfer/confirm")]
-    [InlineData("GET", "/api/notifications/1/read")]
-    [InlineData("POST", "/health")]
-    [InlineData("POST", "/ready")]
-    [InlineData("DELETE", "/metrics")]
-    [InlineData("DELETE", "/api/account/admin/users")]
-    public async Task WrongMethod_IsMethodNotAllowedProblem(string method, string path)
+    [InlineData("GET", "/no/such/route", HttpStatusCode.NotFound, "NOT_FOUND")]
+    [InlineData("GET", "/api/unknown", HttpStatusCode.NotFound, "NOT_FOUND")]
+    [InlineData("GET", "/api/account/nothing-here", HttpStatusCode.NotFound, "NOT_FOUND")]
+    [InlineData("GET", "/api/notifications/1/unread", HttpStatusCode.NotFound, "NOT_FOUND")]
+    [InlineData("GET", "/api/auth/register", HttpStatusCode.MethodNotAllowed, "METHOD_NOT_ALLOWED")]
+    [InlineData("PUT", "/api/auth/login", HttpStatusCode.MethodNotAllowed, "METHOD_NOT_ALLOWED")]
+    [InlineData("DELETE", "/api/account/me", HttpStatusCode.MethodNotAllowed, "METHOD_NOT_ALLOWED")]
+    [InlineData("POST", "/api/account/balance", HttpStatusCode.MethodNotAllowed, "METHOD_NOT_ALLOWED")]
+    [InlineData("GET", "/api/transfer/transfer", HttpStatusCode.MethodNotAllowed, "METHOD_NOT_ALLOWED")]
+    [InlineData("PATCH", "/api/transfer/confirm", HttpStatusCode.MethodNotAllowed, "METHOD_NOT_ALLOWED")]
+    [InlineData("GET", "/api/notifications/1/read", HttpStatusCode.MethodNotAllowed, "METHOD_NOT_ALLOWED")]
+    [InlineData("POST", "/health", HttpStatusCode.MethodNotAllowed, "METHOD_NOT_ALLOWED")]
+    [InlineData("POST", "/ready", HttpStatusCode.MethodNotAllowed, "METHOD_NOT_ALLOWED")]
+    [InlineData("DELETE", "/metrics", HttpStatusCode.MethodNotAllowed, "METHOD_NOT_ALLOWED")]
+    [InlineData("DELETE", "/api/account/admin/users", HttpStatusCode.MethodNotAllowed, "METHOD_NOT_ALLOWED")]
+    public async Task UnroutedRequest_IsAProblem(string method, string path, HttpStatusCode status, string errorCode)
     {
         using var client = factory.CreateClient();
         using var request = new HttpRequestMessage(new HttpMethod(method), path);
 
-        var response = await client.SendAsync(request);
-
-        await response.AssertProblemAsync(HttpStatusCode.MethodNotAllowed, "METHOD_NOT_ALLOWED");
+        await client.SendAsync(request).AssertProblemAsync(status, errorCode);
     }
 
     [Fact]
@@ -191,7 +176,7 @@ public abstract partial class OperationsTests<TApp>(TApp factory) : IClassFixtur
     {
         using var client = factory.CreateClient();
 
-        var problem = await (await client.GetAsync("/api/account/me")).AssertProblemAsync(HttpStatusCode.Unauthorized, "UNAUTHENTICATED");
+        var problem = await client.GetAsync("/api/account/me").AssertProblemAsync(HttpStatusCode.Unauthorized, "UNAUTHENTICATED");
 
         Assert.Equal(JsonValueKind.String, problem.GetProperty("trace_id").ValueKind);
         Assert.False(string.IsNullOrWhiteSpace(problem.Str("detail")));

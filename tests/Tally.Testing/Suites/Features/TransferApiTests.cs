@@ -5,26 +5,13 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
 {
     private static string UniqueName(string prefix) => prefix + "-" + Guid.NewGuid().ToString("N")[..8];
 
-    private async Task<Pair> PairAsync(string? aliceName = null, string? bobName = null)
-    {
-        var alice = await factory.RegisterAndLoginAsync(aliceName ?? UniqueName("alice"));
-        var bob = await factory.RegisterAndLoginAsync(bobName ?? UniqueName("bob"));
-        return new Pair(alice, bob, factory.CreateClient(alice));
-    }
-
-    /// <summary>Two fresh users and a client signed in as the first.</summary>
-    private sealed record Pair(TallyUser Alice, TallyUser Bob, HttpClient AliceClient) : IDisposable
-    {
-        public void Dispose() => AliceClient.Dispose();
-    }
-
     private static DateTimeOffset Time(JsonElement element, string property) =>
         DateTimeOffset.Parse(element.Str(property), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
 
     [Fact]
     public async Task Transfer_ByAccountNumber_MovesTheMoneyAtOnce()
     {
-        using var pair = await PairAsync("Alice", "Bob");
+        using var pair = await factory.RegisterPairAsync("Alice", "Bob");
         var (_, bob, client) = pair;
         var before = DateTimeOffset.UtcNow.AddMinutes(-1);
 
@@ -49,7 +36,7 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     [Fact]
     public async Task Transfer_IgnoresUnknownFieldsSuchAsASourceAccount()
     {
-        using var pair = await PairAsync();
+        using var pair = await factory.RegisterPairAsync();
         var (alice, bob, client) = pair;
         var carol = await factory.RegisterAndLoginAsync();
 
@@ -67,7 +54,7 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     public async Task Transfer_ByUniqueUsername_ReachesThatUser()
     {
         var bobName = UniqueName("bob");
-        using var pair = await PairAsync(bobName: bobName);
+        using var pair = await factory.RegisterPairAsync(bobName: bobName);
         var (_, bob, client) = pair;
 
         var transfer = await client.TransferOkAsync(new { to_username = bobName, amount = 10 });
@@ -80,7 +67,7 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     [Fact]
     public async Task Transfer_ByPhone_ReachesThatUser()
     {
-        using var pair = await PairAsync();
+        using var pair = await factory.RegisterPairAsync();
         var (_, bob, client) = pair;
 
         var transfer = await client.TransferOkAsync(new { to_phone = bob.Phone, amount = 11 });
@@ -92,20 +79,20 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     [Fact]
     public async Task Transfer_OfTheWholeBalance_LeavesZero()
     {
-        using var pair = await PairAsync();
+        using var pair = await factory.RegisterPairAsync();
         var (_, bob, client) = pair;
 
         await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 100000, instant = true });
 
         Assert.Equal((0L, 0L), await client.GetBalanceAsync());
-        await (await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 1 }))
+        await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 1 })
             .AssertProblemAsync(HttpStatusCode.BadRequest, "INSUFFICIENT_FUNDS");
     }
 
     [Fact]
     public async Task Transfer_WithNoteOf140Characters_IsAccepted()
     {
-        using var pair = await PairAsync();
+        using var pair = await factory.RegisterPairAsync();
         var (_, bob, client) = pair;
         var note = new string('x', 140);
 
@@ -120,9 +107,8 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
         var bob = await factory.RegisterAndLoginAsync();
         using var client = factory.CreateClient();
 
-        var response = await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 1 });
-
-        await response.AssertProblemAsync(HttpStatusCode.Unauthorized, "UNAUTHENTICATED");
+        await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 1 })
+            .AssertProblemAsync(HttpStatusCode.Unauthorized, "UNAUTHENTICATED");
         Assert.Equal(100000, (await factory.GetBalanceAsync(bob)).Balance);
     }
 
@@ -143,69 +129,51 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     [InlineData("{\"value\":100}")]
     public async Task Transfer_WithInvalidAmount_IsRejected(string amountJson)
     {
-        using var pair = await PairAsync();
+        using var pair = await factory.RegisterPairAsync();
         var (_, bob, client) = pair;
 
-        var response = await client.PostAsync("/api/transfer/transfer", TallyTestKit.JsonBody($$"""{"to_account_number":"{{bob.AccountNumber}}","amount":{{amountJson}}}"""));
-
-        await response.AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_AMOUNT");
+        await client.PostAsync("/api/transfer/transfer", TallyTestKit.JsonBody($$"""{"to_account_number":"{{bob.AccountNumber}}","amount":{{amountJson}}}"""))
+            .AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_AMOUNT");
         Assert.Equal((100000L, 100000L), await client.GetBalanceAsync());
     }
 
     [Fact]
     public async Task Transfer_WithoutAmount_IsRejected()
     {
-        using var pair = await PairAsync();
+        using var pair = await factory.RegisterPairAsync();
         var (_, bob, client) = pair;
 
-        var response = await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber });
-
-        await response.AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_AMOUNT");
+        await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber })
+            .AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_AMOUNT");
     }
 
     [Fact]
     public async Task Transfer_AboveTheConfiguredMaximum_IsRejected()
     {
         using var app = TApp.WithSettings(("Transfers:MaxAmount", "1000"));
-        var alice = await app.RegisterAndLoginAsync();
-        var bob = await app.RegisterAndLoginAsync();
-        using var client = app.CreateClient(alice);
+        using var pair = await app.RegisterPairAsync();
+        var (_, bob, client) = pair;
 
         await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 1000 });
-        var response = await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 1001 });
-
-        await response.AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_AMOUNT");
+        await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 1001 })
+            .AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_AMOUNT");
         Assert.Equal(99000, (await client.GetBalanceAsync()).Balance);
     }
 
     [Theory]
-    [InlineData("""{"amount":100}""")]
-    [InlineData("""{"amount":100,"to_account_number":null,"to_username":null,"to_phone":null}""")]
-    [InlineData("""{"amount":100,"note":"to nobody"}""")]
-    public async Task Transfer_WithoutRecipient_IsRejected(string json)
+    [InlineData("""{"amount":100}""", "MISSING_RECIPIENT")]
+    [InlineData("""{"amount":100,"to_account_number":null,"to_username":null,"to_phone":null}""", "MISSING_RECIPIENT")]
+    [InlineData("""{"amount":100,"note":"to nobody"}""", "MISSING_RECIPIENT")]
+    [InlineData("""{"to_account_number":"123","amount":100}""", "INVALID_ACCOUNT")]
+    [InlineData("""{"to_account_number":"12345678901","amount":100}""", "INVALID_ACCOUNT")]
+    [InlineData("""{"to_account_number":"1234567890123","amount":100}""", "INVALID_ACCOUNT")]
+    [InlineData("""{"to_account_number":"abcdefghijkl","amount":100}""", "INVALID_ACCOUNT")]
+    [InlineData("""{"to_account_number":"12345 789012","amount":100}""", "INVALID_ACCOUNT")]
+    public async Task Transfer_WithoutAWellFormedRecipient_IsRejected(string json, string errorCode)
     {
-        var alice = await factory.RegisterAndLoginAsync();
-        using var client = factory.CreateClient(alice);
+        using var client = await factory.CreateNewUserClientAsync();
 
-        var response = await client.PostAsync("/api/transfer/transfer", TallyTestKit.JsonBody(json));
-
-        await response.AssertProblemAsync(HttpStatusCode.BadRequest, "MISSING_RECIPIENT");
-    }
-
-    [Theory]
-    [InlineData("123")]
-    [InlineData("12345678901")]
-    [InlineData("1234567890123")]
-    [InlineData("abcdefghijkl")]
-    [InlineData("12345 789012")]
-    public async Task Transfer_ToMalformedAccountNumber_IsRejected(string accountNumber)
-    {
-        var alice = await factory.RegisterAndLoginAsync();
-        using var client = factory.CreateClient(alice);
-
-        var response = await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = accountNumber, amount = 100 });
-
-        await response.AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_ACCOUNT");
+        await client.PostAsync("/api/transfer/transfer", TallyTestKit.JsonBody(json)).AssertProblemAsync(HttpStatusCode.BadRequest, errorCode);
     }
 
     [Fact]
@@ -215,32 +183,27 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
         using var client = factory.CreateClient(alice);
         var unknown = alice.AccountNumber == "999999999999" ? "999999999998" : "999999999999";
 
-        var response = await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = unknown, amount = 100 });
-
-        await response.AssertProblemAsync(HttpStatusCode.NotFound, "ACCOUNT_NOT_FOUND");
+        await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = unknown, amount = 100 })
+            .AssertProblemAsync(HttpStatusCode.NotFound, "ACCOUNT_NOT_FOUND");
         Assert.Equal((100000L, 100000L), await client.GetBalanceAsync());
     }
 
     [Fact]
     public async Task Transfer_ToUnknownUsername_IsNotFound()
     {
-        var alice = await factory.RegisterAndLoginAsync();
-        using var client = factory.CreateClient(alice);
+        using var client = await factory.CreateNewUserClientAsync();
 
-        var response = await client.PostAsJsonAsync("/api/transfer/transfer", new { to_username = UniqueName("ghost"), amount = 100 });
-
-        await response.AssertProblemAsync(HttpStatusCode.NotFound, "ACCOUNT_NOT_FOUND");
+        await client.PostAsJsonAsync("/api/transfer/transfer", new { to_username = UniqueName("ghost"), amount = 100 })
+            .AssertProblemAsync(HttpStatusCode.NotFound, "ACCOUNT_NOT_FOUND");
     }
 
     [Fact]
     public async Task Transfer_ToUnknownPhone_IsNotFound()
     {
-        var alice = await factory.RegisterAndLoginAsync();
-        using var client = factory.CreateClient(alice);
+        using var client = await factory.CreateNewUserClientAsync();
 
-        var response = await client.PostAsJsonAsync("/api/transfer/transfer", new { to_phone = TallyTestKit.NewPhone(), amount = 100 });
-
-        await response.AssertProblemAsync(HttpStatusCode.NotFound, "ACCOUNT_NOT_FOUND");
+        await client.PostAsJsonAsync("/api/transfer/transfer", new { to_phone = TallyTestKit.NewPhone(), amount = 100 })
+            .AssertProblemAsync(HttpStatusCode.NotFound, "ACCOUNT_NOT_FOUND");
     }
 
     [Fact]
@@ -249,12 +212,10 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
         var shared = UniqueName("twin");
         await factory.RegisterAndLoginAsync(shared);
         await factory.RegisterAndLoginAsync(shared);
-        var alice = await factory.RegisterAndLoginAsync();
-        using var client = factory.CreateClient(alice);
+        using var client = await factory.CreateNewUserClientAsync();
 
-        var response = await client.PostAsJsonAsync("/api/transfer/transfer", new { to_username = shared, amount = 100 });
-
-        await response.AssertProblemAsync(HttpStatusCode.BadRequest, "AMBIGUOUS_USERNAME");
+        await client.PostAsJsonAsync("/api/transfer/transfer", new { to_username = shared, amount = 100 })
+            .AssertProblemAsync(HttpStatusCode.BadRequest, "AMBIGUOUS_USERNAME");
         Assert.Equal((100000L, 100000L), await client.GetBalanceAsync());
     }
 
@@ -265,13 +226,13 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
         var alice = await factory.RegisterAndLoginAsync(name);
         using var client = factory.CreateClient(alice);
 
-        await (await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = alice.AccountNumber, amount = 100 }))
+        await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = alice.AccountNumber, amount = 100 })
             .AssertProblemAsync(HttpStatusCode.BadRequest, "SELF_TRANSFER");
-        await (await client.PostAsJsonAsync("/api/transfer/transfer", new { to_phone = alice.Phone, amount = 100 }))
+        await client.PostAsJsonAsync("/api/transfer/transfer", new { to_phone = alice.Phone, amount = 100 })
             .AssertProblemAsync(HttpStatusCode.BadRequest, "SELF_TRANSFER");
-        await (await client.PostAsJsonAsync("/api/transfer/transfer", new { to_username = name, amount = 100 }))
+        await client.PostAsJsonAsync("/api/transfer/transfer", new { to_username = name, amount = 100 })
             .AssertProblemAsync(HttpStatusCode.BadRequest, "SELF_TRANSFER");
-        await (await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = alice.AccountNumber, amount = 100, instant = false }))
+        await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = alice.AccountNumber, amount = 100, instant = false })
             .AssertProblemAsync(HttpStatusCode.BadRequest, "SELF_TRANSFER");
         Assert.Equal((100000L, 100000L), await client.GetBalanceAsync());
     }
@@ -279,53 +240,40 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     [Fact]
     public async Task Transfer_BeyondTheBalance_IsInsufficientFunds()
     {
-        using var pair = await PairAsync();
+        using var pair = await factory.RegisterPairAsync();
         var (_, bob, client) = pair;
 
-        var response = await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 100001 });
-
-        await response.AssertProblemAsync(HttpStatusCode.BadRequest, "INSUFFICIENT_FUNDS");
+        await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 100001 })
+            .AssertProblemAsync(HttpStatusCode.BadRequest, "INSUFFICIENT_FUNDS");
         Assert.Equal((100000L, 100000L), await client.GetBalanceAsync());
         Assert.Equal((100000L, 100000L), await factory.GetBalanceAsync(bob));
     }
 
     [Theory]
-    [InlineData("\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"")]
-    [InlineData("\"bell\\u0007\"")]
-    [InlineData("\"nul\\u0000\"")]
-    [InlineData("42")]
-    [InlineData("{\"text\":\"hi\"}")]
-    public async Task Transfer_WithInvalidNote_IsRejected(string noteJson)
+    [InlineData("note", "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"", "INVALID_NOTE")]
+    [InlineData("note", "\"bell\\u0007\"", "INVALID_NOTE")]
+    [InlineData("note", "\"nul\\u0000\"", "INVALID_NOTE")]
+    [InlineData("note", "42", "INVALID_NOTE")]
+    [InlineData("note", "{\"text\":\"hi\"}", "INVALID_NOTE")]
+    [InlineData("client_ref", "\"\"", "INVALID_CLIENT_REF")]
+    [InlineData("client_ref", "\"rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr\"", "INVALID_CLIENT_REF")]
+    [InlineData("client_ref", "\"tab\\tref\"", "INVALID_CLIENT_REF")]
+    [InlineData("client_ref", "17", "INVALID_CLIENT_REF")]
+    public async Task Transfer_WithInvalidOptionalField_IsRejected(string field, string valueJson, string errorCode)
     {
-        using var pair = await PairAsync();
+        using var pair = await factory.RegisterPairAsync();
         var (_, bob, client) = pair;
 
-        var response = await client.PostAsync("/api/transfer/transfer", TallyTestKit.JsonBody($$"""{"to_account_number":"{{bob.AccountNumber}}","amount":100,"note":{{noteJson}}}"""));
+        var response = await client.PostAsync("/api/transfer/transfer", TallyTestKit.JsonBody($$"""{"to_account_number":"{{bob.AccountNumber}}","amount":100,"{{field}}":{{valueJson}}}"""));
 
-        await response.AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_NOTE");
-        Assert.Equal((100000L, 100000L), await client.GetBalanceAsync());
-    }
-
-    [Theory]
-    [InlineData("\"\"")]
-    [InlineData("\"rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr\"")]
-    [InlineData("\"tab\\tref\"")]
-    [InlineData("17")]
-    public async Task Transfer_WithInvalidClientRef_IsRejected(string clientRefJson)
-    {
-        using var pair = await PairAsync();
-        var (_, bob, client) = pair;
-
-        var response = await client.PostAsync("/api/transfer/transfer", TallyTestKit.JsonBody($$"""{"to_account_number":"{{bob.AccountNumber}}","amount":100,"client_ref":{{clientRefJson}}}"""));
-
-        await response.AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_CLIENT_REF");
+        await response.AssertProblemAsync(HttpStatusCode.BadRequest, errorCode);
         Assert.Equal((100000L, 100000L), await client.GetBalanceAsync());
     }
 
     [Fact]
     public async Task Transfer_WithIdempotencyKeyOver64Characters_IsRejected()
     {
-        using var pair = await PairAsync();
+        using var pair = await factory.RegisterPairAsync();
         var (_, bob, client) = pair;
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/transfer/transfer")
         {
@@ -333,15 +281,13 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
         };
         request.Headers.Add("Idempotency-Key", new string('k', 65));
 
-        var response = await client.SendAsync(request);
-
-        await response.AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_CLIENT_REF");
+        await client.SendAsync(request).AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_CLIENT_REF");
     }
 
     [Fact]
     public async Task Transfer_RepeatedWithSameIdempotencyKey_ReplaysAndMovesMoneyOnce()
     {
-        using var pair = await PairAsync();
+        using var pair = await factory.RegisterPairAsync();
         var (_, bob, client) = pair;
         var key = Guid.NewGuid().ToString("N");
 
@@ -372,7 +318,7 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     [Fact]
     public async Task Transfer_RepeatedWithSameClientRef_ReplaysAndMovesMoneyOnce()
     {
-        using var pair = await PairAsync();
+        using var pair = await factory.RegisterPairAsync();
         var (_, bob, client) = pair;
         var body = new { to_account_number = bob.AccountNumber, amount = 600, note = "once", client_ref = "order-42" };
 
@@ -389,14 +335,14 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     [Fact]
     public async Task Transfer_ReusingClientRefWithDifferentPayload_IsConflict()
     {
-        using var pair = await PairAsync();
+        using var pair = await factory.RegisterPairAsync();
         var (_, bob, client) = pair;
         var carol = await factory.RegisterAndLoginAsync();
         await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 600, client_ref = "invoice-7" });
 
-        await (await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 601, client_ref = "invoice-7" }))
+        await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 601, client_ref = "invoice-7" })
             .AssertProblemAsync(HttpStatusCode.Conflict, "DUPLICATE_CLIENT_REF");
-        await (await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = carol.AccountNumber, amount = 600, client_ref = "invoice-7" }))
+        await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = carol.AccountNumber, amount = 600, client_ref = "invoice-7" })
             .AssertProblemAsync(HttpStatusCode.Conflict, "DUPLICATE_CLIENT_REF");
 
         Assert.Equal(99400, (await client.GetBalanceAsync()).Balance);
@@ -406,9 +352,8 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     [Fact]
     public async Task Transfer_SameClientRefFromTwoSenders_AreSeparateTransfers()
     {
-        using var pair = await PairAsync();
-        var (alice, bob, aliceClient) = pair;
-        using var bobClient = factory.CreateClient(bob);
+        using var pair = await factory.RegisterPairAsync();
+        var (alice, bob, aliceClient, bobClient) = pair;
 
         var fromAlice = await aliceClient.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 5, client_ref = "shared-ref" });
         var fromBob = await bobClient.TransferOkAsync(new { to_account_number = alice.AccountNumber, amount = 7, client_ref = "shared-ref" });
@@ -420,7 +365,7 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     [Fact]
     public async Task Hold_LowersAvailableButNotBalance()
     {
-        using var pair = await PairAsync();
+        using var pair = await factory.RegisterPairAsync();
         var (_, bob, client) = pair;
 
         var hold = await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 30000, instant = false });
@@ -436,13 +381,13 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     [Fact]
     public async Task Hold_ReservesFundsAgainstLaterTransfers()
     {
-        using var pair = await PairAsync();
+        using var pair = await factory.RegisterPairAsync();
         var (_, bob, client) = pair;
         await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 60000, instant = false });
 
-        await (await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 50000 }))
+        await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 50000 })
             .AssertProblemAsync(HttpStatusCode.BadRequest, "INSUFFICIENT_FUNDS");
-        await (await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 40001, instant = false }))
+        await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 40001, instant = false })
             .AssertProblemAsync(HttpStatusCode.BadRequest, "INSUFFICIENT_FUNDS");
         await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 40000 });
 
@@ -452,11 +397,11 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     [Fact]
     public async Task Hold_Confirmed_MovesTheMoney()
     {
-        using var pair = await PairAsync();
+        using var pair = await factory.RegisterPairAsync();
         var (_, bob, client) = pair;
         var hold = await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 30000, instant = false });
 
-        var confirmed = await (await client.PostAsJsonAsync("/api/transfer/confirm", new { transfer_id = hold.Long("transfer_id") })).AssertJsonAsync();
+        var confirmed = await client.PostAsJsonAsync("/api/transfer/confirm", new { transfer_id = hold.Long("transfer_id") }).AssertJsonAsync();
 
         Assert.Equal(hold.Long("transfer_id"), confirmed.Long("transfer_id"));
         Assert.Equal("SUCCESS", confirmed.Str("status"));
@@ -469,11 +414,11 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     [Fact]
     public async Task Hold_Cancelled_ReleasesTheFunds()
     {
-        using var pair = await PairAsync();
+        using var pair = await factory.RegisterPairAsync();
         var (_, bob, client) = pair;
         var hold = await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 30000, instant = false });
 
-        var cancelled = await (await client.PostAsJsonAsync("/api/transfer/cancel", new { transfer_id = hold.Long("transfer_id") })).AssertJsonAsync();
+        var cancelled = await client.PostAsJsonAsync("/api/transfer/cancel", new { transfer_id = hold.Long("transfer_id") }).AssertJsonAsync();
 
         Assert.Equal(hold.Long("transfer_id"), cancelled.Long("transfer_id"));
         Assert.Equal("CANCELLED", cancelled.Str("status"));
@@ -485,11 +430,11 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     [Fact]
     public async Task Hold_ConfirmedByClientRef_MovesTheMoney()
     {
-        using var pair = await PairAsync();
+        using var pair = await factory.RegisterPairAsync();
         var (_, bob, client) = pair;
         var hold = await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 100, instant = false, client_ref = "hold-confirm" });
 
-        var confirmed = await (await client.PostAsJsonAsync("/api/transfer/confirm", new { client_ref = "hold-confirm" })).AssertJsonAsync();
+        var confirmed = await client.PostAsJsonAsync("/api/transfer/confirm", new { client_ref = "hold-confirm" }).AssertJsonAsync();
 
         Assert.Equal(hold.Long("transfer_id"), confirmed.Long("transfer_id"));
         Assert.Equal("SUCCESS", confirmed.Str("status"));
@@ -499,11 +444,11 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     [Fact]
     public async Task Hold_CancelledByClientRef_ReleasesTheFunds()
     {
-        using var pair = await PairAsync();
+        using var pair = await factory.RegisterPairAsync();
         var (_, bob, client) = pair;
         var hold = await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 100, instant = false, client_ref = "hold-cancel" });
 
-        var cancelled = await (await client.PostAsJsonAsync("/api/transfer/cancel", new { client_ref = "hold-cancel" })).AssertJsonAsync();
+        var cancelled = await client.PostAsJsonAsync("/api/transfer/cancel", new { client_ref = "hold-cancel" }).AssertJsonAsync();
 
         Assert.Equal(hold.Long("transfer_id"), cancelled.Long("transfer_id"));
         Assert.Equal("CANCELLED", cancelled.Str("status"));
@@ -513,20 +458,20 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     [Fact]
     public async Task Hold_ResolvesOnlyOnce()
     {
-        using var pair = await PairAsync();
+        using var pair = await factory.RegisterPairAsync();
         var (_, bob, client) = pair;
         var confirmedHold = await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 100, instant = false });
         var cancelledHold = await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 200, instant = false });
-        await (await client.PostAsJsonAsync("/api/transfer/confirm", new { transfer_id = confirmedHold.Long("transfer_id") })).AssertJsonAsync();
-        await (await client.PostAsJsonAsync("/api/transfer/cancel", new { transfer_id = cancelledHold.Long("transfer_id") })).AssertJsonAsync();
+        await client.PostAsJsonAsync("/api/transfer/confirm", new { transfer_id = confirmedHold.Long("transfer_id") }).AssertJsonAsync();
+        await client.PostAsJsonAsync("/api/transfer/cancel", new { transfer_id = cancelledHold.Long("transfer_id") }).AssertJsonAsync();
 
-        await (await client.PostAsJsonAsync("/api/transfer/confirm", new { transfer_id = confirmedHold.Long("transfer_id") }))
+        await client.PostAsJsonAsync("/api/transfer/confirm", new { transfer_id = confirmedHold.Long("transfer_id") })
             .AssertProblemAsync(HttpStatusCode.Conflict, "INVALID_STATE");
-        await (await client.PostAsJsonAsync("/api/transfer/cancel", new { transfer_id = confirmedHold.Long("transfer_id") }))
+        await client.PostAsJsonAsync("/api/transfer/cancel", new { transfer_id = confirmedHold.Long("transfer_id") })
             .AssertProblemAsync(HttpStatusCode.Conflict, "INVALID_STATE");
-        await (await client.PostAsJsonAsync("/api/transfer/confirm", new { transfer_id = cancelledHold.Long("transfer_id") }))
+        await client.PostAsJsonAsync("/api/transfer/confirm", new { transfer_id = cancelledHold.Long("transfer_id") })
             .AssertProblemAsync(HttpStatusCode.Conflict, "INVALID_STATE");
-        await (await client.PostAsJsonAsync("/api/transfer/cancel", new { transfer_id = cancelledHold.Long("transfer_id") }))
+        await client.PostAsJsonAsync("/api/transfer/cancel", new { transfer_id = cancelledHold.Long("transfer_id") })
             .AssertProblemAsync(HttpStatusCode.Conflict, "INVALID_STATE");
 
         Assert.Equal((99900L, 99900L), await client.GetBalanceAsync());
@@ -536,13 +481,13 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     [Fact]
     public async Task Confirm_OfAnInstantTransfer_IsInvalidState()
     {
-        using var pair = await PairAsync();
+        using var pair = await factory.RegisterPairAsync();
         var (_, bob, client) = pair;
         var transfer = await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 100 });
 
-        await (await client.PostAsJsonAsync("/api/transfer/confirm", new { transfer_id = transfer.Long("transfer_id") }))
+        await client.PostAsJsonAsync("/api/transfer/confirm", new { transfer_id = transfer.Long("transfer_id") })
             .AssertProblemAsync(HttpStatusCode.Conflict, "INVALID_STATE");
-        await (await client.PostAsJsonAsync("/api/transfer/cancel", new { transfer_id = transfer.Long("transfer_id") }))
+        await client.PostAsJsonAsync("/api/transfer/cancel", new { transfer_id = transfer.Long("transfer_id") })
             .AssertProblemAsync(HttpStatusCode.Conflict, "INVALID_STATE");
         Assert.Equal(99900, (await client.GetBalanceAsync()).Balance);
     }
@@ -552,14 +497,13 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     [InlineData("cancel")]
     public async Task Resolve_ByTheReceiver_IsNotOwner(string action)
     {
-        using var pair = await PairAsync();
+        using var pair = await factory.RegisterPairAsync();
         var (_, bob, client) = pair;
         var hold = await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 100, instant = false });
         using var bobClient = factory.CreateClient(bob);
 
-        var response = await bobClient.PostAsJsonAsync($"/api/transfer/{action}", new { transfer_id = hold.Long("transfer_id") });
-
-        await response.AssertProblemAsync(HttpStatusCode.Forbidden, "NOT_OWNER");
+        await bobClient.PostAsJsonAsync($"/api/transfer/{action}", new { transfer_id = hold.Long("transfer_id") })
+            .AssertProblemAsync(HttpStatusCode.Forbidden, "NOT_OWNER");
         Assert.Equal((100000L, 99900L), await client.GetBalanceAsync());
         Assert.Equal((100000L, 100000L), await bobClient.GetBalanceAsync());
     }
@@ -569,72 +513,56 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     [InlineData("cancel")]
     public async Task Resolve_ByAStranger_IsNotFound(string action)
     {
-        using var pair = await PairAsync();
+        using var pair = await factory.RegisterPairAsync();
         var (_, bob, client) = pair;
         var hold = await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 100, instant = false, client_ref = "stranger-" + action });
-        var mallory = await factory.RegisterAndLoginAsync();
-        using var malloryClient = factory.CreateClient(mallory);
+        using var malloryClient = await factory.CreateNewUserClientAsync();
 
-        await (await malloryClient.PostAsJsonAsync($"/api/transfer/{action}", new { transfer_id = hold.Long("transfer_id") }))
+        await malloryClient.PostAsJsonAsync($"/api/transfer/{action}", new { transfer_id = hold.Long("transfer_id") })
             .AssertProblemAsync(HttpStatusCode.NotFound, "TRANSFER_NOT_FOUND");
-        await (await malloryClient.PostAsJsonAsync($"/api/transfer/{action}", new { client_ref = "stranger-" + action }))
+        await malloryClient.PostAsJsonAsync($"/api/transfer/{action}", new { client_ref = "stranger-" + action })
             .AssertProblemAsync(HttpStatusCode.NotFound, "TRANSFER_NOT_FOUND");
         Assert.Equal((100000L, 99900L), await client.GetBalanceAsync());
     }
 
     [Theory]
-    [InlineData("confirm", """{"transfer_id":999999999}""")]
-    [InlineData("cancel", """{"transfer_id":999999999}""")]
-    [InlineData("confirm", """{"client_ref":"never-used"}""")]
-    [InlineData("cancel", """{"client_ref":"never-used"}""")]
-    public async Task Resolve_OfUnknownTransfer_IsNotFound(string action, string json)
+    [InlineData("confirm", """{"transfer_id":999999999}""", HttpStatusCode.NotFound, "TRANSFER_NOT_FOUND")]
+    [InlineData("cancel", """{"transfer_id":999999999}""", HttpStatusCode.NotFound, "TRANSFER_NOT_FOUND")]
+    [InlineData("confirm", """{"client_ref":"never-used"}""", HttpStatusCode.NotFound, "TRANSFER_NOT_FOUND")]
+    [InlineData("cancel", """{"client_ref":"never-used"}""", HttpStatusCode.NotFound, "TRANSFER_NOT_FOUND")]
+    [InlineData("confirm", "{}", HttpStatusCode.BadRequest, "INVALID_TRANSFER")]
+    [InlineData("cancel", "{}", HttpStatusCode.BadRequest, "INVALID_TRANSFER")]
+    [InlineData("confirm", """{"transfer_id":null,"client_ref":null}""", HttpStatusCode.BadRequest, "INVALID_TRANSFER")]
+    [InlineData("confirm", """{"transfer_id":0}""", HttpStatusCode.BadRequest, "INVALID_TRANSFER")]
+    [InlineData("cancel", """{"transfer_id":-5}""", HttpStatusCode.BadRequest, "INVALID_TRANSFER")]
+    [InlineData("confirm", """{"transfer_id":"abc"}""", HttpStatusCode.BadRequest, "INVALID_TRANSFER")]
+    [InlineData("cancel", """{"transfer_id":1.5}""", HttpStatusCode.BadRequest, "INVALID_TRANSFER")]
+    [InlineData("confirm", """{"transfer_id":true}""", HttpStatusCode.BadRequest, "INVALID_TRANSFER")]
+    public async Task Resolve_WithoutAKnownValidReference_IsRejected(string action, string json, HttpStatusCode status, string errorCode)
     {
-        var alice = await factory.RegisterAndLoginAsync();
-        using var client = factory.CreateClient(alice);
+        using var client = await factory.CreateNewUserClientAsync();
 
-        var response = await client.PostAsync($"/api/transfer/{action}", TallyTestKit.JsonBody(json));
-
-        await response.AssertProblemAsync(HttpStatusCode.NotFound, "TRANSFER_NOT_FOUND");
+        await client.PostAsync($"/api/transfer/{action}", TallyTestKit.JsonBody(json)).AssertProblemAsync(status, errorCode);
     }
 
     [Theory]
-    [InlineData("confirm", "{}")]
-    [InlineData("cancel", "{}")]
-    [InlineData("confirm", """{"transfer_id":null,"client_ref":null}""")]
-    [InlineData("confirm", """{"transfer_id":0}""")]
-    [InlineData("cancel", """{"transfer_id":-5}""")]
-    [InlineData("confirm", """{"transfer_id":"abc"}""")]
-    [InlineData("cancel", """{"transfer_id":1.5}""")]
-    [InlineData("confirm", """{"transfer_id":true}""")]
-    public async Task Resolve_WithoutAValidReference_IsInvalidTransfer(string action, string json)
-    {
-        var alice = await factory.RegisterAndLoginAsync();
-        using var client = factory.CreateClient(alice);
-
-        var response = await client.PostAsync($"/api/transfer/{action}", TallyTestKit.JsonBody(json));
-
-        await response.AssertProblemAsync(HttpStatusCode.BadRequest, "INVALID_TRANSFER");
-    }
-
-    [Theory]
-    [InlineData("confirm")]
-    [InlineData("cancel")]
-    public async Task Resolve_WithoutSession_IsUnauthorized(string action)
+    [InlineData("GET", "/api/transfer/1", null)]
+    [InlineData("POST", "/api/transfer/confirm", """{"transfer_id":1}""")]
+    [InlineData("POST", "/api/transfer/cancel", """{"transfer_id":1}""")]
+    public async Task TransferEndpoints_WithoutSession_AreUnauthorized(string method, string path, string? json)
     {
         using var client = factory.CreateClient();
+        using var request = new HttpRequestMessage(new HttpMethod(method), path) { Content = json is null ? null : TallyTestKit.JsonBody(json) };
 
-        var response = await client.PostAsJsonAsync($"/api/transfer/{action}", new { transfer_id = 1 });
-
-        await response.AssertProblemAsync(HttpStatusCode.Unauthorized, "UNAUTHENTICATED");
+        await client.SendAsync(request).AssertProblemAsync(HttpStatusCode.Unauthorized, "UNAUTHENTICATED");
     }
 
     [Fact]
     public async Task Hold_Unresolved_ExpiresByItselfAndReleasesTheFunds()
     {
         using var app = TApp.WithSettings(("Transfers:HoldSeconds", "1"), ("Transfers:ExpirySweepInterval", "00:00:00.200"));
-        var alice = await app.RegisterAndLoginAsync();
-        var bob = await app.RegisterAndLoginAsync();
-        using var client = app.CreateClient(alice);
+        using var pair = await app.RegisterPairAsync();
+        var (_, bob, client) = pair;
         var hold = await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 45000, instant = false });
         var id = hold.Long("transfer_id");
         Assert.Equal("PENDING", hold.Str("status"));
@@ -642,16 +570,16 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
 
         var expired = await TallyTestKit.PollAsync<string>(async () =>
         {
-            var transfer = await (await client.GetAsync($"/api/transfer/{id}")).AssertJsonAsync();
+            var transfer = await client.GetAsync($"/api/transfer/{id}").AssertJsonAsync();
             return transfer.Str("status") == "EXPIRED" ? "EXPIRED" : null;
         }, TimeSpan.FromSeconds(10));
 
         Assert.Equal("EXPIRED", expired);
         Assert.Equal((100000L, 100000L), await client.GetBalanceAsync());
         Assert.Equal((100000L, 100000L), await app.GetBalanceAsync(bob));
-        await (await client.PostAsJsonAsync("/api/transfer/confirm", new { transfer_id = id }))
+        await client.PostAsJsonAsync("/api/transfer/confirm", new { transfer_id = id })
             .AssertProblemAsync(HttpStatusCode.Conflict, "INVALID_STATE");
-        await (await client.PostAsJsonAsync("/api/transfer/cancel", new { transfer_id = id }))
+        await client.PostAsJsonAsync("/api/transfer/cancel", new { transfer_id = id })
             .AssertProblemAsync(HttpStatusCode.Conflict, "INVALID_STATE");
         var audit = await app.AssertAuditOkAsync();
         Assert.Equal(0, audit.Long("pending_holds"));
@@ -660,14 +588,13 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     [Fact]
     public async Task GetTransfer_IsVisibleToSenderAndReceiver()
     {
-        using var pair = await PairAsync();
-        var (alice, bob, client) = pair;
-        using var bobClient = factory.CreateClient(bob);
+        using var pair = await factory.RegisterPairAsync();
+        var (alice, bob, client, bobClient) = pair;
         var transfer = await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 321, note = "seen" });
         var id = transfer.Long("transfer_id");
 
-        var bySender = await (await client.GetAsync($"/api/transfer/{id}")).AssertJsonAsync();
-        var byReceiver = await (await bobClient.GetAsync($"/api/transfer/{id}")).AssertJsonAsync();
+        var bySender = await client.GetAsync($"/api/transfer/{id}").AssertJsonAsync();
+        var byReceiver = await bobClient.GetAsync($"/api/transfer/{id}").AssertJsonAsync();
 
         foreach (var seen in new[] { bySender, byReceiver })
         {
@@ -684,46 +611,19 @@ public abstract class TransferApiTests<TApp>(TApp factory) : IClassFixture<TApp>
     [Fact]
     public async Task GetTransfer_ByAStranger_IsNotFound()
     {
-        using var pair = await PairAsync();
+        using var pair = await factory.RegisterPairAsync();
         var (_, bob, client) = pair;
         var transfer = await client.TransferOkAsync(new { to_account_number = bob.AccountNumber, amount = 1 });
-        var mallory = await factory.RegisterAndLoginAsync();
-        using var malloryClient = factory.CreateClient(mallory);
+        using var malloryClient = await factory.CreateNewUserClientAsync();
 
-        var response = await malloryClient.GetAsync($"/api/transfer/{transfer.Long("transfer_id")}");
-
-        await response.AssertProblemAsync(HttpStatusCode.NotFound, "TRANSFER_NOT_FOUND");
+        await malloryClient.GetAsync($"/api/transfer/{transfer.Long("transfer_id")}").AssertProblemAsync(HttpStatusCode.NotFound, "TRANSFER_NOT_FOUND");
     }
 
     [Fact]
     public async Task GetTransfer_Unknown_IsNotFound()
     {
-        var alice = await factory.RegisterAndLoginAsync();
-        using var client = factory.CreateClient(alice);
+        using var client = await factory.CreateNewUserClientAsync();
 
-        var response = await client.GetAsync("/api/transfer/987654321");
-
-        await response.AssertProblemAsync(HttpStatusCode.NotFound, "TRANSFER_NOT_FOUND");
-    }
-
-    [Fact]
-    public async Task GetTransfer_WithoutSession_IsUnauthorized()
-    {
-        using var client = factory.CreateClient();
-
-        var response = await client.GetAsync("/api/transfer/1");
-
-        await response.AssertProblemAsync(HttpStatusCode.Unauthorized, "UNAUTHENTICATED");
-    }
-
-    [Fact]
-    public async Task Health_ReportsHealthyTransferService()
-    {
-        using var client = factory.CreateClient();
-
-        var body = await (await client.GetAsync("/api/transfer/health")).AssertJsonAsync();
-
-        Assert.Equal("healthy", body.Str("status"));
-        Assert.Equal("transfer", body.Str("service"));
+        await client.GetAsync("/api/transfer/987654321").AssertProblemAsync(HttpStatusCode.NotFound, "TRANSFER_NOT_FOUND");
     }
 }
