@@ -12,7 +12,8 @@ public interface IQueueDelay
 /// each database call, writing the answer) waits that long, and the adaptive limits can't see it: they time a
 /// request from its admission, and when the CPU is saturated the queue forms in front of admission. So
 /// admission also refuses while the queue is <em>standing</em> (CoDel's idea): the smallest delay seen over the
-/// last <see cref="Window"/> is above the target. A burst that drains within the window refuses nothing.
+/// last <see cref="Window"/> is above the target. A burst that drains within the window refuses nothing. While the
+/// queue is empty the probe is not queued: its wait would be zero, and waking a pool thread for it is not free.
 /// </summary>
 public sealed class ThreadPoolDelay : IQueueDelay, IDisposable
 {
@@ -66,10 +67,19 @@ public sealed class ThreadPoolDelay : IQueueDelay, IDisposable
         {
             while (!token.IsCancellationRequested)
             {
-                _ran.Reset();
-                Volatile.Write(ref _outstandingSince, _time.GetTimestamp());
-                ThreadPool.UnsafeQueueUserWorkItem(static probe => probe.OnProbe(), this, preferLocal: false);
-                _ran.Wait(token);
+                if (ThreadPool.PendingWorkItemCount == 0)
+                {
+                    // Nothing waits in the queue, so a probe would wait for nothing: record that without waking a pool
+                    // thread, which idle (100 probes a second) was most of what an idle process spent.
+                    Record(_time.GetTimestamp(), 0);
+                }
+                else
+                {
+                    _ran.Reset();
+                    Volatile.Write(ref _outstandingSince, _time.GetTimestamp());
+                    ThreadPool.UnsafeQueueUserWorkItem(static probe => probe.OnProbe(), this, preferLocal: false);
+                    _ran.Wait(token);
+                }
                 token.WaitHandle.WaitOne(s_interval);
             }
         }
@@ -85,17 +95,22 @@ public sealed class ThreadPoolDelay : IQueueDelay, IDisposable
         var since = Interlocked.Exchange(ref _outstandingSince, 0);
         if (since != 0)
         {
-            lock (_gate)
-            {
-                _samples.Enqueue((now, _time.GetElapsedTime(since, now).TotalSeconds));
-                var horizon = now - (long)(Window.TotalSeconds * _time.TimestampFrequency);
-                while (_samples.Count > 0 && _samples.Peek().At < horizon)
-                {
-                    _samples.Dequeue();
-                }
-            }
+            Record(now, _time.GetElapsedTime(since, now).TotalSeconds);
         }
         _ran.Set();
+    }
+
+    private void Record(long now, double seconds)
+    {
+        lock (_gate)
+        {
+            _samples.Enqueue((now, seconds));
+            var horizon = now - (long)(Window.TotalSeconds * _time.TimestampFrequency);
+            while (_samples.Count > 0 && _samples.Peek().At < horizon)
+            {
+                _samples.Dequeue();
+            }
+        }
     }
 
     public void Dispose()

@@ -28,6 +28,8 @@ public static class AuthSetup
             {
                 options.MapInboundClaims = false;
                 options.TokenValidationParameters = tokens.ValidationParameters();
+                options.TokenHandlers.Clear();
+                options.TokenHandlers.Add(new RememberingTokenHandler { MapInboundClaims = false });
                 options.Events = new JwtBearerEvents
                 {
                     OnMessageReceived = context =>
