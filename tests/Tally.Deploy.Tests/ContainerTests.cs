@@ -138,10 +138,7 @@ public sealed partial class ContainerTests
         {
             var result = await Repo.LintDockerfileAsync(broken);
 
-            Assert.Equal(1, result.ExitCode);
-            Assert.Contains("Unknown instruction: RUNN", result.Output, StringComparison.Ordinal);
-            Assert.Contains("Unknown flag: chownn", result.Output, StringComparison.Ordinal);
-            Assert.Contains("Invalid containerPort: http", result.Output, StringComparison.Ordinal);
+            Repo.AssertRefused(result, "Unknown instruction: RUNN", "Unknown flag: chownn", "Invalid containerPort: http");
         }
         finally
         {

@@ -66,12 +66,8 @@ public sealed partial class KubernetesManifestTests
 
         var result = await Repo.ValidateSchemasAsync(broken);
 
-        Assert.Equal(1, result.ExitCode);
-        Assert.Contains("spec/replicas must be integer", result.Output, StringComparison.Ordinal);
-        Assert.Contains("must match format \"quantity\"", result.Output, StringComparison.Ordinal);
-        Assert.Contains("unknown field \"maxReplicas\"", result.Output, StringComparison.Ordinal);
-        Assert.Contains("Widget broken: no schema for this kind", result.Output, StringComparison.Ordinal);
-        Assert.Contains("3 objects, 3 failed", result.Output, StringComparison.Ordinal);
+        Repo.AssertRefused(result, "spec/replicas must be integer", "must match format \"quantity\"", "unknown field \"maxReplicas\"",
+            "Widget broken: no schema for this kind", "3 objects, 3 failed");
     }
 
     [Fact]

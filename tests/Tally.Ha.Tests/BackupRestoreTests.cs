@@ -10,12 +10,9 @@ public sealed class BackupRestoreTests(HaCluster cluster, ITestOutputHelper outp
     [Fact]
     public async Task A_cluster_restored_from_the_backup_and_the_WAL_archive_holds_every_acknowledged_transfer_once_with_an_ok_audit()
     {
-        await cluster.MustRunAsync("up", "--ha");
-        var users = await cluster.RegisterAsync(8);
-        var load = new TransferLoad(cluster.Api.BaseAddress, users, "br" + Guid.NewGuid().ToString("N")[..8]);
+        var load = await cluster.StartLoadAsync("br");
         await using (load)
         {
-            await load.WaitForAcknowledgedAsync(150);
             // A full backup under load, then more transfers that only the archived WAL holds.
             await cluster.MustRunAsync("backup", "full");
             var afterBackup = load.Acknowledged.Count;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Tally.Ha.Tests.Infrastructure;
+using Tally.Testing;
 using Xunit.Abstractions;
 
 namespace Tally.Ha.Tests;
@@ -12,12 +13,9 @@ public sealed class PostgresFailoverTests(HaCluster cluster, ITestOutputHelper o
     [Fact]
     public async Task Killing_the_primary_lets_a_replica_take_over_within_15_s_with_no_acknowledged_transfer_lost()
     {
-        await cluster.MustRunAsync("up", "--ha");
-        var users = await cluster.RegisterAsync(8);
-        var load = new TransferLoad(cluster.Api.BaseAddress, users, "pk" + Guid.NewGuid().ToString("N")[..8]);
+        var load = await cluster.StartLoadAsync("pk");
         await using (load)
         {
-            await load.WaitForAcknowledgedAsync(150);
             var killed = await cluster.MustRunAsync("kill-postgres-primary");
             var at = DateTime.UtcNow;
             output.WriteLine($"killed pg{killed} after {load.Acknowledged.Count} acknowledged transfers");
@@ -27,9 +25,7 @@ public sealed class PostgresFailoverTests(HaCluster cluster, ITestOutputHelper o
             Assert.True(back is { } b && b <= TimeSpan.FromSeconds(15), $"no transfer sent after the kill was acknowledged within 15 s ({back?.TotalSeconds:F1} s); {load.Describe()}");
             var leader = await cluster.MustRunAsync("postgres-primary");
             Assert.NotEqual(killed, leader);
-            var count = load.Acknowledged.Count;
-            await load.WaitForAcknowledgedAsync(count + 100);
-            await load.StopAsync();
+            await load.StopAfterAsync(100);
         }
         await LedgerChecks.AssertExactlyOnceAsync(cluster, load, output);
     }
@@ -37,13 +33,10 @@ public sealed class PostgresFailoverTests(HaCluster cluster, ITestOutputHelper o
     [Fact]
     public async Task The_killed_primary_rejoins_as_a_replica_by_pg_rewind_with_nothing_lost_or_doubled()
     {
-        await cluster.MustRunAsync("up", "--ha");
-        var users = await cluster.RegisterAsync(8);
-        var load = new TransferLoad(cluster.Api.BaseAddress, users, "pr" + Guid.NewGuid().ToString("N")[..8]);
+        var load = await cluster.StartLoadAsync("pr");
         int port;
         await using (load)
         {
-            await load.WaitForAcknowledgedAsync(150);
             var killed = int.Parse(await cluster.MustRunAsync("kill-postgres-primary"), CultureInfo.InvariantCulture);
             port = cluster.PostgresPorts[killed - 1];
             var at = DateTime.UtcNow;
@@ -51,16 +44,14 @@ public sealed class PostgresFailoverTests(HaCluster cluster, ITestOutputHelper o
 
             // The old primary comes back under load: Patroni rewinds it onto the new timeline and it follows.
             var watch = Stopwatch.StartNew();
-            await cluster.MustRunAsync("up", "--ha");
+            await cluster.UpAsync();
             output.WriteLine($"pg{killed} rejoined in {watch.Elapsed.TotalSeconds:F1} s");
             var list = await cluster.MustRunAsync("patronictl", "list");
             output.WriteLine(list);
             var row = list.Split('\n').Single(l => l.Contains($"| pg{killed} ", StringComparison.Ordinal));
             Assert.Contains("running", row, StringComparison.Ordinal);
             Assert.DoesNotContain("Leader", row, StringComparison.Ordinal);
-            var count = load.Acknowledged.Count;
-            await load.WaitForAcknowledgedAsync(count + 100);
-            await load.StopAsync();
+            await load.StopAfterAsync(100);
         }
         await LedgerChecks.AssertExactlyOnceAsync(cluster, load, output);
 
@@ -69,7 +60,7 @@ public sealed class PostgresFailoverTests(HaCluster cluster, ITestOutputHelper o
         Dictionary<string, long> replica;
         do
         {
-            replica = await HaCluster.AppliedAsync(cluster.Node(port), load.Prefix);
+            replica = await PostgresLedger.AppliedAsync(cluster.Node(port), load.Prefix);
         }
         while (load.Acknowledged.Keys.Any(k => !replica.ContainsKey(k)) && DateTime.UtcNow < until && await Delay());
         Assert.All(replica, a => Assert.Equal(1, a.Value));
@@ -79,12 +70,9 @@ public sealed class PostgresFailoverTests(HaCluster cluster, ITestOutputHelper o
     [Fact]
     public async Task A_primary_cut_off_from_the_cluster_acknowledges_no_transfer_that_is_then_lost()
     {
-        await cluster.MustRunAsync("up", "--ha");
-        var users = await cluster.RegisterAsync(8);
-        var load = new TransferLoad(cluster.Api.BaseAddress, users, "pp" + Guid.NewGuid().ToString("N")[..8]);
+        var load = await cluster.StartLoadAsync("pp");
         await using (load)
         {
-            await load.WaitForAcknowledgedAsync(150);
             var cut = await cluster.MustRunAsync("partition-postgres-primary");
             output.WriteLine($"pg{cut}'s Patroni stopped after {load.Acknowledged.Count} acknowledged transfers");
             try
@@ -96,7 +84,7 @@ public sealed class PostgresFailoverTests(HaCluster cluster, ITestOutputHelper o
                 do
                 {
                     await Task.Delay(500);
-                    leader = (await cluster.RunAsync(TimeSpan.FromSeconds(30), "postgres-primary")).Output.Trim();
+                    leader = (await cluster.RunAsync(TimeSpan.FromSeconds(30), "postgres-primary")).Stdout.Trim();
                 }
                 while ((leader == cut || leader.Length == 0) && DateTime.UtcNow < until);
                 output.WriteLine($"new leader pg{leader}");
@@ -108,11 +96,9 @@ public sealed class PostgresFailoverTests(HaCluster cluster, ITestOutputHelper o
                 await cluster.MustRunAsync("heal-postgres");
             }
             var healed = DateTime.UtcNow;
-            await cluster.MustRunAsync("up", "--ha");
+            await cluster.UpAsync();
             Assert.NotNull(await load.FirstAcknowledgedSentAfterAsync(healed, TimeSpan.FromSeconds(30)));
-            var count = load.Acknowledged.Count;
-            await load.WaitForAcknowledgedAsync(count + 100);
-            await load.StopAsync();
+            await load.StopAfterAsync(100);
         }
         await LedgerChecks.AssertExactlyOnceAsync(cluster, load, output);
     }

@@ -10,15 +10,12 @@ public sealed class RabbitMqFailoverTests(HaCluster cluster, ITestOutputHelper o
     [Fact]
     public async Task Killing_a_rabbitmq_node_keeps_commands_flowing_within_10_s_and_applies_each_once()
     {
-        await cluster.MustRunAsync("up", "--ha");
-        var queues = await cluster.MustRunAsync("rabbitmqctl", "list_queues", "-p", "tally", "name", "type", "leader");
-        output.WriteLine(queues);
-        Assert.Contains("quorum", queues, StringComparison.Ordinal);
-        var users = await cluster.RegisterAsync(8);
-        var load = new TransferLoad(cluster.Api.BaseAddress, users, "rk" + Guid.NewGuid().ToString("N")[..8]);
+        var load = await cluster.StartLoadAsync("rk");
         await using (load)
         {
-            await load.WaitForAcknowledgedAsync(150);
+            var queues = await cluster.MustRunAsync("rabbitmqctl", "list_queues", "-p", "tally", "name", "type", "leader");
+            output.WriteLine(queues);
+            Assert.Contains("quorum", queues, StringComparison.Ordinal);
             // Node 1: the node Tally's connections and the queues' leaders are on (each declared there first).
             var killed = await cluster.MustRunAsync("kill-rabbitmq-node", "1");
             var at = DateTime.UtcNow;
@@ -26,11 +23,9 @@ public sealed class RabbitMqFailoverTests(HaCluster cluster, ITestOutputHelper o
             var back = await load.FirstAcknowledgedSentAfterAsync(at, TimeSpan.FromSeconds(10));
             output.WriteLine($"first transfer sent after the kill and acknowledged: {back?.TotalSeconds:F1} s after it");
             Assert.True(back is { } b && b <= TimeSpan.FromSeconds(10), $"no transfer sent after the kill was acknowledged within 10 s ({back?.TotalSeconds:F1} s); {load.Describe()}");
-            var count = load.Acknowledged.Count;
-            await load.WaitForAcknowledgedAsync(count + 100);
-            await load.StopAsync();
+            await load.StopAfterAsync(100);
         }
         await LedgerChecks.AssertExactlyOnceAsync(cluster, load, output);
-        await cluster.MustRunAsync("up", "--ha");
+        await cluster.UpAsync();
     }
 }

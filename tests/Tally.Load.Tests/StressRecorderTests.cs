@@ -102,28 +102,28 @@ public sealed class StressRecorderTests
         Assert.Equal(2, recovery.RecoverySeconds);
     }
 
-    [Fact]
-    public void Recovery_ASecondWithRefusalsAboveTheErrorBudget_IsNotHealthy()
+    /// <summary>Requests of the recovery phase: <paramref name="Count"/> sent at second <paramref name="At"/>, each answered after <paramref name="LatencyMs"/>.</summary>
+    public sealed record Burst(double At, double LatencyMs, int Count, bool Refused = false);
+
+    public static TheoryData<string, Burst[], int?> UnhealthySeconds => new()
+    {
+        { "a second with refusals above the error budget", [new(6.1, 30, 50), new(6.2, 1, 5, Refused: true), new(7.1, 30, 50), new(8.1, 30, 50)], 1 },
+        { "still slow at the end", [new(6.1, 30, 20), new(8.5, 2000, 20)], null },
+    };
+
+    [Theory]
+    [MemberData(nameof(UnhealthySeconds))]
+    public void Recovery_ComesOnlyAfterTheLastUnhealthySecond(string timeline, Burst[] bursts, int? recovery)
     {
         var (r, start) = Recorder();
-        Send(r, start, 6.1, 30, Ok, 50);
-        Send(r, start, 6.2, 1, Overloaded, 5);
-        Send(r, start, 7.1, 30, Ok, 50);
-        Send(r, start, 8.1, 30, Ok, 50);
+        foreach (var burst in bursts)
+        {
+            Send(r, start, burst.At, burst.LatencyMs, burst.Refused ? Overloaded : Ok, burst.Count);
+        }
         r.Stopped();
 
-        Assert.Equal(1, r.Build(100, [])[2].RecoverySeconds);
-    }
-
-    [Fact]
-    public void Recovery_StillSlowAtTheEnd_IsNull()
-    {
-        var (r, start) = Recorder();
-        Send(r, start, 6.1, 30, Ok, 20);
-        Send(r, start, 8.5, 2000, Ok, 20);
-        r.Stopped();
-
-        Assert.Null(r.Build(100, [])[2].RecoverySeconds);
+        var actual = r.Build(100, [])[2].RecoverySeconds;
+        Assert.True(recovery == actual, $"{timeline}: recovery after {actual?.ToString(CultureInfo.InvariantCulture) ?? "none"}, expected {recovery?.ToString(CultureInfo.InvariantCulture) ?? "none"}");
     }
 
     [Fact]

@@ -15,6 +15,15 @@ public sealed partial class PostgresFunctionalTests(PostgresServer server)
 
     private Task<PgTallyFactory> App() => server.AppAsync("functional");
 
+    /// <summary>The app of these tests with two new users, Alice and Bob.</summary>
+    private async Task<(PgTallyFactory App, TallyUser Alice, TallyUser Bob)> AliceAndBobAsync()
+    {
+        var app = await App();
+        var alice = await app.RegisterAndLoginAsync("Alice");
+        var bob = await app.RegisterAndLoginAsync("Bob");
+        return (app, alice, bob);
+    }
+
     [Fact]
     public async Task Ready_ReportsPostgres()
     {
@@ -65,9 +74,7 @@ public sealed partial class PostgresFunctionalTests(PostgresServer server)
     [Fact]
     public async Task InstantTransfer_MovesMoneyAndNotifiesBoth()
     {
-        var app = await App();
-        var alice = await app.RegisterAndLoginAsync("Alice");
-        var bob = await app.RegisterAndLoginAsync("Bob");
+        var (app, alice, bob) = await AliceAndBobAsync();
         using var client = app.CreateClient(alice);
 
         var transfer = await (await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 5000, note = "lunch" })).AssertJsonAsync();
@@ -113,9 +120,7 @@ public sealed partial class PostgresFunctionalTests(PostgresServer server)
     [Fact]
     public async Task IdempotencyKey_ReplaysTheFirstResultAndRefusesAnotherPayload()
     {
-        var app = await App();
-        var alice = await app.RegisterAndLoginAsync("Alice");
-        var bob = await app.RegisterAndLoginAsync("Bob");
+        var (app, alice, bob) = await AliceAndBobAsync();
         using var client = app.CreateClient(alice);
 
         async Task<HttpResponseMessage> Send(long amount)
@@ -151,9 +156,7 @@ public sealed partial class PostgresFunctionalTests(PostgresServer server)
     [Fact]
     public async Task Holds_ConfirmCancelAndResolveOnce()
     {
-        var app = await App();
-        var alice = await app.RegisterAndLoginAsync("Alice");
-        var bob = await app.RegisterAndLoginAsync("Bob");
+        var (app, alice, bob) = await AliceAndBobAsync();
         var carol = await app.RegisterAndLoginAsync("Carol");
         using var client = app.CreateClient(alice);
 

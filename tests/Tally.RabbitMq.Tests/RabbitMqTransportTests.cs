@@ -12,10 +12,7 @@ public sealed class RabbitMqTransportTests(PrivateServices services)
     [InlineData("Postgres")]
     public async Task Transfers_run_through_the_broker_end_to_end(string provider)
     {
-        var app = services.Own(new RabbitTallyFactory(services, provider: provider));
-        await app.WaitReadyAsync();
-        var alice = await app.RegisterAndLoginAsync();
-        var bob = await app.RegisterAndLoginAsync();
+        var (app, alice, bob) = await services.StartWithTwoUsersAsync(new RabbitTallyFactory(services, provider: provider));
         using var client = app.CreateClient(alice);
 
         var instant = await (await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 1500, note = "lunch" })).AssertJsonAsync();
@@ -84,10 +81,7 @@ public sealed class RabbitMqTransportTests(PrivateServices services)
     [InlineData("Postgres")]
     public async Task A_redelivered_message_applies_once_and_replies_with_the_same_outcome(string provider)
     {
-        var app = services.Own(new RabbitTallyFactory(services, provider: provider));
-        await app.WaitReadyAsync();
-        var alice = await app.RegisterAndLoginAsync();
-        var bob = await app.RegisterAndLoginAsync();
+        var (app, alice, bob) = await services.StartWithTwoUsersAsync(new RabbitTallyFactory(services, provider: provider));
         await using var broker = await RawBroker.ConnectAsync(services.RabbitMq);
 
         // No client_ref: only the inbox stands between a redelivery and a second debit.
@@ -139,10 +133,7 @@ public sealed class RabbitMqTransportTests(PrivateServices services)
     [Fact]
     public async Task An_expired_message_is_dropped_unprocessed()
     {
-        var app = services.Own(new RabbitTallyFactory(services));
-        await app.WaitReadyAsync();
-        var alice = await app.RegisterAndLoginAsync();
-        var bob = await app.RegisterAndLoginAsync();
+        var (app, alice, bob) = await services.StartWithTwoUsersAsync(new RabbitTallyFactory(services));
         await using var broker = await RawBroker.ConnectAsync(services.RabbitMq);
 
         var id = Guid.NewGuid();
@@ -157,17 +148,8 @@ public sealed class RabbitMqTransportTests(PrivateServices services)
     [Fact]
     public async Task A_write_no_worker_takes_by_its_deadline_gets_504_and_is_never_applied()
     {
-        var key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
-        var all = services.Own(new RabbitTallyFactory(services, provider: "Postgres", signingKey: key));
-        await all.WaitReadyAsync();
-        var alice = await all.RegisterAndLoginAsync();
-        var bob = await all.RegisterAndLoginAsync();
-
-        // An api instance on queues no worker consumes (yet).
-        var prefix = "t" + Guid.NewGuid().ToString("N")[..10];
-        var api = services.Own(new RabbitTallyFactory(services, role: "api", provider: "Postgres", queuePrefix: prefix, signingKey: key,
-            overrides: new Dictionary<string, string?> { ["Bus:Deadline"] = "00:00:01", ["Bus:RabbitMq:ReplyGrace"] = "00:00:00.200" }));
-        await api.WaitReadyAsync();
+        var (all, alice, bob, api) = await UnconsumedApiAsync(new Dictionary<string, string?> { ["Bus:Deadline"] = "00:00:01", ["Bus:RabbitMq:ReplyGrace"] = "00:00:00.200" });
+        var prefix = api.QueuePrefix;
         using var client = api.CreateClient(alice);
         var watch = Stopwatch.StartNew();
         var response = await client.PostAsJsonAsync("/api/transfer/transfer", new { to_account_number = bob.AccountNumber, amount = 4321 });
@@ -175,7 +157,7 @@ public sealed class RabbitMqTransportTests(PrivateServices services)
         Assert.InRange(watch.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(5));
 
         // A worker that comes later finds the message expired and never applies it.
-        var worker = services.Own(new RabbitTallyFactory(services, role: "worker", provider: "Postgres", queuePrefix: prefix, signingKey: key));
+        var worker = services.Own(new RabbitTallyFactory(services, role: "worker", provider: "Postgres", queuePrefix: prefix, signingKey: api.SigningKey));
         await worker.WaitReadyAsync();
         await using var broker = await RawBroker.ConnectAsync(services.RabbitMq);
         var until = DateTime.UtcNow.AddSeconds(10);
@@ -198,16 +180,8 @@ public sealed class RabbitMqTransportTests(PrivateServices services)
     [Fact]
     public async Task A_full_bounded_queue_refuses_at_once_with_503_and_Retry_After()
     {
-        var key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
-        var all = services.Own(new RabbitTallyFactory(services, provider: "Postgres", signingKey: key));
-        await all.WaitReadyAsync();
-        var alice = await all.RegisterAndLoginAsync();
-        var bob = await all.RegisterAndLoginAsync();
-
-        var prefix = "t" + Guid.NewGuid().ToString("N")[..10];
-        var api = services.Own(new RabbitTallyFactory(services, role: "api", provider: "Postgres", queuePrefix: prefix, signingKey: key,
-            overrides: new Dictionary<string, string?> { ["Bus:Capacity"] = "3", ["Bus:Deadline"] = "00:00:03", ["Bus:RabbitMq:ReplyGrace"] = "00:00:00.200" }));
-        await api.WaitReadyAsync();
+        var (all, alice, bob, api) = await UnconsumedApiAsync(new Dictionary<string, string?> { ["Bus:Capacity"] = "3", ["Bus:Deadline"] = "00:00:03", ["Bus:RabbitMq:ReplyGrace"] = "00:00:00.200" });
+        var prefix = api.QueuePrefix;
         await using var broker = await RawBroker.ConnectAsync(services.RabbitMq);
         using var client = api.CreateClient(alice);
 
@@ -255,5 +229,18 @@ public sealed class RabbitMqTransportTests(PrivateServices services)
             await Task.Delay(50);
         }
         Assert.Equal(before + 2, await broker.MessageCountAsync(dead));
+    }
+
+    /// <summary>
+    /// An instance of all roles on PostgreSQL with alice and bob, and an api instance (same database and signing key)
+    /// on queues of its own that no worker consumes (yet).
+    /// </summary>
+    private async Task<(RabbitTallyFactory All, TallyUser Alice, TallyUser Bob, RabbitTallyFactory Api)> UnconsumedApiAsync(Dictionary<string, string?> overrides)
+    {
+        var key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+        var (all, alice, bob) = await services.StartWithTwoUsersAsync(new RabbitTallyFactory(services, provider: "Postgres", signingKey: key));
+        var api = services.Own(new RabbitTallyFactory(services, role: "api", provider: "Postgres", queuePrefix: "t" + Guid.NewGuid().ToString("N")[..10], signingKey: key, overrides: overrides));
+        await api.WaitReadyAsync();
+        return (all, alice, bob, api);
     }
 }

@@ -1,6 +1,3 @@
-using System.Security.Cryptography;
-using Npgsql;
-
 namespace Tally.RabbitMq.Tests;
 
 /// <summary>api and worker as separate processes on PostgreSQL and RabbitMQ, and a worker killed under load.</summary>
@@ -12,26 +9,12 @@ public sealed class SeparateProcessTests(PrivateServices services, ITestOutputHe
     private (Dictionary<string, string> Environment, string Logs) Environment(string prefix, IDictionary<string, string>? extra = null)
     {
         var logs = Path.Combine(Path.GetTempPath(), "tally-rmq-tests", "proc-" + prefix);
-        var environment = new Dictionary<string, string>
-        {
-            ["Bus__Transport"] = "RabbitMq",
-            ["ConnectionStrings__RabbitMq"] = services.RabbitMq,
-            ["Bus__RabbitMq__QueuePrefix"] = prefix,
-            ["Storage__Provider"] = "Postgres",
-            ["ConnectionStrings__Postgres"] = services.Postgres,
-            ["Storage__DataDirectory"] = Path.Combine(logs, "data"),
-            ["Auth__SigningKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
-            ["Auth__PasswordIterations"] = "1000",
-            ["Auth__LoginPermitsPerIpPerMinute"] = "100000",
-            ["Auth__LoginPermitsPerPhonePerMinute"] = "100000",
-            ["Auth__RegistrationsPerIpPerMinute"] = "100000",
-            ["Admin__Secret"] = AdminSecret,
-            ["Logging__LogLevel__Default"] = "Warning",
-            // These tests kill, pause and replace workers mid-stream: the messages a worker held must outlive the
-            // gap until another takes them (as with the bus's 10 s), or they expire unprocessed, which is right
-            // for a client that gave up but proves nothing about redelivery.
-            ["Admission__RequestBudget"] = "00:00:10",
-        };
+        var environment = TallyEnvironment.OnPostgresAndRabbitMq(services.Postgres, services.RabbitMq, Path.Combine(logs, "data"), AdminSecret);
+        environment["Bus__RabbitMq__QueuePrefix"] = prefix;
+        // These tests kill, pause and replace workers mid-stream: the messages a worker held must outlive the
+        // gap until another takes them (as with the bus's 10 s), or they expire unprocessed, which is right
+        // for a client that gave up but proves nothing about redelivery.
+        environment["Admission__RequestBudget"] = "00:00:10";
         foreach (var (key, value) in extra ?? new Dictionary<string, string>())
         {
             environment[key] = value;
@@ -51,21 +34,6 @@ public sealed class SeparateProcessTests(PrivateServices services, ITestOutputHe
             users.Add((login.GetProperty("session").GetString()!, registered.GetProperty("account_number").GetString()!));
         }
         return users;
-    }
-
-    private static async Task<Dictionary<string, long>> AppliedAsync(string connectionString, string prefix)
-    {
-        var applied = new Dictionary<string, long>();
-        await using var db = new NpgsqlConnection(connectionString);
-        await db.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT note, count(*) FROM transfers WHERE note LIKE $1 GROUP BY note", db);
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = prefix + "-%" });
-        await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
-        {
-            applied[reader.GetString(0)] = reader.GetInt64(1);
-        }
-        return applied;
     }
 
     private static double ResidentMegabytes(int pid)
@@ -170,7 +138,7 @@ public sealed class SeparateProcessTests(PrivateServices services, ITestOutputHe
         Assert.All(results.Where(r => int.Parse(r.Note[(prefix.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture) >= 300), r => Assert.Equal(HttpStatusCode.ServiceUnavailable, r.Status));
         Assert.True(probes[probes.Count / 2] < 100, $"the median refusal of a full queue took {probes[probes.Count / 2]} ms");
 
-        var applied = await AppliedAsync(services.Postgres, prefix);
+        var applied = await PostgresLedger.AppliedAsync(services.Postgres, prefix);
         Assert.All(applied, a => Assert.Equal(1, a.Value));
         Assert.All(ok, r => Assert.True(applied.ContainsKey(r.Note), $"{r.Note} got 200 but is not in the ledger"));
         Assert.All(results.Where(r => r.Status == HttpStatusCode.ServiceUnavailable), r => Assert.False(applied.ContainsKey(r.Note), $"{r.Note} got 503 but was applied"));
@@ -265,18 +233,7 @@ public sealed class SeparateProcessTests(PrivateServices services, ITestOutputHe
             Assert.All(statuses.Values, s => Assert.True(s is HttpStatusCode.OK or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout, $"status {(int)s}"));
             Assert.True(ok.Count >= total / 2, $"only {ok.Count} of {total} succeeded");
 
-            await using var db = new NpgsqlConnection(services.Postgres);
-            await db.OpenAsync();
-            var applied = new Dictionary<string, long>();
-            await using (var command = new NpgsqlCommand("SELECT note, count(*) FROM transfers WHERE note LIKE $1 GROUP BY note", db))
-            {
-                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = prefix + "-%" });
-                await using var reader = await command.ExecuteReaderAsync();
-                while (await reader.ReadAsync())
-                {
-                    applied[reader.GetString(0)] = reader.GetInt64(1);
-                }
-            }
+            var applied = await PostgresLedger.AppliedAsync(services.Postgres, prefix);
             // Never twice; every acknowledged one exactly once.
             Assert.All(applied, a => Assert.Equal(1, a.Value));
             Assert.All(ok, note => Assert.True(applied.ContainsKey(note), $"{note} was acknowledged but is not in the ledger"));
@@ -286,10 +243,7 @@ public sealed class SeparateProcessTests(PrivateServices services, ITestOutputHe
             output.WriteLine($"killed holding {held} unacked; {ok.Count} ok, {statuses.Values.Count(s => s == HttpStatusCode.GatewayTimeout)} x 504, {statuses.Values.Count(s => s == HttpStatusCode.ServiceUnavailable)} x 503; {applied.Count} applied; {redelivered} redelivered to the second worker");
             Assert.True(redelivered >= held, $"The killed worker held {held} unacked messages, but only {redelivered} were redelivered");
 
-            using var admin = new HttpClient { BaseAddress = api.BaseAddress };
-            admin.DefaultRequestHeaders.Add("X-Admin-Secret", AdminSecret);
-            var audit = await (await admin.GetAsync("/api/account/admin/audit")).AssertJsonAsync();
-            Assert.True(audit.GetProperty("ok").GetBoolean(), audit.ToString());
+            await AssertAuditOkAsync(api);
             api.Dispose();
             Directory.Delete(logs, recursive: true);
         }

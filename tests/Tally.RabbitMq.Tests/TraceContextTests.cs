@@ -7,10 +7,7 @@ public sealed class TraceContextTests(PrivateServices services)
     [Fact]
     public async Task One_trace_spans_the_http_request_the_queue_and_the_worker()
     {
-        var app = services.Own(new RabbitTallyFactory(services));
-        await app.WaitReadyAsync();
-        var alice = await app.RegisterAndLoginAsync();
-        var bob = await app.RegisterAndLoginAsync();
+        var (app, alice, bob) = await services.StartWithTwoUsersAsync(new RabbitTallyFactory(services));
 
         var spans = new ConcurrentBag<Activity>();
         using var listener = new ActivityListener

@@ -13,9 +13,7 @@ public sealed class CrossInstanceTests(SharedServices services)
     [Fact]
     public async Task BalanceAndMe_OnA_AreFreshRightAfterATransferThroughB()
     {
-        var (a, b) = await services.PairAsync("fresh");
-        var alice = await a.RegisterAndLoginAsync();
-        var bob = await b.RegisterAndLoginAsync();
+        var (a, b, alice, bob) = await services.PairWithUsersAsync("fresh");
         var expectedAlice = 100_000L;
         var expectedBob = 100_000L;
         for (var i = 1; i <= 25; i++)
@@ -65,9 +63,7 @@ public sealed class CrossInstanceTests(SharedServices services)
     [Fact]
     public async Task BalanceOnA_IsNeverStaleAfterAWriteThroughBReturns_WhileOtherReadsRaceTheWrites()
     {
-        var (a, b) = await services.PairAsync("race");
-        var alice = await a.RegisterAndLoginAsync();
-        var bob = await b.RegisterAndLoginAsync();
+        var (a, b, alice, bob) = await services.PairWithUsersAsync("race");
         using var stop = new CancellationTokenSource();
         // Background readers on both instances keep filling the caches, racing every write.
         var readers = Enumerable.Range(0, 4).Select(i => Task.Run(async () =>
@@ -187,9 +183,7 @@ public sealed class CrossInstanceTests(SharedServices services)
     [Fact]
     public async Task WebSocketOnA_ReceivesTheNotificationOfATransferThroughB_WithinASecond()
     {
-        var (a, b) = await services.PairAsync("ws");
-        var receiver = await a.RegisterAndLoginAsync();
-        var sender = await b.RegisterAndLoginAsync();
+        var (a, b, receiver, sender) = await services.PairWithUsersAsync("ws");
         var subscribed = await TallyTestKit.WithinAsync(TimeSpan.FromSeconds(10), () => Task.FromResult(
             a.Services.GetRequiredService<RedisNotificationPublisher>().IsSubscribed && b.Services.GetRequiredService<RedisNotificationPublisher>().IsSubscribed));
         Assert.True(subscribed is not null, "The instances did not subscribe to the notification channel");

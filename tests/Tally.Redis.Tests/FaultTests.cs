@@ -9,9 +9,7 @@ public sealed class RedisFailoverTests(FailoverServices services, ITestOutputHel
     [Fact]
     public async Task KillingTheRedisMaster_SentinelPromotesTheReplica_AndTallyServesAgainWithin10s()
     {
-        var (a, b) = await services.PairAsync("failover");
-        var alice = await a.RegisterAndLoginAsync();
-        var bob = await b.RegisterAndLoginAsync();
+        var (a, b, alice, bob) = await services.PairWithUsersAsync("failover");
         await a.TransferAsync(alice, bob, 100);
         Assert.Equal(99_900, await b.BalanceAsync(alice));
         Assert.NotNull(await TallyTestKit.WithinAsync(TimeSpan.FromSeconds(10), async () => (await a.ReadyAsync()).GetProperty("status").GetString() == "healthy"));
@@ -88,9 +86,7 @@ public sealed class RedisDownTests(RedisDownServices services, ITestOutputHelper
     [Fact]
     public async Task WithRedisStopped_ReadsComeFromTheDatabase_AndReadyIsDegraded()
     {
-        var (a, b) = await services.PairAsync("down");
-        var alice = await a.RegisterAndLoginAsync();
-        var bob = await b.RegisterAndLoginAsync();
+        var (a, b, alice, bob) = await services.PairWithUsersAsync("down");
         Assert.Equal(100_000, await a.BalanceAsync(alice));
         Assert.Equal(100_000, await a.BalanceAsync(alice));
 

@@ -46,6 +46,14 @@ internal static class Repo
         return folder;
     }
 
+    /// <summary>Asserts that a validator refused its input (exit 1) and said each of <paramref name="messages"/>.</summary>
+    public static void AssertRefused(CommandResult result, params string[] messages)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        Assert.Equal(1, result.ExitCode);
+        Assert.All(messages, message => Assert.Contains(message, result.Output, StringComparison.Ordinal));
+    }
+
     public static async Task<CommandResult> LintDockerfileAsync(string path) =>
         await RunAsync("node", [Path.Combine(await ValidatorsAsync(), "dockerfile.mjs"), path]);
 

@@ -1,28 +1,21 @@
-using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using Npgsql;
 using Tally.Testing;
 
 namespace Tally.Ha.Tests.Infrastructure;
 
 /// <summary>
-/// One HA set of real servers for the test run (<c>scripts/services.sh up --ha</c> in a state folder of its own:
-/// etcd, three PostgreSQL nodes under Patroni, Redis with Sentinel, three RabbitMQ nodes), and Tally on it as one
-/// api process and one worker process. Stopped with <c>down</c> when the test process ends (a detached watchdog
-/// makes sure of it however the process ends).
+/// One HA set of real servers (<see cref="PrivateServices"/> of <c>scripts/services.sh up --ha</c>: etcd, three
+/// PostgreSQL nodes under Patroni, Redis with Sentinel, three RabbitMQ nodes), and Tally on it as one api process and
+/// one worker process.
 /// </summary>
-public sealed partial class HaCluster : IAsyncLifetime
+public sealed class HaCluster() : PrivateServices("tally-ha-tests", ["--ha"], ("TALLY_PG_MAX_CONNECTIONS", "300"))
 {
     public const string AdminSecret = "ha-admin-secret";
 
-    private readonly Dictionary<string, string> _env = new(StringComparer.Ordinal);
-
-    public string Folder { get; } = Path.Combine("/tmp", "tally-ha-tests-" + Guid.NewGuid().ToString("N")[..10]);
-
-    public IReadOnlyDictionary<string, string> Env => _env;
+    private static readonly TimeSpan s_commandBudget = TimeSpan.FromMinutes(3);
 
     /// <summary>The api's and worker's logs; kept after the run only with TALLY_HA_KEEP_LOGS=1.</summary>
     public string Logs => Folder + "-logs";
@@ -31,98 +24,55 @@ public sealed partial class HaCluster : IAsyncLifetime
 
     public ServerProcess Worker { get; private set; } = null!;
 
-    /// <summary>The multi-host connection string (Target Session Attributes=primary) Tally uses.</summary>
-    public string Postgres => _env["ConnectionStrings__Postgres"];
+    public IReadOnlyList<int> PostgresPorts => Env["TALLY_PG_PORTS"].Split(',').Select(int.Parse).ToList();
 
-    public IReadOnlyList<int> PostgresPorts => _env["TALLY_PG_PORTS"].Split(',').Select(int.Parse).ToList();
-
-    private static string Script => Path.Combine(ServerProcess.RepoRoot, "scripts", "services.sh");
-
-    public async Task InitializeAsync()
+    public override async Task InitializeAsync()
     {
-        var (code, output, errors) = await RunAsync(TimeSpan.FromMinutes(5), "up", "--ha");
-        if (code != 0)
-        {
-            throw new InvalidOperationException($"scripts/services.sh up --ha failed ({code}):\n{errors}");
-        }
-        var watchdog = new ProcessStartInfo("setsid") { UseShellExecute = false };
-        watchdog.ArgumentList.Add("bash");
-        watchdog.ArgumentList.Add("-c");
-        watchdog.ArgumentList.Add($"exec </dev/null >/dev/null 2>&1; while kill -0 {Environment.ProcessId}; do sleep 1; done; exec bash '{Script}' down");
-        watchdog.Environment["TALLY_SERVICES_DIR"] = Folder;
-        Process.Start(watchdog)!.Dispose();
-        foreach (Match match in ExportLine().Matches(output))
-        {
-            _env[match.Groups[1].Value] = match.Groups[2].Value;
-        }
-
-        var logs = Logs;
-        var environment = new Dictionary<string, string>
-        {
-            ["Bus__Transport"] = "RabbitMq",
-            ["ConnectionStrings__RabbitMq"] = _env["ConnectionStrings__RabbitMq"],
-            ["Bus__RabbitMq__Endpoints"] = _env["Bus__RabbitMq__Endpoints"],
-            ["Bus__RabbitMq__QueueType"] = _env["Bus__RabbitMq__QueueType"],
-            ["Storage__Provider"] = "Postgres",
-            ["ConnectionStrings__Postgres"] = Postgres,
-            ["Storage__DataDirectory"] = Path.Combine(logs, "data"),
-            ["Auth__SigningKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
-            ["Auth__PasswordIterations"] = "1000",
-            ["Auth__LoginPermitsPerIpPerMinute"] = "100000",
-            ["Auth__LoginPermitsPerPhonePerMinute"] = "100000",
-            ["Auth__RegistrationsPerIpPerMinute"] = "100000",
-            ["Admin__Secret"] = AdminSecret,
-            ["Logging__LogLevel__Default"] = "Warning",
-        };
-        Api = ServerProcess.LaunchTally(new Dictionary<string, string>(environment) { ["Role"] = "api" }, logs, "api");
-        Worker = ServerProcess.LaunchTally(new Dictionary<string, string>(environment) { ["Role"] = "worker" }, logs, "worker");
+        await base.InitializeAsync();
+        var environment = TallyEnvironment.OnPostgresAndRabbitMq(Postgres, RabbitMq, Path.Combine(Logs, "data"), AdminSecret);
+        environment["Bus__RabbitMq__Endpoints"] = Env["Bus__RabbitMq__Endpoints"];
+        environment["Bus__RabbitMq__QueueType"] = Env["Bus__RabbitMq__QueueType"];
+        Api = Own(ServerProcess.LaunchTally(new Dictionary<string, string>(environment) { ["Role"] = "api" }, Logs, "api"));
+        Worker = Own(ServerProcess.LaunchTally(new Dictionary<string, string>(environment) { ["Role"] = "worker" }, Logs, "worker"));
         await Task.WhenAll(Api.WaitReadyAsync(TimeSpan.FromSeconds(90)), Worker.WaitReadyAsync(TimeSpan.FromSeconds(90)));
     }
 
-    public async Task DisposeAsync()
+    public override async Task DisposeAsync()
     {
-        Api?.Dispose();
-        Worker?.Dispose();
-        await RunAsync(TimeSpan.FromMinutes(3), "down");
+        await base.DisposeAsync();
         if (Environment.GetEnvironmentVariable("TALLY_HA_KEEP_LOGS") != "1" && Directory.Exists(Logs))
         {
             Directory.Delete(Logs, recursive: true);
         }
     }
 
-    /// <summary>Runs scripts/services.sh with this set's state folder.</summary>
-    public async Task<(int Code, string Output, string Errors)> RunAsync(TimeSpan limit, params string[] arguments)
-    {
-        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Script);
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-        start.Environment["TALLY_SERVICES_DIR"] = Folder;
-        start.Environment["TALLY_PG_MAX_CONNECTIONS"] = "300";
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(limit);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"scripts/services.sh {string.Join(' ', arguments)} did not finish within {limit}");
-        }
-        return (process.ExitCode, await stdout, await stderr);
-    }
-
     /// <summary>Runs a services.sh command that must succeed; returns its stdout, trimmed.</summary>
     public async Task<string> MustRunAsync(params string[] arguments)
     {
-        var (code, output, errors) = await RunAsync(TimeSpan.FromMinutes(3), arguments);
+        var (code, output, errors) = await RunAsync(s_commandBudget, arguments);
         Assert.True(code == 0, $"scripts/services.sh {string.Join(' ', arguments)} failed ({code}):\n{errors}");
         return output.Trim();
+    }
+
+    /// <summary>
+    /// Brings the set up again (whatever an earlier test stopped), registers 8 users and starts a transfer load on the
+    /// api, its keys and notes starting with <paramref name="prefix"/>; returns it once 150 transfers are acknowledged.
+    /// </summary>
+    public async Task<TransferLoad> StartLoadAsync(string prefix)
+    {
+        await UpAsync();
+        var users = await RegisterAsync(8);
+        var load = new TransferLoad(Api.BaseAddress, users, prefix + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            await load.WaitForAcknowledgedAsync(150);
+            return load;
+        }
+        catch
+        {
+            await load.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>Registers users (each opens with money from the bank) and returns their sessions and accounts.</summary>
@@ -175,33 +125,7 @@ public sealed partial class HaCluster : IAsyncLifetime
     }
 
     /// <summary>How many times each transfer whose note starts with <paramref name="prefix"/> is in the ledger of the primary.</summary>
-    public Task<Dictionary<string, long>> AppliedAsync(string prefix) => AppliedAsync(Postgres, prefix);
-
-    public static async Task<Dictionary<string, long>> AppliedAsync(string connectionString, string prefix)
-    {
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (true)
-        {
-            try
-            {
-                var applied = new Dictionary<string, long>(StringComparer.Ordinal);
-                await using var db = new NpgsqlConnection(connectionString + ";Pooling=false");
-                await db.OpenAsync();
-                await using var command = new NpgsqlCommand("SELECT note, count(*) FROM transfers WHERE note LIKE $1 GROUP BY note", db);
-                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = prefix + "-%" });
-                await using var reader = await command.ExecuteReaderAsync();
-                while (await reader.ReadAsync())
-                {
-                    applied[reader.GetString(0)] = reader.GetInt64(1);
-                }
-                return applied;
-            }
-            catch (NpgsqlException) when (DateTime.UtcNow < until)
-            {
-                await Task.Delay(500);
-            }
-        }
-    }
+    public Task<Dictionary<string, long>> AppliedAsync(string prefix) => PostgresLedger.AppliedAsync(Postgres, prefix);
 
     /// <summary>A connection string to one node only (a replica is read-only, hot standby).</summary>
     public string Node(int port) => new NpgsqlConnectionStringBuilder(Postgres) { Host = "127.0.0.1", Port = port, TargetSessionAttributes = null }.ConnectionString;
@@ -222,9 +146,6 @@ public sealed partial class HaCluster : IAsyncLifetime
         Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode} {body}");
         return JsonDocument.Parse(body).RootElement.Clone();
     }
-
-    [GeneratedRegex(@"^export ([A-Za-z_][A-Za-z0-9_]*)='?([^'\n]*?)'?$", RegexOptions.Multiline)]
-    private static partial Regex ExportLine();
 }
 
 [CollectionDefinition(Name)]

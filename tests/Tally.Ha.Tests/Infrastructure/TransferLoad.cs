@@ -84,6 +84,13 @@ public sealed class TransferLoad : IAsyncDisposable
         await Task.WhenAll(_clients);
     }
 
+    /// <summary>Waits until <paramref name="more"/> more transfers are acknowledged, then stops.</summary>
+    public async Task StopAfterAsync(int more)
+    {
+        await WaitForAcknowledgedAsync(Acknowledged.Count + more);
+        await StopAsync();
+    }
+
     public string Describe() =>
         string.Join(", ", Statuses.OrderBy(s => s.Key).Select(s => $"{s.Key}: {s.Value}")) + $"; acknowledged {Acknowledged.Count}";
 

@@ -6,11 +6,20 @@ using Tally.Load.ScenarioFiles;
 namespace Tally.Load.Tests.ScenarioFiles;
 
 /// <summary>A scenario file run against the stub's /echo, which answers with what it received.</summary>
-public sealed class FileScenarioTests : IDisposable
+public sealed class FileScenarioTests : IAsyncLifetime
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("tally-load-files").FullName;
+    private readonly HttpClient _client = Http.CreateClient(4, TimeSpan.FromSeconds(10));
+    private StubServer _stub = null!;
 
-    public void Dispose() => Directory.Delete(_dir, true);
+    public async Task InitializeAsync() => _stub = await StubServer.StartAsync(_ => TimeSpan.Zero);
+
+    public async Task DisposeAsync()
+    {
+        await _stub.DisposeAsync();
+        _client.Dispose();
+        Directory.Delete(_dir, true);
+    }
 
     private string Users(int count)
     {
@@ -19,14 +28,13 @@ public sealed class FileScenarioTests : IDisposable
         return path;
     }
 
-    private static async Task<FileScenario> CreateAsync(string yaml, Uri root, string? data, HttpClient client) =>
-        await FileScenario.CreateAsync(ScenarioFile.Parse(yaml, "t.yaml"), root, data, client, CancellationToken.None);
+    /// <summary>The scenario of <paramref name="yaml"/> on the stub, with the data file <paramref name="data"/> if any.</summary>
+    private Task<FileScenario> CreateAsync(string yaml, string? data = null) =>
+        FileScenario.CreateAsync(ScenarioFile.Parse(yaml, "t.yaml"), _stub.Root, data, _client, CancellationToken.None);
 
     [Fact]
     public async Task Templates_FillPathHeadersAndBody_KeepingNumbersAsNumbers()
     {
-        await using var stub = await StubServer.StartAsync(_ => TimeSpan.Zero);
-        using var client = Http.CreateClient(4, TimeSpan.FromSeconds(10));
         var scenario = await CreateAsync("""
             variables: { amount: 42, note: load, code: "7" }
             data: { file: users.json }
@@ -49,11 +57,11 @@ public sealed class FileScenarioTests : IDisposable
                         $.headers.x-session: s-{{user.phone}}
                         $.headers.idempotency-key: { exists: true }
                         $.headers.content-type: application/json; charset=utf-8
-            """, stub.Root, Users(2), client);
-        var outcome = await scenario.ExecuteAsync(new VuContext(client, 3, new Random(1)), CancellationToken.None);
+            """, Users(2));
+        var outcome = await scenario.ExecuteAsync(new VuContext(_client, 3, new Random(1)), CancellationToken.None);
         Assert.True(outcome.Ok, outcome.ErrorKind);
 
-        using var body = JsonDocument.Parse(Assert.Single(stub.Echoed));
+        using var body = JsonDocument.Parse(Assert.Single(_stub.Echoed));
         var b = body.RootElement;
         Assert.Equal(42, b.GetProperty("amount").GetInt32());
         Assert.Equal(5, b.GetProperty("fixed").GetInt32());
@@ -129,8 +137,6 @@ public sealed class FileScenarioTests : IDisposable
     [Fact]
     public async Task Captures_CarryValuesToLaterSteps_AndAMissingOne_FailsAndRestartsTheFlow()
     {
-        await using var stub = await StubServer.StartAsync(_ => TimeSpan.Zero);
-        using var client = Http.CreateClient(4, TimeSpan.FromSeconds(10));
         var scenario = await CreateAsync("""
             flows:
               - steps:
@@ -148,9 +154,9 @@ public sealed class FileScenarioTests : IDisposable
                     capture: { x: $.body.missing }
                   - name: never
                     request: GET /echo
-            """, stub.Root, null, client);
+            """);
         Assert.Equal(["login", "use", "missing", "never"], scenario.Endpoints);
-        var vu = new VuContext(client, 2, new Random(1));
+        var vu = new VuContext(_client, 2, new Random(1));
         var outcomes = new List<Outcome>();
         for (var i = 0; i < 6; i++)
         {
@@ -161,7 +167,7 @@ public sealed class FileScenarioTests : IDisposable
         Assert.Equal([true, true, false, true, true, false], outcomes.Select(o => o.Ok));
         Assert.Equal("capture x: $.body.missing not found", outcomes[2].ErrorKind);
 
-        var bodies = stub.Echoed.ToList();
+        var bodies = _stub.Echoed.ToList();
         using var used = JsonDocument.Parse(bodies[1]);
         Assert.Equal("t-2-1", used.RootElement.GetProperty("got").GetString());
         Assert.Equal(7, used.RootElement.GetProperty("num").GetInt32());
@@ -173,19 +179,17 @@ public sealed class FileScenarioTests : IDisposable
     [Fact]
     public async Task Weights_AreHonoured()
     {
-        await using var stub = await StubServer.StartAsync(_ => TimeSpan.Zero);
-        using var client = Http.CreateClient(4, TimeSpan.FromSeconds(10));
         var scenario = await CreateAsync("""
             flows:
               - { name: a, weight: 3, steps: [ { request: GET /work/a } ] }
               - { name: b, weight: 1, steps: [ { request: GET /work/b } ] }
               - { name: c, weight: 0, steps: [ { request: GET /work/c } ] }
-            """, stub.Root, null, client);
+            """);
         var counts = new int[3];
         const int Iterations = 4000;
         for (var i = 0; i < Iterations; i++)
         {
-            var vu = new VuContext(client, i % 8, new Random(i));
+            var vu = new VuContext(_client, i % 8, new Random(i));
             var o = await scenario.ExecuteAsync(vu, CancellationToken.None);
             Assert.True(o.Ok, o.ErrorKind);
             counts[o.Endpoint]++;
@@ -198,7 +202,6 @@ public sealed class FileScenarioTests : IDisposable
     [Fact]
     public async Task ARunFromAFile_CountsPassingAndFailingChecks_PerStep()
     {
-        await using var stub = await StubServer.StartAsync(_ => TimeSpan.Zero);
         var file = Path.Combine(_dir, "checks.yaml");
         var json = Path.Combine(_dir, "run.json");
         await File.WriteAllTextAsync(file, """
@@ -217,7 +220,7 @@ public sealed class FileScenarioTests : IDisposable
                   - { name: 200 not json, request: GET /status/200, check: { json: { $.a: 1 } } }
             """);
         // --target overrides the file's base_url (which points nowhere).
-        var (code, output) = await TestConsole.RunAsync("run", "--scenario-file", file, "--target", stub.Root.ToString(), "--vus", "2", "--duration", "1s",
+        var (code, output) = await TestConsole.RunAsync("run", "--scenario-file", file, "--target", _stub.Root.ToString(), "--vus", "2", "--duration", "1s",
             "--server-metrics", "off", "--quiet", "--json", json);
         Assert.True(code == ExitCodes.Ok, output);
 
@@ -263,7 +266,6 @@ public sealed class FileScenarioTests : IDisposable
     [Fact]
     public async Task AStepsThinkTime_PacesTheClosedModel_InsteadOfThink()
     {
-        await using var stub = await StubServer.StartAsync(_ => TimeSpan.Zero);
         var file = Path.Combine(_dir, "think.yaml");
         var json = Path.Combine(_dir, "think.json");
         await File.WriteAllTextAsync(file, """
@@ -273,7 +275,7 @@ public sealed class FileScenarioTests : IDisposable
                   - { name: fast, request: GET /work/fast, think: 0s }
             """);
         // --think 1h would stop every user after its first request; the steps' own think times win.
-        var (code, output) = await TestConsole.RunAsync("run", "--scenario-file", file, "--target", stub.Root.ToString(), "--vus", "2", "--duration", "2s",
+        var (code, output) = await TestConsole.RunAsync("run", "--scenario-file", file, "--target", _stub.Root.ToString(), "--vus", "2", "--duration", "2s",
             "--think", "1h", "--server-metrics", "off", "--quiet", "--json", json);
         Assert.True(code == ExitCodes.Ok, output);
         using var doc = JsonDocument.Parse(await File.ReadAllTextAsync(json));
@@ -287,8 +289,6 @@ public sealed class FileScenarioTests : IDisposable
     [Fact]
     public async Task DataSetup_RunsOncePerRow_AndItsCapturesAreFieldsInTheFlows()
     {
-        await using var stub = await StubServer.StartAsync(_ => TimeSpan.Zero);
-        using var client = Http.CreateClient(4, TimeSpan.FromSeconds(10));
         var scenario = await CreateAsync("""
             data:
               file: users.json
@@ -301,11 +301,11 @@ public sealed class FileScenarioTests : IDisposable
                   - request: GET /echo
                     headers: { X-Session: "session-of-{{user.session}}" }
                     check: { json: { $.headers.x-session: "session-of-{{user.phone}}" } }
-            """, stub.Root, Users(5), client);
-        Assert.Equal(5, stub.Echoed.Count);
+            """, Users(5));
+        Assert.Equal(5, _stub.Echoed.Count);
         for (var i = 0; i < 20; i++)
         {
-            var o = await scenario.ExecuteAsync(new VuContext(client, i, new Random(i)), CancellationToken.None);
+            var o = await scenario.ExecuteAsync(new VuContext(_client, i, new Random(i)), CancellationToken.None);
             Assert.True(o.Ok, o.ErrorKind);
         }
     }
@@ -313,8 +313,6 @@ public sealed class FileScenarioTests : IDisposable
     [Fact]
     public async Task AFailingDataSetup_StopsBeforeTheRun_WithTheRowAndTheReason()
     {
-        await using var stub = await StubServer.StartAsync(_ => TimeSpan.Zero);
-        using var client = Http.CreateClient(4, TimeSpan.FromSeconds(10));
         var e = await Assert.ThrowsAsync<HttpRequestException>(() => CreateAsync("""
             data:
               file: users.json
@@ -322,20 +320,18 @@ public sealed class FileScenarioTests : IDisposable
                 - { name: login, request: GET /status/401 }
             flows:
               - steps: [ { request: GET /echo } ]
-            """, stub.Root, Users(2), client));
+            """, Users(2)));
         Assert.Matches("data setup step 'login' for row [12]: 401 STUB_401", e.Message);
     }
 
     [Fact]
     public async Task TooFewRows_ForAPeer_IsAClearError()
     {
-        await using var stub = await StubServer.StartAsync(_ => TimeSpan.Zero);
-        using var client = Http.CreateClient(4, TimeSpan.FromSeconds(10));
         var e = await Assert.ThrowsAsync<ArgumentException>(() => CreateAsync("""
             data: { file: users.json }
             flows:
               - steps: [ { request: "GET /echo/{{peer.phone}}" } ]
-            """, stub.Root, Users(1), client));
+            """, Users(1)));
         Assert.Contains("holds 1 row(s), and t needs at least 2", e.Message, StringComparison.Ordinal);
     }
 }

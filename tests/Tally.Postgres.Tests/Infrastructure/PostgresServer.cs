@@ -16,6 +16,8 @@ public sealed class PostgresCollection : ICollectionFixture<PostgresServer>
 /// </summary>
 public sealed class PostgresServer : IAsyncLifetime
 {
+    private static readonly Lazy<PostgresServer> s_forSuites = new(StartForSuites, LazyThreadSafetyMode.ExecutionAndPublication);
+
     private static readonly string s_script = Path.Combine(AppContext.BaseDirectory, "private-postgres.sh");
     private readonly List<IDisposable> _owned = [];
     private int _started;
@@ -25,6 +27,9 @@ public sealed class PostgresServer : IAsyncLifetime
         Folder = Path.Combine("/tmp", "tally-pg-" + Guid.NewGuid().ToString("N")[..12]);
         Port = FreePort();
     }
+
+    /// <summary>The server of the shared suites (their fixtures cannot take this collection's): started at first use, stopped when the test process exits.</summary>
+    public static PostgresServer ForSuites => s_forSuites.Value;
 
     public string Folder { get; }
 
@@ -125,6 +130,13 @@ public sealed class PostgresServer : IAsyncLifetime
         {
             RunScriptAsync("stop", Folder).GetAwaiter().GetResult();
         }
+    }
+
+    private static PostgresServer StartForSuites()
+    {
+        var server = new PostgresServer();
+        server.InitializeAsync().GetAwaiter().GetResult();
+        return server;
     }
 
     private static async Task<(int Code, string Output)> RunScriptAsync(params string[] args)

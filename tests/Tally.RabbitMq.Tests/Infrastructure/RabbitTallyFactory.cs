@@ -12,6 +12,8 @@ public sealed class RabbitTallyFactory(PrivateServices services, string role = "
 
     public string QueuePrefix => Settings["Bus:RabbitMq:QueuePrefix"]!;
 
+    public string SigningKey => Settings["Auth:SigningKey"]!;
+
     private static Dictionary<string, string?> Mode(PrivateServices services, string role, string provider, string? queuePrefix, string? signingKey) => new()
     {
         ["Role"] = role,
@@ -27,6 +29,17 @@ public sealed class RabbitTallyFactory(PrivateServices services, string role = "
 /// <summary>What only the RabbitMQ tests need beyond <see cref="TallyTestKit"/>.</summary>
 public static class Kit
 {
+    /// <summary>Owns <paramref name="app"/> for <paramref name="services"/>, waits until it is ready, and registers alice and bob.</summary>
+    public static async Task<(RabbitTallyFactory App, TallyUser Alice, TallyUser Bob)> StartWithTwoUsersAsync(this PrivateServices services, RabbitTallyFactory app)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.Own(app);
+        await app.WaitReadyAsync();
+        var alice = await app.RegisterAndLoginAsync();
+        var bob = await app.RegisterAndLoginAsync();
+        return (app, alice, bob);
+    }
+
     /// <summary>Waits until /ready is 200 (the broker connection and publisher are up).</summary>
     public static async Task WaitReadyAsync(this TallyTestHost factory)
     {

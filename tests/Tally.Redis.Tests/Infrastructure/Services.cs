@@ -35,6 +35,15 @@ public class Services() : PrivateServices("tally-redis-tests")
         return (a, b);
     }
 
+    /// <summary>A pair (<see cref="PairAsync"/>) with one user registered through A, then one through B.</summary>
+    public async Task<(RedisTallyFactory A, RedisTallyFactory B, TallyUser OnA, TallyUser OnB)> PairWithUsersAsync(string name)
+    {
+        var (a, b) = await PairAsync(name);
+        var onA = await a.RegisterAndLoginAsync();
+        var onB = await b.RegisterAndLoginAsync();
+        return (a, b, onA, onB);
+    }
+
     /// <summary>Stops every Redis process of this set (both data nodes and the three sentinels).</summary>
     public void StopRedis()
     {

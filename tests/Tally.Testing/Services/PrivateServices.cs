@@ -5,13 +5,17 @@ namespace Tally.Testing;
 
 /// <summary>
 /// Real private PostgreSQL, Redis (a master, a replica and three Sentinels) and RabbitMQ from
-/// <c>scripts/services.sh up</c>, in a state folder of its own, stopped with <c>down</c> when disposed and, whatever
-/// ends the test process, by a detached watchdog once it is gone. If they cannot start, every test that uses them
-/// fails. The one wrapper of scripts/services.sh; an xunit fixture as it is, or held for a whole run.
+/// <c>scripts/services.sh up</c>, or a profile of it (the HA set of <c>up --ha</c>), in a state folder of its own,
+/// stopped with <c>down</c> when disposed and, whatever ends the test process, by a detached watchdog once it is
+/// gone. If they cannot start, every test that uses them fails. The one wrapper of scripts/services.sh; an xunit
+/// fixture as it is, or held for a whole run.
 /// </summary>
 public partial class PrivateServices : IAsyncLifetime
 {
     private readonly List<IDisposable> _owned = [];
+    private static readonly TimeSpan s_scriptBudget = TimeSpan.FromMinutes(8);
+
+    private readonly string[] _up;
     private readonly (string Name, string Value)[] _scriptEnvironment;
 
     public PrivateServices() : this("tally-services")
@@ -20,9 +24,17 @@ public partial class PrivateServices : IAsyncLifetime
 
     /// <param name="prefix">The start of the state folder's name under /tmp.</param>
     /// <param name="scriptEnvironment">Variables for services.sh, such as TALLY_PG_MAX_CONNECTIONS.</param>
-    protected PrivateServices(string prefix, params (string Name, string Value)[] scriptEnvironment)
+    protected PrivateServices(string prefix, params (string Name, string Value)[] scriptEnvironment) : this(prefix, [], scriptEnvironment)
+    {
+    }
+
+    /// <param name="prefix">The start of the state folder's name under /tmp.</param>
+    /// <param name="upOptions">Options of <c>up</c>: the profile, such as <c>--ha</c>.</param>
+    /// <param name="scriptEnvironment">Variables for services.sh, such as TALLY_PG_MAX_CONNECTIONS.</param>
+    protected PrivateServices(string prefix, string[] upOptions, params (string Name, string Value)[] scriptEnvironment)
     {
         Folder = Path.Combine("/tmp", prefix + "-" + Guid.NewGuid().ToString("N")[..10]);
+        _up = ["up", .. upOptions];
         _scriptEnvironment = scriptEnvironment;
     }
 
@@ -40,13 +52,9 @@ public partial class PrivateServices : IAsyncLifetime
 
     public static string Script => Path.Combine(ServerProcess.RepoRoot, "scripts", "services.sh");
 
-    public async Task InitializeAsync()
+    public virtual async Task InitializeAsync()
     {
-        var (code, output, errors) = await RunAsync("up");
-        if (code != 0)
-        {
-            throw new InvalidOperationException($"scripts/services.sh up failed ({code}):\n{errors}");
-        }
+        var output = await UpAsync();
         var env = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (Match match in ExportLine().Matches(output))
         {
@@ -62,6 +70,18 @@ public partial class PrivateServices : IAsyncLifetime
         watchdog.Environment["TALLY_SERVICES_DIR"] = Folder;
         Process.Start(watchdog)!.Dispose();
         AppDomain.CurrentDomain.ProcessExit += (_, _) => DisposeOwned();
+    }
+
+    /// <summary>Runs <c>up</c> (with this set's profile): starts whatever is not running, such as a server a test killed.</summary>
+    /// <returns>What it printed: the export lines.</returns>
+    public async Task<string> UpAsync()
+    {
+        var (code, output, errors) = await RunAsync(_up);
+        if (code != 0)
+        {
+            throw new InvalidOperationException($"scripts/services.sh {string.Join(' ', _up)} failed ({code}):\n{errors}");
+        }
+        return output;
     }
 
     /// <summary>Disposed before the servers go down (at <see cref="DisposeAsync"/> or when the test process exits).</summary>
@@ -88,14 +108,17 @@ public partial class PrivateServices : IAsyncLifetime
     }
 
     /// <summary>Runs a command of scripts/services.sh on this set (a fault, a query, up or down).</summary>
-    public async Task<(int Code, string Stdout, string Stderr)> RunAsync(params string[] args)
+    public Task<(int Code, string Stdout, string Stderr)> RunAsync(params string[] args) => RunAsync(s_scriptBudget, args);
+
+    /// <summary>Runs a command of scripts/services.sh on this set, killed with its children past <paramref name="timeout"/>.</summary>
+    public async Task<(int Code, string Stdout, string Stderr)> RunAsync(TimeSpan timeout, params string[] args)
     {
-        var result = await Command.RunAsync("bash", [Script, .. args], timeout: TimeSpan.FromMinutes(8),
+        var result = await Command.RunAsync("bash", [Script, .. args], timeout: timeout,
             environment: [new("TALLY_SERVICES_DIR", Folder), .. _scriptEnvironment.Select(e => KeyValuePair.Create(e.Name, e.Value))]);
         return (result.ExitCode, result.Output, result.Error);
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         DisposeOwned();
         NpgsqlConnection.ClearAllPools();

@@ -6,7 +6,7 @@ namespace Tally.Testing.Suites.Concurrency;
 /// </summary>
 /// <remarks>
 /// The load test owns the machine while it runs, so each mode's class runs in the collection
-/// <see cref="SuiteCollections.Concurrency"/>, which the test project defines without parallelization.
+/// <see cref="SuiteCollections.Concurrency"/>, without parallelization (Suites/Modes/ConcurrencySuite.cs).
 /// </remarks>
 public abstract class LedgerConcurrencyTests<TApp>(LedgerLoad<TApp> load, ITestOutputHelper output)
     where TApp : TallyTestHost, ITallyMode
@@ -41,6 +41,7 @@ public abstract class LedgerConcurrencyTests<TApp>(LedgerLoad<TApp> load, ITestO
         Assert.True(audit.GetProperty("ok").GetBoolean(), audit.ToString());
         Assert.Equal(0, audit.GetProperty("ledger_sum").GetInt64());
         Assert.Equal(0, audit.GetProperty("negative_balances").GetInt64());
+        Assert.Equal(0, audit.GetProperty("mismatched_accounts").GetInt64());
         Assert.Equal(LedgerLoad.Accounts * LedgerLoad.OpeningBalance, audit.GetProperty("total_user_balance").GetInt64());
         Assert.Equal(-LedgerLoad.Accounts * LedgerLoad.OpeningBalance, audit.GetProperty("bank_equity_balance").GetInt64());
         Assert.Equal(LedgerLoad.Accounts * LedgerLoad.OpeningBalance, load.Balances.Sum(b => b.Balance));
@@ -103,6 +104,10 @@ public abstract class LedgerConcurrencyTests<TApp>(LedgerLoad<TApp> load, ITestO
             Assert.True(ok.Select(a => a.TransferId).Distinct().Count() == 1, $"key {create.Key} created transfers {string.Join(", ", ok.Select(a => a.TransferId))}");
             Assert.True(ok.Count(a => !a.Replayed) == 1, $"key {create.Key}: {ok.Count(a => !a.Replayed)} of {ok.Count} answers were not marked Idempotent-Replayed");
         }
+
+        // Every answer not marked Idempotent-Replayed created a transfer of its own.
+        var created = load.Creates.SelectMany(c => c.Attempts).Where(a => a.Status == 200 && !a.Replayed).Select(a => a.TransferId).ToList();
+        Assert.Equal(created.Count, created.Distinct().Count());
 
         // Each transfer id belongs to exactly one request payload, and the server holds no transfer the clients did not see.
         var ids = load.SucceededCreates.Select(c => c.TransferId).ToList();
