@@ -13,13 +13,19 @@ public interface IQueueDelay
 /// request from its admission, and when the CPU is saturated the queue forms in front of admission. So
 /// admission also refuses while the queue is <em>standing</em> (CoDel's idea): the smallest delay seen over the
 /// last <see cref="Window"/> is above the target. A burst that drains within the window refuses nothing. While the
-/// queue is empty the probe is not queued: its wait would be zero, and waking a pool thread for it is not free.
+/// process is quiet (nothing queued, and hardly any work done since the last probe) the probe is not queued: its
+/// wait would be zero, and waking a pool thread 100 times a second was most of what an idle process spent. A busy
+/// process is always probed, even at a moment its queue looks empty: the socket engine keeps its own queue of
+/// arrivals behind one work item, so an empty pool queue at one instant says nothing about the wait, and one
+/// zero among the samples would hide a standing queue from the minimum.
 /// </summary>
 public sealed class ThreadPoolDelay : IQueueDelay, IDisposable
 {
     public static readonly TimeSpan Window = TimeSpan.FromMilliseconds(100);
     // About ten probes per window: enough to see a standing queue, little enough to add no load of its own.
     private static readonly TimeSpan s_interval = TimeSpan.FromMilliseconds(10);
+    // Work items completed between two probes below which the process counts as quiet (2,000 a second).
+    private const long QuietWorkItems = 20;
 
     private readonly TimeProvider _time;
     private readonly object _gate = new();
@@ -63,14 +69,15 @@ public sealed class ThreadPoolDelay : IQueueDelay, IDisposable
     private void Run()
     {
         var token = _stopping.Token;
+        var completed = ThreadPool.CompletedWorkItemCount;
         try
         {
             while (!token.IsCancellationRequested)
             {
-                if (ThreadPool.PendingWorkItemCount == 0)
+                var before = completed;
+                completed = ThreadPool.CompletedWorkItemCount;
+                if (ThreadPool.PendingWorkItemCount == 0 && completed - before < QuietWorkItems)
                 {
-                    // Nothing waits in the queue, so a probe would wait for nothing: record that without waking a pool
-                    // thread, which idle (100 probes a second) was most of what an idle process spent.
                     Record(_time.GetTimestamp(), 0);
                 }
                 else
