@@ -43,8 +43,8 @@ public sealed class EtcdFailoverTests(HaCluster cluster, ITestOutputHelper outpu
             Assert.Equal(leader, await cluster.MustRunAsync("postgres-primary"));
             Assert.Equal(timeline, await TimelineAsync());
             var status = await cluster.RunAsync(TimeSpan.FromSeconds(30), "status");
-            output.WriteLine(status.Output);
-            Assert.Contains($"etcd-{killed}", status.Output.Split('\n').Single(l => l.Contains("stopped", StringComparison.Ordinal)), StringComparison.Ordinal);
+            output.WriteLine(status.Stdout);
+            Assert.Contains($"etcd-{killed}", status.Stdout.Split('\n').Single(l => l.Contains("stopped", StringComparison.Ordinal)), StringComparison.Ordinal);
             var count = load.Acknowledged.Count;
             await load.WaitForAcknowledgedAsync(count + 100);
             await load.StopAsync();

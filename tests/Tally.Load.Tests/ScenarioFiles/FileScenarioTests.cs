@@ -83,14 +83,14 @@ public sealed class FileScenarioTests : IAsyncLifetime
         using var client = Http.CreateClient(4, TimeSpan.FromSeconds(10));
         var users = Path.Combine(_dir, "names.json");
         File.WriteAllText(users, """[{ "name": "a/b?c d&é" }]""");
-        var scenario = await CreateAsync("""
+        var scenario = await FileScenario.CreateAsync(ScenarioFile.Parse("""
             variables: { tag: "x y/z#1" }
             data: { file: names.json }
             flows:
               - steps:
                   - request: POST /echo/{{user.name}}/item?q={{user.name}}&t={{tag}}&n={{vu}}
                     json: { name: "{{user.name}}", tag: "{{tag}}" }
-            """, stub.Root, users, client);
+            """, "t.yaml"), stub.Root, users, client, CancellationToken.None);
         var outcome = await scenario.ExecuteAsync(new VuContext(client, 3, new Random(1)), CancellationToken.None);
         Assert.True(outcome.Ok, outcome.ErrorKind);
         using var body = JsonDocument.Parse(Assert.Single(stub.Echoed));
@@ -117,7 +117,7 @@ public sealed class FileScenarioTests : IAsyncLifetime
     {
         await using var stub = await StubServer.StartAsync(_ => TimeSpan.Zero);
         using var client = Http.CreateClient(4, TimeSpan.FromSeconds(10));
-        var scenario = await CreateAsync($$"""
+        var scenario = await FileScenario.CreateAsync(ScenarioFile.Parse($$"""
             variables: { limit: 100.0 }
             flows:
               - steps:
@@ -125,7 +125,7 @@ public sealed class FileScenarioTests : IAsyncLifetime
                     json: { balance: 100.0, exp: 1e2, big: 10, text: "100", word: "ten" }
                     check:
                       json: { {{check}} }
-            """, stub.Root, null, client);
+            """, "t.yaml"), stub.Root, null, client, CancellationToken.None);
         var outcome = await scenario.ExecuteAsync(new VuContext(client, 0, new Random(1)), CancellationToken.None);
         Assert.Equal(passes, outcome.Ok);
         if (!passes)

@@ -25,6 +25,9 @@ public sealed class PgTallyFactory(string connectionString, IDictionary<string, 
     public static TallyTestHost WithSettings(params (string Key, string? Value)[] settings) =>
         new PgTallyFactory(PostgresServer.ForSuites.CreateDatabaseAsync("suite").GetAwaiter().GetResult(), settings.ToDictionary(s => s.Key, s => s.Value));
 
+    // The in-memory cache, as embedded: nothing to reach, so no readiness check of its own.
+    static IReadOnlyList<string> ITallyMode.ReadyDependencies => ["database", "bus"];
+
     /// <summary>A client of the process that runs the command handlers: this one, with the in-process bus.</summary>
     public HttpClient CreateWorkerClient() => CreateClient();
 }
