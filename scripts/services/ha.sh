@@ -8,10 +8,13 @@
 #
 # Patroni essentials (checked on this machine): ttl 8 / loop_wait 1 / retry_timeout 3 (a kill -9
 # of the leader gives a new leader in about 9 s; wal_retrieve_retry_interval 1 s lets the remaining
-# replica attach to it, and so become the sync standby, within a second), synchronous_mode with synchronous_mode_strict
+# replica attach to it, and so become the sync standby, within a second); failsafe_mode (the primary
+# stays primary while the store can't be written, as long as every other node's Patroni answers it:
+# the loss of the etcd leader no longer demotes it); synchronous_mode with synchronous_mode_strict
 # (a commit is acknowledged only once a second node has it; with no sync standby the primary
 # blocks writes rather than acknowledge them on one node), use_pg_rewind with wal_log_hints and
-# data checksums, watchdog off, and every Patroni run with a clean environment.
+# data checksums, a fast checkpoint for a replica's clone, watchdog off, and every Patroni run with
+# a clean environment.
 
 readonly HA_SCOPE=tally-ha
 readonly HA_NODES=(1 2 3)
@@ -202,6 +205,7 @@ RESTORE
     ttl: 8
     loop_wait: 1
     retry_timeout: 3
+    failsafe_mode: true
     maximum_lag_on_failover: 1048576
     synchronous_mode: true
     synchronous_mode_strict: true
@@ -235,6 +239,10 @@ postgresql:
   listen: 127.0.0.1:$port
   connect_address: 127.0.0.1:$port
   data_dir: $dir/data
+  # A new replica's pg_basebackup asks the leader for an immediate checkpoint: the default (spread) one, asked for
+  # just after up's CREATE DATABASE dirtied the buffers, kept a replica's clone waiting past up's 60 s once.
+  basebackup:
+    checkpoint: fast
   bin_dir: $PG_BIN
   pgpass: $dir/pgpass
   authentication:
