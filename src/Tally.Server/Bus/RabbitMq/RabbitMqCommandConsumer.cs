@@ -39,7 +39,7 @@ public sealed class RabbitMqCommandConsumer : IAsyncDisposable
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var connection = await _connection.ConnectAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await _connection.ConnectAsync(RabbitMqLink.Consuming, cancellationToken).ConfigureAwait(false);
         foreach (var queue in _connection.Names.CommandQueues)
         {
             var channel = await connection.CreateChannelAsync(
