@@ -76,9 +76,9 @@ HA profile only:
   kill-postgres-primary  kill -9 of the Patroni leader's Patroni and postgres; prints the node (1-3)
   postgres-primary       print the node (1-3) that leads now
   partition-postgres-primary
-                         SIGSTOP of the leader's Patroni: its postgres lingers, reachable, but the
-                         node loses the leader key and its sync standby; prints the node
-  heal-postgres          SIGCONT of every stopped Patroni (the old leader demotes and rejoins)
+                         cut the leader off from etcd and the other nodes (iptables on lo, by the
+                         node's cgroup); its postgres stays reachable to clients; prints the node
+  heal-postgres          remove the cut (the old leader finds another leader and rejoins)
   kill-rabbitmq-node [N] kill -9 of RabbitMQ node N (default 1); 'up --ha' restarts it
   kill-etcd-member [N]   kill -9 of etcd member N (default: the etcd leader); prints N. Two of three
                          keep the quorum (Patroni keeps its leader); 'up --ha' restarts it

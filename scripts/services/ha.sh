@@ -287,8 +287,14 @@ patroni_start() {
   local n=$1 dir
   dir=$(pgn_dir "$n")
   log "patroni: starting pg$n (postgres 127.0.0.1:$(pgn_port "$n"), rest 127.0.0.1:$(pgn_rest "$n"))"
-  # A clean environment: a leaked PGPASSWORD would override the pgpass file and break pg_rewind.
-  (cd "$dir" && exec setsid setpriv --reuid=postgres --regid=postgres --init-groups -- \
+  local procs=/dev/null
+  if [[ -n $(cgroup_root) ]]; then
+    mkdir -p "$(cgroup_root)/$(pgn_cgroup "$n")"
+    procs="$(cgroup_root)/$(pgn_cgroup "$n")/cgroup.procs"
+  fi
+  # A clean environment: a leaked PGPASSWORD would override the pgpass file and break pg_rewind. The subshell
+  # joins the node's cgroup before it becomes Patroni, so that postgres and all it starts are in it too.
+  (echo "$BASHPID" >"$procs" && cd "$dir" && exec setsid setpriv --reuid=postgres --regid=postgres --init-groups -- \
     env -i PATH="$SAFE_PATH" LANG=C.UTF-8 LC_ALL=C.UTF-8 HOME="$dir" /usr/bin/patroni "$dir/patroni.yml") \
     </dev/null >>"$dir/patroni.log" 2>&1 9>&- &
   echo $! >"$dir/patroni.pid"
@@ -598,6 +604,7 @@ known_pids_ha() {
 # Stops the HA set; do_down then waits for these pids and removes the folder.
 stop_ha() {
   local n
+  partition_remove
   RD="$STATE/redis"
   for n in "${HA_NODES[@]}"; do
     rb_select "$n"
@@ -697,33 +704,73 @@ cmd_kill_postgres_primary() {
   echo "$n"
 }
 
-# The partition: SIGSTOP of the leader's Patroni. Its postgres lingers as a primary that clients
-# can still reach, but Patroni can no longer renew the leader key, so after the ttl the sync standby
-# is promoted and stops replicating from it. From then on, a commit on the old primary waits for a
-# sync standby that never acknowledges: it cannot be acknowledged. Prints the node number.
+# ---------------------------------------------------------------------------------------------
+# The partition: a network cut on loopback. Each PostgreSQL node (its Patroni, its postgres and every process they
+# start) runs in a cgroup v2 of its own (patroni_start), and iptables' cgroup match drops, on lo, every TCP packet
+# that the cut node's sockets send to etcd and to the other nodes' postgres and REST ports, and every packet the
+# other nodes send to its ports. Clients outside those cgroups (Tally, the tests, this script) still reach every
+# node: the cut primary's postgres stays reachable, as behind a real partition between the database machines.
+
+cgroup_root() { findmnt -n -t cgroup2 -o TARGET 2>/dev/null | head -n 1; }
+# pgn_cgroup N: node N's cgroup, relative to the cgroup2 mount (what iptables' --path takes), one per state folder.
+pgn_cgroup() { echo "tally-ha-$ETCD_PORT_1-pg$1"; }
+partition_chain() { echo "TALLY-HA-$ETCD_PORT_1"; }
+
+# Removes the cut (rules and chain), if there is one.
+partition_remove() {
+  local chain
+  chain=$(partition_chain)
+  command -v iptables >/dev/null || return 0
+  while iptables -C OUTPUT -o lo -j "$chain" 2>/dev/null; do iptables -D OUTPUT -o lo -j "$chain"; done
+  iptables -F "$chain" 2>/dev/null || true
+  iptables -X "$chain" 2>/dev/null || true
+  rm -f "$STATE/.partition"
+}
+
+# Empty node cgroups left by stopped clusters (a populated one refuses rmdir, so a running cluster keeps its own).
+ha_cgroups_prune() {
+  local root
+  root=$(cgroup_root)
+  [[ -n $root ]] || return 0
+  rmdir "$root"/tally-ha-*-pg[123] 2>/dev/null || true
+}
+
+# Cuts the leader off from etcd and the other nodes (see above). After the ttl the others promote the synchronous
+# standby; the cut leader's Patroni can neither renew its key nor reach every other member (failsafe_mode), so it
+# demotes its postgres; and until then a commit on it waits for a standby confirmation that can't arrive, so it is
+# never acknowledged. Prints the node number.
 cmd_partition_postgres_primary() {
   need_ha_state
-  local n pid
+  local n m chain root ports
+  command -v iptables >/dev/null || die "a partition needs iptables (apt-get install iptables)"
+  root=$(cgroup_root)
+  [[ -n $root ]] || die "a partition needs a cgroup v2 mount (for iptables' cgroup match)"
   n=$(ha_leader) || die "no Patroni leader"
-  pid=$(patroni_pid "$n")
-  pid_ok "$pid" patroni || die "pg$n's Patroni is not running"
-  log "postgres: partition of the primary pg$n: SIGSTOP of its Patroni (pid $pid); postgres (port $(pgn_port "$n")) keeps running"
-  kill -STOP "$pid"
+  [[ -n $(cat "$root/$(pgn_cgroup "$n")/cgroup.procs" 2>/dev/null) ]] || die "pg$n's processes are not in its cgroup (started before partitions existed? restart with down and up --ha)"
+  partition_remove
+  chain=$(partition_chain)
+  iptables -N "$chain"
+  ports="$ETCD_PORT_1,$ETCD_PORT_2,$ETCD_PORT_3"
+  for m in "${HA_NODES[@]}"; do
+    [[ $m == "$n" ]] && continue
+    ports+=",$(pgn_port "$m"),$(pgn_rest "$m")"
+    iptables -A "$chain" -p tcp -m cgroup --path "$(pgn_cgroup "$m")" -m multiport --dports "$(pgn_port "$n"),$(pgn_rest "$n")" -j DROP
+  done
+  iptables -A "$chain" -p tcp -m cgroup --path "$(pgn_cgroup "$n")" -m multiport --dports "$ports" -j DROP
+  iptables -I OUTPUT -o lo -j "$chain"
+  echo "$n" >"$STATE/.partition"
+  log "postgres: pg$n cut off from etcd ($ETCD_PORT_1,$ETCD_PORT_2,$ETCD_PORT_3) and the other nodes (iptables chain $chain on lo); its postgres (port $(pgn_port "$n")) stays reachable to clients"
   echo "$n"
 }
 
-# Ends a partition: SIGCONT of every stopped Patroni; each finds it lost the leader key, demotes
-# its postgres and rejoins as a replica (pg_rewind).
+# Ends a partition: the rules go; the old leader's Patroni finds another leader, and its node rejoins as a replica
+# (pg_rewind).
 cmd_heal_postgres() {
   need_ha_state
-  local n pid
-  for n in "${HA_NODES[@]}"; do
-    pid=$(patroni_pid "$n")
-    if pid_ok "$pid" patroni && grep -q '^State:.*T' "/proc/$pid/status" 2>/dev/null; then
-      log "postgres: SIGCONT of pg$n's Patroni (pid $pid)"
-      kill -CONT "$pid"
-    fi
-  done
+  local n
+  n=$(cat "$STATE/.partition" 2>/dev/null || true)
+  partition_remove
+  log "postgres: partition healed${n:+ (pg$n reconnected)}"
 }
 
 cmd_postgres_primary() {

@@ -4,7 +4,7 @@
 
 readonly PACKAGES=(postgresql redis-server redis-sentinel rabbitmq-server)
 # the HA profile (`up --ha`) adds these; cmd_up_ha sets HA_PROFILE=1
-readonly HA_PACKAGES=(patroni etcd-server python3-etcd pgbackrest curl jq)
+readonly HA_PACKAGES=(patroni etcd-server python3-etcd pgbackrest curl jq iptables)
 HA_PROFILE=0
 
 pkg_installed() { [[ $(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true) == installed ]]; }

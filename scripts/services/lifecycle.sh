@@ -217,6 +217,7 @@ do_down() {
   done
   rm -rf -- "$STATE"
   rm -f -- "$LOCK"
+  ha_cgroups_prune
   log "stopped; removed $STATE"
 }
 

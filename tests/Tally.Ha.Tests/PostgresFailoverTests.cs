@@ -74,11 +74,12 @@ public sealed class PostgresFailoverTests(HaCluster cluster, ITestOutputHelper o
         await using (load)
         {
             var cut = await cluster.MustRunAsync("partition-postgres-primary");
-            output.WriteLine($"pg{cut}'s Patroni stopped after {load.Acknowledged.Count} acknowledged transfers");
+            output.WriteLine($"pg{cut} cut off from etcd and the other nodes after {load.Acknowledged.Count} acknowledged transfers");
             try
             {
                 // The others elect a new leader once the old one's key expires (ttl 8 s); the old postgres still runs
-                // and Tally may still be connected to it. Leave the partition in place well past the promotion.
+                // and Tally can still reach it (the cut is between the database nodes, not in front of them). Leave
+                // the partition in place well past the promotion.
                 var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
                 string leader;
                 do
