@@ -221,6 +221,7 @@ RESTORE
         max_replication_slots: 10
         wal_keep_size: 256MB
         wal_retrieve_retry_interval: 1s
+        wal_sender_timeout: 5s
         max_connections: ${TALLY_PG_MAX_CONNECTIONS:-200}
         archive_mode: 'on'
         archive_timeout: 60

@@ -74,6 +74,7 @@ public sealed class PostgresFailoverTests(HaCluster cluster, ITestOutputHelper o
         await using (load)
         {
             var cut = await cluster.MustRunAsync("partition-postgres-primary");
+            var cutAt = DateTime.UtcNow;
             output.WriteLine($"pg{cut} cut off from etcd and the other nodes after {load.Acknowledged.Count} acknowledged transfers");
             try
             {
@@ -88,8 +89,21 @@ public sealed class PostgresFailoverTests(HaCluster cluster, ITestOutputHelper o
                     leader = (await cluster.RunAsync(TimeSpan.FromSeconds(30), "postgres-primary")).Stdout.Trim();
                 }
                 while ((leader == cut || leader.Length == 0) && DateTime.UtcNow < until);
-                output.WriteLine($"new leader pg{leader}");
+                output.WriteLine($"new leader pg{leader}, seen {(DateTime.UtcNow - cutAt).TotalSeconds:F1} s after the cut");
                 Assert.NotEqual(cut, leader);
+
+                // The cut leader demotes itself: it can renew its key in etcd no more than it can reach every other
+                // member (what failsafe_mode would need to keep it), so no two primaries take writes for long.
+                var demotedBy = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+                string cutRole;
+                do
+                {
+                    await Task.Delay(500);
+                    cutRole = RoleOf((await cluster.RunAsync(TimeSpan.FromSeconds(30), "status")).Stdout, cut);
+                }
+                while ((IsPrimary(cutRole) || cutRole == "?") && DateTime.UtcNow < demotedBy);
+                output.WriteLine($"pg{cut}'s role while cut off: {cutRole}, {(DateTime.UtcNow - cutAt).TotalSeconds:F1} s after the cut");
+                Assert.False(IsPrimary(cutRole) || cutRole == "?", $"pg{cut}'s role is {cutRole} 20 s after a new leader took over");
                 await Task.Delay(TimeSpan.FromSeconds(5));
             }
             finally
@@ -103,6 +117,15 @@ public sealed class PostgresFailoverTests(HaCluster cluster, ITestOutputHelper o
         }
         await LedgerChecks.AssertExactlyOnceAsync(cluster, load, output);
     }
+
+    // The role that `status` reports for node n ("postgres-2   running  patroni pid ... role replica").
+    private static string RoleOf(string status, string n) =>
+        status.Split('\n').FirstOrDefault(l => l.StartsWith($"postgres-{n} ", StringComparison.Ordinal)) is { } line
+            && line.LastIndexOf(" role ", StringComparison.Ordinal) is var at and >= 0
+            ? line[(at + " role ".Length)..].Trim()
+            : "?";
+
+    private static bool IsPrimary(string role) => role is "master" or "primary";
 
     private static async Task<bool> Delay()
     {
