@@ -64,6 +64,7 @@ public sealed class GrafanaDashboardTests(TallyProcess tally)
         Assert.Contains("sum by (bulkhead, reason) (rate(tally_admission_refused_total", Query("Refused per second, by bulkhead and reason"), StringComparison.Ordinal);
         Assert.Contains("sum by (stage) (rate(tally_deadline_dropped_total", Query("Deadline drops per second, by stage"), StringComparison.Ordinal);
         Assert.Contains("dotnet_thread_pool_queue_length_total", Query("Thread-pool queue"), StringComparison.Ordinal);
+        Assert.Contains("histogram_quantile(0.99, sum by (le) (rate(tally_bus_round_trip_seconds_bucket", Query("Bus round trip p50, p99 (send to result)"), StringComparison.Ordinal);
         var gateway = Query("Gateway: panic mode and upstream weights");
         Assert.All(new[] { "tally_gateway_panic", "tally_gateway_upstream_weight", "tally_gateway_upstream_healthy" }, m => Assert.Contains(m, gateway, StringComparison.Ordinal));
         Assert.True(expressions.Count >= 30, $"{expressions.Count} queries");

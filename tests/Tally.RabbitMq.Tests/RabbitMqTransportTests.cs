@@ -74,6 +74,9 @@ public sealed class RabbitMqTransportTests(PrivateServices services)
         Assert.Contains("transport=\"rabbitmq\"", metrics, StringComparison.Ordinal);
         Assert.Contains($"queue=\"{app.QueuePrefix}.commands.transfer\"", metrics, StringComparison.Ordinal);
         Assert.Contains("tally_bus_queue_wait_seconds_count", metrics, StringComparison.Ordinal);
+        // Every transfer above came back over the bus: the api side counts each round trip.
+        var roundTrips = metrics.Split('\n').Single(l => l.StartsWith("tally_bus_round_trip_seconds_count{", StringComparison.Ordinal) && l.Contains("command=\"MakeTransfer\"", StringComparison.Ordinal));
+        Assert.True(long.Parse(roundTrips[(roundTrips.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture) >= 400, roundTrips);
     }
 
     [Theory]

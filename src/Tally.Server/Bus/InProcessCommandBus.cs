@@ -58,6 +58,7 @@ public sealed class InProcessCommandBus : ICommandBus, IHostedService, IAsyncDis
         {
             var wait = deadline - now;
             var result = await envelope.Completion.Task.WaitAsync(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, _time, cancellationToken);
+            _metrics.CommandReplied(command, _time.GetUtcNow() - now);
             return (TResult)result!;
         }
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)

@@ -11,6 +11,7 @@ public sealed class TallyMetrics
     private readonly Counter<long> _transfers;
     private readonly Counter<long> _commands;
     private readonly Histogram<double> _queueWait;
+    private readonly Histogram<double> _roundTrip;
     private readonly Counter<long> _logins;
     private static readonly string[] s_bulkheads = ["login", "write", "read"];
     private static readonly string[] s_refusals = ["limit", "queue_timeout", "queue_delay"];
@@ -27,12 +28,8 @@ public sealed class TallyMetrics
         _meter = meterFactory.Create(MeterName);
         _transfers = _meter.CreateCounter<long>("tally.transfers", unit: "{transfer}", description: "Transfer outcomes by status");
         _commands = _meter.CreateCounter<long>("tally.bus.commands", unit: "{command}", description: "Commands by type and outcome");
-        _queueWait = _meter.CreateHistogram<double>(
-            "tally.bus.queue.wait",
-            unit: "s",
-            description: "Time a command waited in the queue before a worker took it (consumer lag)",
-            tags: null,
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
+        _queueWait = BusSeconds("tally.bus.queue.wait", "Time a command waited in the queue before a worker took it (consumer lag)");
+        _roundTrip = BusSeconds("tally.bus.round_trip", "From sending a command to its result: in process, the queue and the handler; over RabbitMQ, the publish, the broker, the worker and the reply");
         _logins = _meter.CreateCounter<long>("tally.logins", unit: "{login}", description: "Login attempts by outcome");
         _meter.CreateObservableCounter(
             "tally.admission.requests",
@@ -96,7 +93,18 @@ public sealed class TallyMetrics
     public void CommandFinished(object command, string outcome) =>
         _commands.Add(1, new KeyValuePair<string, object?>("command", command.GetType().Name), new KeyValuePair<string, object?>("outcome", outcome));
 
+    // A bus duration in seconds, with buckets from half a millisecond (a hop on loopback) to the 10 s deadline.
+    private Histogram<double> BusSeconds(string name, string description) => _meter.CreateHistogram<double>(
+        name,
+        unit: "s",
+        description: description,
+        tags: null,
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
+
     public void CommandWaited(TimeSpan wait) => _queueWait.Record(wait.TotalSeconds);
+
+    public void CommandReplied(object command, TimeSpan roundTrip) =>
+        _roundTrip.Record(roundTrip.TotalSeconds, new KeyValuePair<string, object?>("command", command.GetType().Name));
 
     /// <summary>One depth per queue, e.g. the broker's queues as last polled: tally_bus_queue_depth{transport, queue}.</summary>
     public void ObserveQueueDepths(string transport, Func<IEnumerable<KeyValuePair<string, int>>> depths) =>

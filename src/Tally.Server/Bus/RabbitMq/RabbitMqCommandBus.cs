@@ -105,6 +105,7 @@ public sealed class RabbitMqCommandBus : ICommandBus, IAsyncDisposable
             Headers = headers,
         };
         var body = BusJson.Serialize(command, type);
+        var started = _time.GetTimestamp();
         var reply = new TaskCompletionSource<Reply>(TaskCreationOptions.RunContinuationsAsynchronously);
         _pending[id] = reply;
         try
@@ -134,6 +135,7 @@ public sealed class RabbitMqCommandBus : ICommandBus, IAsyncDisposable
                 _metrics.CommandFinished(command, "expired");
                 throw new CommandDeadlineExceededException();
             }
+            _metrics.CommandReplied(command, _time.GetElapsedTime(started));
             if (answer.Error == Headers.ExpiredError)
             {
                 _metrics.CommandFinished(command, "expired");
