@@ -4,10 +4,9 @@ using Microsoft.AspNetCore.Mvc.Testing;
 namespace Tally.Testing;
 
 /// <summary>
-/// Tally.Server in the test process (WebApplicationFactory) with a data folder of its own and test-friendly
-/// settings: a cheap KDF, login and registration limits out of the way, a patient request budget, an admin secret,
-/// quiet logs. A subclass adds the settings of
-/// its mode (storage, bus, cache); the caller's overrides come last. Linked into each project that hosts Tally so.
+/// Tally.Server in the test process (WebApplicationFactory) with a data folder of its own and the tests' settings
+/// (<see cref="TallyEnvironment.ForTests"/>), plus a patient request budget. A subclass adds the settings of
+/// its mode (storage, bus, cache); the caller's overrides come last.
 /// </summary>
 public abstract class TallyTestHost : WebApplicationFactory<Program>
 {
@@ -16,14 +15,8 @@ public abstract class TallyTestHost : WebApplicationFactory<Program>
     protected TallyTestHost(string folder, string adminSecret, IEnumerable<KeyValuePair<string, string?>> mode, IEnumerable<KeyValuePair<string, string?>>? overrides)
     {
         DataDirectory = Path.Combine(Path.GetTempPath(), folder, Guid.NewGuid().ToString("N"));
-        _settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
+        _settings = new Dictionary<string, string?>(TallyEnvironment.ForTests(DataDirectory, adminSecret), StringComparer.OrdinalIgnoreCase)
         {
-            ["Storage:DataDirectory"] = DataDirectory,
-            ["Auth:PasswordIterations"] = "1000",
-            ["Auth:LoginPermitsPerIpPerMinute"] = "100000",
-            ["Auth:LoginPermitsPerPhonePerMinute"] = "100000",
-            ["Auth:RegistrationsPerIpPerMinute"] = "100000",
-            ["Admin:Secret"] = adminSecret,
             // The test host serves its first requests cold (JIT, schema) on a machine that runs other suites at
             // once: give requests the old 10 s instead of the SLO-sized 1 s. Tests of deadlines set their own.
             ["Admission:RequestBudget"] = "00:00:10",
@@ -32,7 +25,6 @@ public abstract class TallyTestHost : WebApplicationFactory<Program>
             // host was refused its first registration when the shared pool stalled for a second.) The check is
             // tested on its own in AdmissionControlTests, and runs in the server processes of the other suites.
             ["Admission:MaxQueueDelay"] = "00:00:00",
-            ["Logging:LogLevel:Default"] = "Warning",
         };
         foreach (var (key, value) in mode.Concat(overrides ?? []))
         {
