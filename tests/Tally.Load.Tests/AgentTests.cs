@@ -179,6 +179,17 @@ public sealed class AgentTests(ITestOutputHelper log) : IDisposable
     }
 
     [Fact]
+    public async Task AnAgentOnAPortAlreadyListenedOn_FailsWithAClearMessage()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        var (code, output) = await TestConsole.RunAsync("agent", "--listen", $"127.0.0.1:{port}");
+        Assert.True(code == ExitCodes.Failure, output);
+        Assert.Contains($"error: the agent cannot listen on 127.0.0.1:{port}", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AnAgentThatPreparedOtherEndpoints_IsRefusedBeforeTheRun()
     {
         await using var stub = await StubServer.StartAsync(_ => TimeSpan.Zero);

@@ -18,7 +18,17 @@ public static partial class App
         a.EnsureAllUsed();
         var address = host == "localhost" ? IPAddress.Loopback : IPAddress.Parse(host);
         using var listener = new TcpListener(address, port);
-        listener.Start();
+        // As servers do: a connection of an earlier run still in TIME_WAIT on this port must not keep the agent from listening.
+        listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        try
+        {
+            listener.Start();
+        }
+        catch (SocketException e)
+        {
+            console.MarkupLineInterpolated($"[red]error:[/] the agent cannot listen on {host}:{port}: {e.Message}");
+            return ExitCodes.Failure;
+        }
         console.WriteLine($"tally-load agent listening on {listener.LocalEndpoint}");
         var coordinators = new List<Task>();
         try
